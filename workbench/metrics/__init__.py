@@ -1,0 +1,87 @@
+"""Metrics, threshold policies and statistics on stored scores and maps (numpy, scipy, OpenCV; no Qt/torch).
+
+Everything a report or the threshold pane needs, importable flat: ``from workbench.metrics import auroc``.
+Convention everywhere: 1 / True = defective, and a value >= the threshold is flagged defective.
+"""
+
+from workbench.metrics._inputs import UndefinedMetricError
+from workbench.metrics.curves import (
+    OperatingPoint,
+    auroc,
+    average_precision,
+    confusion_at,
+    f1_max,
+    fp_share,
+    precision_recall_f1,
+    rates_at_tnr,
+    recall_at_precision,
+    threshold_at_fpr,
+    threshold_at_tnr,
+)
+from workbench.metrics.pixel import (
+    iou_max,
+    pixel_auroc,
+    pixel_average_precision,
+    pixel_confusion_at,
+    pixel_f1_max,
+)
+from workbench.metrics.policy import ThresholdPolicy, apply_policy, fit_policy
+from workbench.metrics.pro import aupro, auspro, pro_curve
+from workbench.metrics.recount import Counts, PixelRecount, Recount, ScoreRecount, verdict_changes
+from workbench.metrics.size import area_ratios, size_aware_misses, size_tertiles
+from workbench.metrics.stats import (
+    Comparison,
+    MeanStd,
+    best_models,
+    knee_point,
+    mean_std,
+    paired_t,
+    paired_tests,
+    pareto_front,
+    welch_t,
+    welch_tests,
+)
+
+__all__ = [
+    "Comparison",
+    "Counts",
+    "MeanStd",
+    "OperatingPoint",
+    "PixelRecount",
+    "Recount",
+    "ScoreRecount",
+    "ThresholdPolicy",
+    "UndefinedMetricError",
+    "apply_policy",
+    "area_ratios",
+    "aupro",
+    "auroc",
+    "auspro",
+    "average_precision",
+    "best_models",
+    "confusion_at",
+    "f1_max",
+    "fit_policy",
+    "fp_share",
+    "iou_max",
+    "knee_point",
+    "mean_std",
+    "paired_t",
+    "paired_tests",
+    "pareto_front",
+    "pixel_auroc",
+    "pixel_average_precision",
+    "pixel_confusion_at",
+    "pixel_f1_max",
+    "precision_recall_f1",
+    "pro_curve",
+    "rates_at_tnr",
+    "recall_at_precision",
+    "size_aware_misses",
+    "size_tertiles",
+    "threshold_at_fpr",
+    "threshold_at_tnr",
+    "verdict_changes",
+    "welch_t",
+    "welch_tests",
+]
