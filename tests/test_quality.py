@@ -25,9 +25,7 @@ def _tool(name: str) -> str:
 
 
 def test_layer_contracts_hold():
-    result = subprocess.run(
-        [_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" in result.stdout.lower() or "kept" in result.stdout.lower()
 
@@ -35,7 +33,9 @@ def test_layer_contracts_hold():
 def test_ruff_finds_nothing():
     result = subprocess.run(
         [_tool("ruff"), "check", "workbench", "tests", "benchmarks", "plugins"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

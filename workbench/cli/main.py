@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI turns every error into one line
         if args.debug:
             raise
-        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc) or type(exc).__name__
+        print(f"workbench {args.command}: error: {message} (run with --debug for details)", file=sys.stderr)
         return 1
 
 

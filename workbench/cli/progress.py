@@ -20,8 +20,14 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
     from tqdm import tqdm
 
     token = CancelToken()
-    bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=quiet, leave=False,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+    bar = tqdm(
+        total=1000,
+        desc=description,
+        file=sys.stderr,
+        disable=quiet,
+        leave=False,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+    )
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum, frame):  # noqa: ARG001
@@ -29,13 +35,13 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
         token.cancel()
-        bar.set_postfix_str("stopping…")
+        bar.set_description_str(f"{description} (stopping…)")
 
     def progress(fraction: float | None, message: str = "") -> None:
         if fraction is not None:
             bar.n = int(round(min(max(fraction, 0.0), 1.0) * 1000))
         if message:
-            bar.set_postfix_str(message[:60], refresh=False)
+            bar.set_description_str(f"{description}: {message[:60]}", refresh=False)
         bar.refresh()
 
     try:

@@ -30,6 +30,12 @@ def has_display() -> bool:
     """True when a GUI can be shown: an X11/Wayland display, Windows/macOS, or an explicit Qt platform."""
     if sys.platform.startswith("win") or sys.platform == "darwin":
         return True
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc", "eglfs", "linuxfb"}:
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {
+        "offscreen",
+        "minimal",
+        "vnc",
+        "eglfs",
+        "linuxfb",
+    }:
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
