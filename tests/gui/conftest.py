@@ -1,0 +1,70 @@
+"""GUI tests run headless (offscreen Qt) unless a real display is asked for; a tiny station to open."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Before Qt is imported: the in-process tests always use the offscreen platform (no windows flash on a
+# developer's desktop); the screenshot test starts its own process on the real display when there is one.
+# WORKBENCH_REAL_DISPLAY=1 runs everything on the real display instead (to watch the tests).
+ORIGINAL_QPA = os.environ.get("QT_QPA_PLATFORM", "")
+if not os.environ.get("WORKBENCH_REAL_DISPLAY"):
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402 - after the platform is chosen
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from station_fixture import build_station  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def station_dir(tmp_path_factory) -> Path:
+    """A station built once per session: 90-frame video, 2 views, 3 passes, 6 samples (2 with masks)."""
+    folder = tmp_path_factory.mktemp("station")
+    build_station(folder)
+    return folder
+
+
+@pytest.fixture
+def station(station_dir, tmp_path) -> Path:
+    """A private copy of the session station (tests may edit and save it)."""
+    import shutil
+
+    out = tmp_path / "st"
+    shutil.copytree(station_dir, out)
+    return out / "station.awb"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings in a temporary .ini file, so tests never touch the user's recent projects."""
+    from PySide6.QtCore import QSettings
+
+    from workbench.gui.settings import Settings
+
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from workbench.gui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    yield w
+    w._close_confirmed = True
+    w.close()
+
+
+@pytest.fixture
+def opened(window, station, qtbot):
+    """The window with the test station open and its first picture on screen."""
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    qtbot.waitUntil(window.is_ready, timeout=20000)
+    return window
