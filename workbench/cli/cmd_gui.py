@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,12 +40,13 @@ def _ensure_demo(demo_dir: Path) -> Path:
 
 
 def _write_summary(project_path: Path) -> Path:
+    from workbench.cli.cmd_project import format_summary
     from workbench.project import Project
 
     with Project.open(project_path) as project:
         summary = project.summary()
     out = project_path.with_name(project_path.stem + "_summary.txt")
-    out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    out.write_text(format_summary(summary).rstrip("\n") + "\n")
     return out
 
 

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
     )
+    # Libraries that log chatter at INFO (the theme loader) stay quiet unless --debug.
+    for name in ("qdarkstyle", "matplotlib", "PIL", "h5py"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.debug else logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
