@@ -1,0 +1,86 @@
+"""`workbench eval`: every metric per run and view on the test split (a table, or JSON with --json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from workbench.cli.progress import terminal_progress
+from workbench.jobs.evaluate import evaluate, to_json
+from workbench.jobs.evaluate_metrics import NA
+from workbench.project import Project
+
+COLUMNS = (
+    ("image_auroc", "img AUROC"),
+    ("image_ap", "img AP"),
+    ("image_f1", "img F1"),
+    ("pixel_auroc", "px AUROC"),
+    ("pixel_ap", "px AP"),
+    ("aupro", "AUPRO"),
+    ("iou", "IoU"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate runs on the test split (predicts with stored weights when no result is stored)",
+        description="Evaluate runs on the test split: image and pixel metrics, operating points, size-aware "
+        "misses, timings, statistics over seeds. Runs without stored test scores are predicted with their "
+        "stored weights (never re-trained) and the results are saved in the project.",
+    )
+    p.add_argument("project", help="the project file (.awb)")
+    p.add_argument("--run", dest="runs", action="extend", nargs="+", metavar="ID", help="only these runs")
+    p.add_argument("--policy", default=None, metavar="NAME", help="also report TP/FP/TN/FN under this policy")
+    p.add_argument("--json", action="store_true", help="print the whole evaluation as one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+
+def _cell(v) -> str:
+    if isinstance(v, NA):
+        return "n/a"
+    if isinstance(v, int | float) and math.isfinite(v):
+        return f"{v:.4f}"
+    return "n/a"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    with Project.open(args.project) as project:
+        with terminal_progress("eval", quiet=args.quiet or args.json) as (progress, cancel):
+            result = evaluate(project, args.runs, args.policy, progress=progress, cancel=cancel)
+        if project.dirty:
+            project.save()  # keep the predictions so the next evaluation reuses them
+    if args.json:
+        print(json.dumps(to_json(result), indent=1, ensure_ascii=False))
+        return 0
+    header = ["run", "model", "view", "seed", *[c for _, c in COLUMNS]]
+    print("\t".join(header))
+    reasons: list[str] = []
+    for r in result["runs"]:
+        m = r["metrics"]["all"]
+        cells = [r["run"], r["model"], r["view"], str(r["seed"]), *[_cell(m[k]) for k, _ in COLUMNS]]
+        print("\t".join(cells))
+        reasons += [f"{r['run']} {k}: {m[k].reason}" for k, _ in COLUMNS if isinstance(m[k], NA)]
+    skipped: list[str] = []
+    for r in result["runs"]:
+        pol = r.get("policy")
+        if pol is None:
+            continue
+        if "na" in pol:
+            if "was fitted on" in pol["na"].reason:
+                skipped.append(r["run"])
+            else:
+                print(f"policy {pol['name']} on {r['run']}: n/a ({pol['na'].reason})")
+            continue
+        rates = "  ".join(f"{k} {_cell(pol[k])}" for k in ("precision", "recall", "fpr", "fnr"))
+        print(
+            f"policy {pol['name']} on {r['run']}: TP {pol['tp']} FP {pol['fp']} TN {pol['tn']} FN {pol['fn']}  "
+            f"{rates}"
+        )
+    if skipped:
+        print(f"policy {args.policy}: not applied to {', '.join(skipped)} (fitted on another run's scores)")
+    for line in dict.fromkeys(reasons):
+        print(f"n/a: {line}")
+    return 0

@@ -1,0 +1,83 @@
+"""`workbench policy`: fit a threshold policy for a run on the validation split and store it (or list them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from workbench.cli.progress import terminal_progress
+from workbench.jobs.evaluate_policy import SOURCES, default_policy_name, fit_run_policy
+from workbench.project import Project
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "policy",
+        help="fit a threshold policy on the validation split and store it in the project",
+        description="Fit a threshold policy for one run on its validation split (never the test split) and "
+        "store it apart from the run. Without --run, list the stored policies. Apply one with "
+        "`workbench eval P --policy NAME`.",
+    )
+    p.add_argument("project", help="the project file (.awb)")
+    p.add_argument(
+        "--run", default=None, metavar="ID", help="the run whose validation scores set the threshold"
+    )
+    p.add_argument(
+        "--source",
+        choices=list(SOURCES),
+        default="far",
+        help="far: false-alarm rate on validation normals <= target (default 0.01); precision: highest "
+        "recall at precision >= target (default 0.95); f1: F1-optimal; iou: IoU-optimal (pixels)",
+    )
+    p.add_argument("--target", type=float, default=None, help="the target of 'far' or 'precision'")
+    p.add_argument(
+        "--level",
+        choices=("image", "pixel"),
+        default=None,
+        help="threshold image scores (default) or anomaly-map pixels (default for iou)",
+    )
+    p.add_argument("--min-area", type=int, default=0, help="pixel level: smallest defect area in pixels")
+    p.add_argument("--name", default=None, help="the policy's name (default e.g. run3-far0.01)")
+    p.add_argument("--json", action="store_true", help="print the stored policy (or all policies) as JSON")
+    p.set_defaults(func=cmd_policy)
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    with Project.open(args.project) as project:
+        if args.run is None:
+            policies = project.policies
+            if args.json:
+                print(json.dumps(policies, indent=1))
+            for name, pol in sorted(policies.items()):
+                if not args.json:
+                    params = pol.get("params", {})
+                    print(
+                        f"{name}\trun {params.get('run', '-')}\t{pol.get('level')}\t{pol.get('source')}\t"
+                        f"threshold {pol.get('threshold'):.6g}"
+                    )
+            if not policies and not args.json:
+                print("no threshold policies; fit one with --run ID --source far|precision|f1|iou")
+            return 0
+        with terminal_progress("policy", quiet=args.json) as (progress, cancel):
+            policy = fit_run_policy(
+                project,
+                args.run,
+                args.source,
+                args.target,
+                args.level,
+                args.min_area,
+                progress=progress,
+                cancel=cancel,
+            )
+        target = policy.params.get("max_fpr", policy.params.get("min_precision"))
+        name = args.name or default_policy_name(args.run, args.source, target)
+        project.set_policy(name, policy.to_dict())
+        project.save()
+    if args.json:
+        print(json.dumps({name: policy.to_dict()}, indent=1))
+    else:
+        print(
+            f"stored policy '{name}': {policy.level} threshold {policy.threshold:.6g} for {args.run} "
+            f"({args.source}, fitted on {policy.params['n_val']} validation samples)"
+        )
+    return 0

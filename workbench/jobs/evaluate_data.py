@@ -1,0 +1,240 @@
+"""A run's scores, anomaly maps and ground truth on one split: predicted once with the stored weights, then reused.
+
+Scores are gathered per sample from every stored result of the run (robustness results, which score
+augmented copies, are left out); only samples without a stored score (or map) are predicted, with the
+run's stored weights (never re-trained), and stored as one new result whose meta says the split and the
+measured inference time. The caller saves the project.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.core.masks import roi_for
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.project.types import RunInfo, SampleInfo
+
+PREDICT_BATCH = 8
+AUGMENTATION_KEY = "augmentation"  # result meta key marking scores of augmented copies
+
+
+class EvaluationError(ValueError):
+    """Raised when a project cannot be evaluated as asked (no test split, unknown run, ...)."""
+
+
+@dataclass
+class SplitData:
+    """Everything the metrics need for one run on one split, in sample-id order.
+
+    ``labels`` (N,) bool (True = defective); ``masks`` one (H, W) bool per sample (all False for normal
+    samples and for defective samples without a GT mask, see ``has_gt``); ``maps`` one (H, W) float32
+    per sample or None when maps were not asked for; ``roi`` the view's dilated ROI (H, W) bool or None.
+    """
+
+    run: RunInfo
+    split: str
+    samples: list[SampleInfo]
+    scores: np.ndarray
+    labels: np.ndarray
+    synthetic: np.ndarray
+    has_gt: np.ndarray
+    masks: list[np.ndarray]
+    maps: list[np.ndarray] | None
+    roi: np.ndarray | None
+    result_ids: list[str]
+    predicted: int
+    inference_ms: float | None
+
+    @property
+    def ids(self) -> list[int]:
+        return [s.id for s in self.samples]
+
+    def subset(self, keep: np.ndarray) -> SplitData:
+        """The same data restricted to the samples where ``keep`` (N,) bool is True."""
+        idx = np.flatnonzero(keep)
+        return SplitData(
+            run=self.run,
+            split=self.split,
+            samples=[self.samples[i] for i in idx],
+            scores=self.scores[idx],
+            labels=self.labels[idx],
+            synthetic=self.synthetic[idx],
+            has_gt=self.has_gt[idx],
+            masks=[self.masks[i] for i in idx],
+            maps=None if self.maps is None else [self.maps[i] for i in idx],
+            roi=self.roi,
+            result_ids=self.result_ids,
+            predicted=self.predicted,
+            inference_ms=self.inference_ms,
+        )
+
+
+def labelled_samples(project, view: str, split: str) -> list[SampleInfo]:
+    """Samples of a view and split labelled good or defective (unknown labels cannot be scored)."""
+    return [s for s in project.samples(view=view, split=split) if s.label in ("good", "defective")]
+
+
+def view_roi(project, view: str, height: int, width: int) -> np.ndarray | None:
+    """The view's ROI dilated by its margin, (H, W) bool, or None when the view has no ROI."""
+    info = project.views.get(view)
+    if info is None or info.roi is None:
+        return None
+    if info.roi.shape[:2] != (height, width):
+        # A ROI drawn for another crop size cannot be placed; metrics then use every pixel.
+        return None
+    return roi_for(info.roi, int(info.roi_margin), height, width) > 0
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 from a grey (H, W) / (H, W, 1) or colour sample image."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[:, :, :3]
+
+
+def load_model(project, run_id: str):
+    """The run's model rebuilt from its parameters and stored weights (no training)."""
+    from workbench.models import registry
+
+    run = project.run(run_id)
+    model = registry.create(run.model, **run.params)
+    model.load_state_dict(project.run_state(run_id))
+    return model
+
+
+def predict_images(
+    model, images: list[np.ndarray], progress: ProgressFn = no_progress, cancel: CancelToken = NEVER_CANCEL
+) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """Scores (N,), maps [(H, W)] and the mean inference time in ms per image, in batches."""
+    scores, maps = [], []
+    elapsed, timed = 0.0, 0
+    for start in range(0, len(images), PREDICT_BATCH):
+        cancel.raise_if_cancelled()
+        batch = [as_rgb(im) for im in images[start : start + PREDICT_BATCH]]
+        t0 = time.perf_counter()
+        s, m = model.predict(batch, cancel=cancel)
+        # The first batch pays for lazy set-up (backbone, caches): left out of the time when others follow.
+        if start > 0 or len(images) <= PREDICT_BATCH:
+            elapsed += time.perf_counter() - t0
+            timed += len(batch)
+        scores.append(np.asarray(s, dtype=np.float32).reshape(-1))
+        maps.extend(np.asarray(x, dtype=np.float32) for x in m)
+        progress(
+            min(1.0, (start + len(batch)) / len(images)), f"predicted {start + len(batch)}/{len(images)}"
+        )
+    return np.concatenate(scores), maps, 1000.0 * elapsed / max(1, timed)
+
+
+def _stored(project, run_id: str) -> dict[int, tuple[str, int]]:
+    """sample id -> (result id, row) of the newest stored plain (not augmented) result holding it."""
+    where: dict[int, tuple[str, int]] = {}
+    for res in project.results(run_id=run_id):
+        if res.meta.get(AUGMENTATION_KEY):
+            continue
+        for row, sid in enumerate(res.sample_ids):
+            where[sid] = (res.id, row)  # later results win: they were computed with the same weights
+    return where
+
+
+def _read_stored(project, ids, where, with_maps):
+    """Scores and maps of the samples that a stored result holds; a result without maps counts as missing."""
+    from workbench.project import ProjectError
+
+    by_result: dict[str, list[int]] = {}
+    for sid in ids:
+        if sid in where:
+            by_result.setdefault(where[sid][0], []).append(sid)
+    score_of: dict[int, float] = {}
+    map_of: dict[int, np.ndarray] = {}
+    for rid, sids in by_result.items():
+        if with_maps:
+            try:
+                map_of.update(zip(sids, project.result_maps(rid, sids)))
+            except ProjectError:
+                continue  # scores only: predict these samples again to get their maps
+        all_scores = project.result_scores(rid)
+        for sid in sids:
+            score_of[sid] = float(all_scores[where[sid][1]])
+    return score_of, map_of
+
+
+def ensure_split(
+    project,
+    run_id: str,
+    split: str = "test",
+    with_maps: bool = True,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+    models: dict | None = None,
+) -> SplitData:
+    """The run's data on ``split`` of its view, predicting (and storing) only what is missing.
+
+    ``models`` (run id -> loaded model) lets several calls share one loaded model. Raises
+    EvaluationError when the view has no labelled sample in that split.
+    """
+    run = project.run(run_id)
+    samples = labelled_samples(project, run.view, split)
+    if not samples:
+        raise EvaluationError(
+            f"run {run_id} (view '{run.view}'): the {split} split holds no sample labelled good or defective; "
+            f"assign a {split} split first (workbench samples / splits)"
+        )
+    ids = [s.id for s in samples]
+    score_of, map_of = _read_stored(project, ids, _stored(project, run_id), with_maps)
+    missing = [i for i in ids if i not in score_of]
+    predicted, ms = 0, None
+    result_ids = {r.id for r in project.results(run_id=run_id) if not r.meta.get(AUGMENTATION_KEY)}
+    if missing:
+        cancel.raise_if_cancelled()
+        progress(0.0, f"{run_id}: loading weights")
+        models = {} if models is None else models
+        if run_id not in models:
+            models[run_id] = load_model(project, run_id)
+        model = models[run_id]
+        images = [project.sample_image(i) for i in missing]
+        scores, maps, ms = predict_images(model, images, progress, cancel)
+        cancel.raise_if_cancelled()  # nothing is stored when cancelled
+        rid = project.add_result(
+            run_id, missing, scores, maps, meta={"split": split, "inference_ms_per_image": ms}
+        )
+        result_ids.add(rid)
+        stored_scores = project.result_scores(rid)
+        score_of.update(zip(missing, (float(x) for x in stored_scores)))
+        # Read back what was stored (float16 maps) so a first and a later evaluation agree exactly.
+        if with_maps:
+            map_of.update(zip(missing, project.result_maps(rid)))
+        predicted = len(missing)
+    if ms is None:
+        ms = next(
+            (
+                float(r.meta["inference_ms_per_image"])
+                for r in reversed(project.results(run_id=run_id))
+                if "inference_ms_per_image" in r.meta
+            ),
+            None,
+        )
+    masks, has_gt = [], []
+    for s in samples:
+        gt = project.gt_mask(s.id) if s.label == "defective" else None
+        has_gt.append(gt is not None and bool(np.any(gt)))
+        masks.append(np.zeros((s.height, s.width), bool) if gt is None else gt > 0)
+    return SplitData(
+        run=run,
+        split=split,
+        samples=samples,
+        scores=np.array([score_of[i] for i in ids], dtype=np.float64),
+        labels=np.array([s.label == "defective" for s in samples]),
+        synthetic=np.array([bool(s.synthetic) for s in samples]),
+        has_gt=np.array(has_gt),
+        masks=masks,
+        maps=[map_of[i] for i in ids] if with_maps else None,
+        roi=view_roi(project, run.view, samples[0].height, samples[0].width),
+        result_ids=sorted(result_ids),
+        predicted=predicted,
+        inference_ms=ms,
+    )
