@@ -1,0 +1,82 @@
+"""PatchCore inference time per image against the backbone forward alone, side by side (one JSON line).
+
+Seed 000 set-up: ResNeXt101-32x8d layers 2+3 (random weights: timing does not depend on their
+values), 848 x 480 images, embedding 1,024, coreset 10 % of ``N_TRAIN`` training images, exact
+chunked-matmul nearest neighbour on CPU (2 threads). ratio = PatchCore predict / backbone forward
+(median of ``REPEATS``, one image at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from workbench.models import registry
+
+BACKBONE = os.environ.get("BENCH_BACKBONE", "resnext101_32x8d")
+N_TRAIN = int(os.environ.get("BENCH_N_TRAIN", "10"))
+H, W, RATIO, REPEATS = 480, 848, 0.10, 3
+
+
+def images(n: int, seed: int) -> list[np.ndarray]:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return [cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3), dtype=np.uint8), (0, 0), 2) for _ in range(n)]
+
+
+def median_time(fn) -> float:
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    torch.set_num_threads(2)
+    model = registry.create(
+        "patchcore", backbone=BACKBONE, pretrained=False, coreset_ratio=RATIO, device="cpu", batch_size=1
+    )
+    model.fit(images(N_TRAIN, 0))
+    test = images(1, 99)
+    extractor = model._extractor
+    x = extractor.normalize(torch.from_numpy(test[0][None]))
+
+    def forward():
+        with torch.inference_mode():
+            extractor(x)
+
+    forward()
+    model.predict(test)
+    backbone_s = median_time(forward)
+    predict_s = median_time(lambda: model.predict(test))
+    print(
+        json.dumps(
+            {
+                "benchmark": "patchcore_inference",
+                "backbone": BACKBONE,
+                "image": [H, W],
+                "train_images": N_TRAIN,
+                "bank_patches": int(model.memory_bank_.shape[0]),
+                "embed_dim": int(model.memory_bank_.shape[1]),
+                "query_patches": int(model.grid_[0] * model.grid_[1]),
+                "threads": torch.get_num_threads(),
+                "backbone_s": round(backbone_s, 3),
+                "predict_s": round(predict_s, 3),
+                "ratio": round(predict_s / backbone_s, 3),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""`workbench train`: one run per view from the train-split normals, scored on the test split, stored."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from evaluate_station import MODEL_PARAMS, build_station
+
+from workbench.cli.main import main
+from workbench.core.progress import Cancelled, CancelToken
+from workbench.jobs.train import train_job
+from workbench.project import Project
+
+
+@pytest.fixture
+def station(tmp_path):
+    return build_station(
+        tmp_path / "station.awb", models=(), n_train=4, val=(1, 1), test=(3, 3), synthetic_test=0
+    )
+
+
+def test_train_stores_a_run_and_test_results(station, capsys):
+    params = [f"--param={k}={json.dumps(v)}" for k, v in MODEL_PARAMS["patchcore"].items() if k != "device"]
+    assert (
+        main(["train", str(station), "--model", "patchcore", "--seed", "3", "--device", "cpu", *params]) == 0
+    )
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with Project.open(station) as p:
+        (run,) = p.runs
+        assert run.id == out["runs"][0] and run.view == "front" and run.params["seed"] == 3
+        assert run.meta["n_train"] == 4 and run.meta["fit_s"] > 0 and run.meta["peak_rss_bytes"] > 0
+        state = p.run_state(run.id)
+        assert state["memory_bank_"].shape[1] == 32
+        (result,) = p.results(run.id)
+        scores = p.result_scores(result.id)
+        labels = [p.sample(i).label for i in result.sample_ids]
+        assert len(scores) == 6
+        bad = np.array([lab == "defective" for lab in labels])
+        assert scores[bad].mean() > scores[~bad].mean()
+        roi = p.views["front"].roi
+    maps = Project.open(station).result_maps(result.id)
+    assert all(np.all(m[:10] == 0) for m in maps)  # rows 0..9 are outside the ROI dilated by 2 px
+    assert roi is not None
+
+
+def test_cancelled_training_leaves_the_project_unchanged(station):
+    token = CancelToken()
+
+    def progress(fraction, message=""):
+        token.cancel()
+
+    params = {"project": str(station), "model": "padim", "params": MODEL_PARAMS["padim"]}
+    with pytest.raises(Cancelled):
+        train_job(params, progress, token)
+    with Project.open(station) as p:
+        assert p.runs == []
+
+
+def test_unknown_view_is_named(station):
+    with pytest.raises(ValueError, match="unknown view 'rear'"):
+        train_job(
+            {"project": str(station), "model": "padim", "params": MODEL_PARAMS["padim"], "views": ["rear"]},
+            lambda f, m="": None,
+            CancelToken(),
+        )

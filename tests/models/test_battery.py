@@ -1,0 +1,26 @@
+"""Every registered model passes the shared battery on tiny CPU data."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from model_battery import CHECKS
+
+from workbench.models import registry
+
+# Tiny, random-init settings per built-in: the battery is about the engine, not the weights.
+TINY = {
+    "patchcore": dict(backbone="resnet18", pretrained=False, coreset_ratio=0.25, device="cpu", embed_dim=64),
+    "padim": dict(backbone="resnet18", pretrained=False, n_features=24, device="cpu"),
+}
+
+
+def factory_for(name: str):
+    return functools.partial(registry.create, name, **TINY.get(name, {}))
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", registry.names())
+def test_model_passes_battery(name, check):
+    check(factory_for(name))

@@ -1,0 +1,109 @@
+"""Train a model per view on a project's normal training samples and score its test split.
+
+A job: ``train_job(params, progress, cancel) -> {"runs": [...], "results": [...]}``. Everything is
+computed first and written to the project only at the end, so a cancelled job leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+from workbench.core.masks import dilate
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
+from workbench.models import registry
+
+
+def _peak_rss_bytes() -> int:
+    # ru_maxrss is the process-wide peak (kilobytes on Linux): an upper bound for this fit.
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def train_views(
+    project: Any,
+    model: str,
+    params: dict[str, Any] | None = None,
+    views: list[str] | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+) -> dict[str, list[str]]:
+    """Fit ``model`` once per view (train split, label good; ROI dilated by its margin), store runs and
+    test-split results in ``project`` (not saved: the caller saves); returns their ids."""
+    params = dict(params or {})
+    known = registry.get(model).param_defaults()
+    if seed is not None and "seed" in known:
+        params["seed"] = seed
+    if device is not None and "device" in known:
+        params["device"] = device
+    all_views = project.views
+    names = list(views) if views else sorted(all_views)
+    if not names:
+        raise ValueError("the project has no views; define a view before training")
+    unknown = [v for v in names if v not in all_views]
+    if unknown:
+        raise ValueError(f"unknown view {unknown[0]!r}; the project's views: {', '.join(sorted(all_views))}")
+    pending = []
+    for k, name in enumerate(names):
+        step = sub_progress(progress, k / len(names), (k + 1) / len(names))
+        view = all_views[name]
+        train = project.samples(view=name, split="train", label="good")
+        if not train:
+            raise ValueError(f"view {name!r} has no normal samples in the train split; nothing to learn from")
+        images = [project.sample_image(s.id) for s in train]
+        roi = dilate(view.roi, view.roi_margin) if view.roi is not None else None
+        estimator = registry.create(model, **params)
+        t0 = time.perf_counter()
+        estimator.fit(images, roi=roi, progress=sub_progress(step, 0.0, 0.8), cancel=cancel)
+        fit_s = time.perf_counter() - t0
+        meta = {
+            "fit_s": round(fit_s, 3),
+            "peak_rss_bytes": _peak_rss_bytes(),
+            "n_train": len(images),
+            "train_ids": [s.id for s in train],
+        }
+        test = project.samples(view=name, split="test")
+        result = None
+        if test:
+            t0 = time.perf_counter()
+            scores, maps = estimator.predict(
+                [project.sample_image(s.id) for s in test],
+                progress=sub_progress(step, 0.8, 1.0),
+                cancel=cancel,
+            )
+            result = ([s.id for s in test], scores, maps, {"predict_s": round(time.perf_counter() - t0, 3)})
+        pending.append((name, estimator, meta, result))
+    cancel.raise_if_cancelled()
+    runs, results = [], []
+    for name, estimator, meta, result in pending:
+        rid = project.add_run(model, name, estimator.get_params(), estimator.state_dict(), meta)
+        runs.append(rid)
+        if result is not None:
+            ids, scores, maps, rmeta = result
+            results.append(project.add_result(rid, ids, scores, maps, rmeta))
+    progress(1.0, f"trained {len(runs)} run(s)")
+    return {"runs": runs, "results": results}
+
+
+def train_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, list[str]]:
+    """Job entry: params {'project': path, 'model', 'params', 'views', 'seed', 'device'}; saves the project."""
+    from workbench.project import Project
+
+    project = Project.open(params["project"])
+    try:
+        out = train_views(
+            project,
+            params["model"],
+            params.get("params"),
+            params.get("views"),
+            params.get("seed"),
+            params.get("device"),
+            progress,
+            cancel,
+        )
+        project.save()
+        return out
+    finally:
+        project.close()

@@ -1,0 +1,1 @@
+"""Parts shared by several models: preprocessing, patch embedding, coreset, nearest neighbours, maps."""
