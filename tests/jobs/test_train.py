@@ -30,7 +30,7 @@ def test_train_stores_a_run_and_test_results(station, capsys):
     with Project.open(station) as p:
         (run,) = p.runs
         assert run.id == out["runs"][0] and run.view == "front" and run.params["seed"] == 3
-        assert run.meta["n_train"] == 4 and run.meta["fit_s"] > 0 and run.meta["peak_rss_bytes"] > 0
+        assert run.meta["n_train"] == 4 and run.meta["train_seconds"] > 0 and run.meta["inference_ms_per_image"] > 0 and run.meta["peak_rss_bytes"] > 0
         state = p.run_state(run.id)
         assert state["memory_bank_"].shape[1] == 32
         (result,) = p.results(run.id)

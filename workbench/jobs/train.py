@@ -58,9 +58,11 @@ def train_views(
         t0 = time.perf_counter()
         estimator.fit(images, roi=roi, progress=sub_progress(step, 0.0, 0.8), cancel=cancel)
         fit_s = time.perf_counter() - t0
+        peak = _peak_rss_bytes()
         meta = {
-            "fit_s": round(fit_s, 3),
-            "peak_rss_bytes": _peak_rss_bytes(),
+            "train_seconds": round(fit_s, 3),
+            "peak_rss_bytes": peak,
+            "peak_memory_mb": round(peak / 2**20, 1),
             "n_train": len(images),
             "train_ids": [s.id for s in train],
         }
@@ -73,7 +75,9 @@ def train_views(
                 progress=sub_progress(step, 0.8, 1.0),
                 cancel=cancel,
             )
-            result = ([s.id for s in test], scores, maps, {"predict_s": round(time.perf_counter() - t0, 3)})
+            predict_s = time.perf_counter() - t0
+            meta["inference_ms_per_image"] = round(1000.0 * predict_s / len(test), 2)
+            result = ([s.id for s in test], scores, maps, {"predict_s": round(predict_s, 3)})
         pending.append((name, estimator, meta, result))
     cancel.raise_if_cancelled()
     runs, results = [], []

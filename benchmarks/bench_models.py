@@ -1,0 +1,159 @@
+"""Train registered models under a fixed CPU time budget on magnetic_tile; one JSON line per model.
+
+    .venv/bin/python benchmarks/bench_models.py efficientad simplenet stfpm --budget-s 60
+    .venv/bin/python benchmarks/bench_models.py efficientad --set pretrained_teacher=false
+    .venv/bin/python benchmarks/bench_models.py workbench.models.stfpm:Stfpm   # not registered yet
+
+Data: a seeded subset of ../shared/data/magnetic_tile (``--train`` normal training images, up to
+``--test-good`` normal and ``--test-per-defect`` images of each defect type), images at their own
+size (the models resize to their working size). Each model runs in its own process so its peak
+memory (max RSS) is its own. Figures: image AUROC, pixel AUROC, AUPRO (FPR <= 0.3), image F1-max
+(workbench.metrics), training seconds and iterations, inference ms per image, peak RSS MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "magnetic_tile"
+
+
+def load(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def dataset(data: Path, n_train: int, n_good: int, per_defect: int, seed: int = 0):
+    """Training images, test images, labels (1 = defective) and (H, W) bool masks."""
+    rng = np.random.default_rng(seed)
+    train_files = sorted((data / "train" / "good").glob("*.jpg"))
+    pick = sorted(rng.choice(len(train_files), min(n_train, len(train_files)), replace=False))
+    train = [load(train_files[i]) for i in pick]
+    good = sorted((data / "test" / "good").glob("*.jpg"))
+    tests = [(good[i], None) for i in sorted(rng.choice(len(good), min(n_good, len(good)), replace=False))]
+    for defect in sorted(p for p in (data / "test").iterdir() if p.is_dir() and p.name != "good"):
+        files = sorted(defect.glob("*.jpg"))
+        for i in sorted(rng.choice(len(files), min(per_defect, len(files)), replace=False)):
+            tests.append((files[i], data / "ground_truth" / defect.name / f"{files[i].stem}_mask.png"))
+    images = [load(f) for f, _ in tests]
+    labels = np.array([m is not None for _, m in tests])
+    masks = [
+        np.zeros(img.shape[:2], bool) if m is None else cv2.imread(str(m), cv2.IMREAD_GRAYSCALE) > 127
+        for img, (_, m) in zip(images, tests)
+    ]
+    return train, images, labels, masks
+
+
+def parse_value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def model_class(target: str):
+    """A registered model name, or 'module:Class' for a model not registered yet."""
+    import importlib
+
+    from workbench.models import registry
+
+    if ":" in target:
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return registry.get(target)
+
+
+def run_one(args) -> dict:
+    import torch
+
+    from workbench import metrics
+
+    torch.set_num_threads(args.threads)
+    train, images, labels, masks = dataset(DATA, args.train, args.test_good, args.test_per_defect)
+    params = {"device": "cpu", "time_budget_s": args.budget_s}
+    params.update({k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)})
+    cls = model_class(args.one)
+    known = cls.param_defaults()
+    if "time_budget_s" not in known:
+        params.pop("time_budget_s")
+    if "image_size" in known and "image_size" not in params and known["image_size"] is None:
+        params["image_size"] = [256, 256]
+    model = cls(**params)
+    t = time.perf_counter()
+    model.fit(train)
+    train_s = time.perf_counter() - t
+    t = time.perf_counter()
+    scores, maps = model.predict(images)
+    infer_ms = 1000 * (time.perf_counter() - t) / len(images)
+    history = getattr(model, "history_", [])
+    out = {
+        "benchmark": "models",
+        "model": model_class(args.one).name or args.one,
+        "params": {k: v for k, v in params.items() if k != "device"},
+        "data": "magnetic_tile",
+        "train": len(train),
+        "test_good": int((~labels).sum()),
+        "test_defective": int(labels.sum()),
+        "image_auroc": round(metrics.auroc(scores, labels), 4),
+        "pixel_auroc": round(metrics.pixel_auroc(list(maps), masks), 4),
+        "aupro": round(metrics.aupro(list(maps), masks), 4),
+        "image_f1_max": round(metrics.f1_max(scores, labels).value, 4),
+        "train_s": round(train_s, 1),
+        "iters": len(history),
+        "final_loss": round(float(np.mean([h["loss"] for h in history[-20:]])), 5) if history else None,
+        "infer_ms_per_image": round(infer_ms, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="*", default=["efficientad", "simplenet", "stfpm"])
+    ap.add_argument("--budget-s", type=float, default=900.0, help="training time budget per model")
+    ap.add_argument("--train", type=int, default=100)
+    ap.add_argument("--test-good", type=int, default=40)
+    ap.add_argument("--test-per-defect", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], help="model parameter key=value (JSON values)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(json.dumps({"benchmark": "models", "skipped": f"no data at {DATA}"}))
+        return 0
+    if args.one:
+        print(json.dumps(run_one(args)), flush=True)
+        return 0
+    for name in args.models:
+        cmd = [sys.executable, __file__, "--one", name, "--budget-s", str(args.budget_s), "--train", str(args.train),
+               "--test-good", str(args.test_good), "--test-per-defect", str(args.test_per_defect),
+               "--threads", str(args.threads)] + [x for kv in args.set for x in ("--set", kv)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            print(
+                json.dumps(
+                    {"benchmark": "models", "model": name, "error": proc.stderr.strip().splitlines()[-1:]}
+                )
+            )
+        else:
+            print(lines[-1], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
