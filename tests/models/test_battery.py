@@ -13,6 +13,44 @@ from workbench.models import registry
 TINY = {
     "patchcore": dict(backbone="resnet18", pretrained=False, coreset_ratio=0.25, device="cpu", embed_dim=64),
     "padim": dict(backbone="resnet18", pretrained=False, n_features=24, device="cpu"),
+    "efficientad": dict(
+        pretrained_teacher=False,
+        image_size=(24, 32),
+        max_iters=3,
+        penalty_images=2,
+        batch_size=16,
+        device="cpu",
+    ),
+    "simplenet": dict(
+        backbone="resnet18",
+        pretrained=False,
+        image_size=(48, 64),
+        embed_dim=64,
+        hidden=32,
+        max_iters=15,
+        device="cpu",
+    ),
+    "stfpm": dict(
+        backbone="resnet18",
+        layers=("layer1", "layer2"),
+        pretrained=False,
+        image_size=(48, 64),
+        max_iters=12,
+        train_batch=4,
+        optimizer="adam",
+        lr=1e-3,
+        device="cpu",
+    ),
+    "reverse_distillation": dict(
+        backbone="resnet18",
+        pretrained=False,
+        embed_channels=16,
+        image_size=(48, 64),
+        max_iters=20,
+        train_batch=4,
+        lr=0.005,
+        device="cpu",
+    ),
 }
 
 

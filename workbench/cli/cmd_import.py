@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-gap", type=int, default=PassRule.min_gap, help="shortest gap between passes in frames"
     )
+    p.add_argument(
+        "--label",
+        choices=("unknown", "good", "defective"),
+        default="unknown",
+        help="label every new sample (e.g. 'good' for a video of normal production; default unknown)",
+    )
     p.set_defaults(func=cmd_import_video)
 
     p = subparsers.add_parser("import-dataset", help="import an MVTec-layout folder (with GT masks)")
@@ -121,6 +127,8 @@ def cmd_import_video(args: argparse.Namespace) -> int:
                 progress=progress,
                 cancel=cancel,
             )
+        if args.label != "unknown" and result.sample_ids:
+            project.update_samples(result.sample_ids, label=args.label)
         project.save()
     print(f"source {result.source}: {len(result.passes)} passes, {len(result.sample_ids)} samples")
     if result.unmatched:

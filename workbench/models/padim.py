@@ -26,7 +26,8 @@ class Padim(AnomalyModel):
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained``, ``image_size`` as for
     PatchCore; ``n_features`` (random subset of the concatenated channels), ``regularization``
     (added to the covariance diagonal), ``sigma`` (map smoothing), ``batch_size``, ``device``,
-    ``seed`` (channel subset).
+    ``seed`` (channel subset). The default backbone is EfficientNet-Lite0 (installable ImageNet
+    weights); the paper's ResNet18 needs ``weights=FILE``.
     """
 
     name = "padim"
@@ -34,7 +35,7 @@ class Padim(AnomalyModel):
 
     def __init__(
         self,
-        backbone: str = "resnet18",
+        backbone: str = "efficientnet_lite0",
         layers: tuple[str, ...] = ("layer1", "layer2", "layer3"),
         weights: str | None = None,
         pretrained: bool = True,

@@ -34,6 +34,11 @@ class PatchCore(AnomalyModel):
     ``projection_dim`` (random projection for the coreset search), ``chunk_patches`` (patches held
     at once while building the bank), ``sigma`` (map smoothing, pixels), ``batch_size``, ``device``,
     ``seed``.
+
+    Defaults follow seed 000 (layers 2+3, patch 3, 1024 dims, coreset 5 %, k = 3, sigma 4) except
+    the backbone: seed 000's ResNeXt101 has no installable ImageNet weights, so the default is
+    EfficientNet-Lite0, whose weights come with the package; ``backbone="resnext101_32x8d",
+    weights=FILE`` gives the seed's configuration.
     """
 
     name = "patchcore"
@@ -41,7 +46,7 @@ class PatchCore(AnomalyModel):
 
     def __init__(
         self,
-        backbone: str = "resnext101_32x8d",
+        backbone: str = "efficientnet_lite0",
         layers: tuple[str, ...] = ("layer2", "layer3"),
         weights: str | None = None,
         pretrained: bool = True,

@@ -18,6 +18,10 @@ ENTRY_POINT_GROUP = "workbench.models"
 _BUILTIN = {
     "patchcore": "workbench.models.patchcore:PatchCore",
     "padim": "workbench.models.padim:Padim",
+    "efficientad": "workbench.models.efficientad:EfficientAD",
+    "simplenet": "workbench.models.simplenet:SimpleNet",
+    "stfpm": "workbench.models.stfpm:Stfpm",
+    "reverse_distillation": "workbench.models.reverse_distillation:ReverseDistillation",
 }
 
 
