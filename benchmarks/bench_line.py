@@ -1,0 +1,117 @@
+"""Line-mode throughput on 2 cores: sustained parts per minute and frames per second of `workbench run` on the
+demo video, with a PatchCore bundle and an EfficientAD-S bundle, against the same loop without inference.
+
+Prints one JSON line. Models are not trained to quality (throughput does not depend on it): PatchCore
+with the packaged EfficientNet-Lite0 weights at the crops' own size, EfficientAD-S at 256 x 256 with a
+few iterations (random teacher when the distilled one is absent).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from workbench.core.masks import roi_for
+from workbench.jobs.demo import build_demo_station
+from workbench.jobs.export import export_station
+from workbench.jobs.line import LineInspector, frames_of, run_line
+from workbench.jobs.line_sinks import Outputs
+from workbench.models import registry
+from workbench.project import Project
+
+CORES = 2
+
+
+def train(project: Path, name: str) -> None:
+    with Project.open(project) as p:
+        for view, v in p.views.items():
+            images = [p.sample_image(s.id) for s in p.samples(view=view, split="train")]
+            roi = roi_for(v.roi, v.roi_margin, v.crop.h, v.crop.w)
+            if name == "patchcore":
+                m = registry.create(
+                    "patchcore", backbone="efficientnet_lite0", coreset_ratio=0.1, device="cpu"
+                )
+            else:
+                from workbench.models.efficientad import EfficientAD, teacher_path
+
+                m = EfficientAD(pdn_size="small", pretrained_teacher=teacher_path("small").is_file(),
+                                max_iters=20, penalty_images=4, device="cpu")  # fmt: skip
+            m.fit(images, roi=roi)
+            p.add_run(name, view, m.get_params(), m.state_dict(), {"bench": True})
+        p.save()
+
+
+def baseline_fps(bundle: Path, video: Path) -> float:
+    """Frames per second of pass detection + matching + best frame alone (no inference)."""
+    from workbench.export.bundle import Bundle
+
+    b = Bundle.load(bundle)
+
+    class NoModel:
+        def infer(self, crop):
+            import numpy as np
+
+            return 0.0, np.zeros(crop.shape[:2], np.float32)
+
+        providers = []
+
+    insp = LineInspector(b, {v.name: NoModel() for v in b.views})
+    frames, _ = frames_of(str(video))
+    t0, n = time.perf_counter(), 0
+    for i, f in frames:
+        insp.push(i, f)
+        n += 1
+    insp.finish()
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(CORES)
+    out = {"bench": "line", "cores": CORES}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        station = build_demo_station(root / "station", passes=10, defect_rate=0.3, seed=5)
+        video = Path(station.video)
+        models = ["patchcore"]
+        if "efficientad" in registry.names():
+            models.append("efficientad")
+        else:
+            # A bundle is rebuilt from the registry (run name -> class): unregistered models cannot export.
+            out["efficientad_s"] = "not measured: 'efficientad' is not in the model registry yet"
+        for name in models:
+            proj = root / f"{name}.awb"
+            Project.open(station.project_path).save_as(proj)
+            train(proj, name)
+            bundle = root / f"bundle_{name}"
+            rep = export_station(proj, bundle).parity
+            sink = Outputs(stdout=io.StringIO(), stderr=io.StringIO())
+            s = run_line(bundle, str(video), sink, device="cpu", threads=CORES)
+            key = "efficientad_s" if name == "efficientad" else name
+            out[key] = {
+                "parts_per_minute": round(s.parts_per_minute, 1),
+                "fps": round(s.fps, 1),
+                "parts": s.parts,
+                "inference_ms_per_part": round(1000 * s.inference_seconds / max(1, s.parts), 1),
+                "parity_max_relative_diff": max(v["relative_diff"] for v in rep["views"].values()),
+                "parity_passed": rep["passed"],
+            }
+        out["baseline_no_inference_fps"] = round(baseline_fps(root / "bundle_patchcore", video), 1)
+        out["video_fps"] = 25.0
+        for key in ("patchcore", "efficientad_s"):
+            if isinstance(out.get(key), dict):
+                out[key]["ratio_fps_vs_no_inference"] = round(
+                    out[key]["fps"] / out["baseline_no_inference_fps"], 3
+                )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Write a station bundle from fitted models: ONNX per view, templates and masks, a parity check against
+torch, and the manifest; all in a temporary folder renamed into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import platform
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench import __version__
+from workbench.core.masks import roi_for
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
+from workbench.export.bundle import (
+    FORMAT,
+    FORMAT_VERSION,
+    PARITY,
+    check_target,
+    finish_manifest,
+    move_into_place,
+    slug,
+    temp_dir_for,
+    write_png,
+)
+from workbench.export.graphs import export_module, resize_mode, working_size
+from workbench.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES, export_onnx
+from workbench.export.parity import TOLERANCE, ParityError, check_parity, describe_failure
+from workbench.export.runtime import ViewRuntime, open_session, to_working
+from workbench.metrics.policy import ThresholdPolicy
+from workbench.project.types import ViewInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ViewExport:
+    """What one view contributes: its definition, the fitted model, its run record and parity crops."""
+
+    view: ViewInfo
+    model: Any
+    run: dict[str, Any]
+    images: list[np.ndarray] = field(default_factory=list)  # (H, W, 3) uint8 crops for the parity check
+    sample_ids: list[int] = field(default_factory=list)
+    split_note: str = ""
+
+
+@dataclass
+class BundleResult:
+    """Where the bundle went, its manifest and parity report."""
+
+    path: str
+    manifest: dict[str, Any]
+    parity: dict[str, Any]
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {
+        "workbench": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+        "opset": str(OPSET),
+    }
+
+
+def write_bundle(
+    out: str | Path,
+    items: list[ViewExport],
+    policy: ThresholdPolicy,
+    *,
+    station: dict[str, Any] | None = None,
+    pass_rule: dict[str, Any] | None = None,
+    fusion: dict[str, Any] | None = None,
+    policy_note: str = "",
+    tolerance: float = TOLERANCE,
+    strict: bool = True,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+) -> BundleResult:
+    """Export every view's model to ``out`` (a folder) and check parity; returns paths and reports.
+
+    With ``strict`` a parity failure raises :class:`ParityError` and leaves ``out`` untouched (the
+    report is written beside it as ``<out>.parity-failed.json``); otherwise the bundle is written
+    with ``parity.passed = false`` in its manifest.
+    """
+    if not items:
+        raise ValueError("export: expected at least one view with a trained run; found none")
+    out = Path(out)
+    check_target(out)
+    tmp = temp_dir_for(out)
+    try:
+        taken: set[str] = set()
+        entries, parity_views = [], []
+        n = len(items)
+        for i, it in enumerate(items):
+            cancel.raise_if_cancelled()
+            v, model = it.view, it.model
+            name = slug(v.name, taken)
+            crop_hw = (int(v.crop.h), int(v.crop.w))
+            work = working_size(model)
+            mode = resize_mode(model)
+            progress(0.7 * i / n, f"exporting view {v.name} ({model.name})")
+            module = export_module(model, crop_hw)
+            example_img = it.images[0] if it.images else np.zeros((*crop_hw, 3), np.uint8)
+            example = torch.from_numpy(np.ascontiguousarray(to_working(example_img, work, mode)))[None]
+            graph = f"models/{name}.onnx"
+            (tmp / "models").mkdir(exist_ok=True)
+            done = export_onnx(module, example, tmp / graph, f"view {v.name}")
+            cancel.raise_if_cancelled()
+            roi = roi_for(v.roi, v.roi_margin, *crop_hw)
+            write_png(tmp / f"templates/{name}.png", _rgb(v.template))
+            write_png(tmp / f"views/{name}_roi.png", roi)
+            zones_file = None
+            if v.zones is not None:
+                zones_file = f"views/{name}_zones.png"
+                write_png(tmp / zones_file, v.zones.astype(np.uint8))
+            entries.append(
+                {
+                    "name": v.name,
+                    "template": f"templates/{name}.png",
+                    "match_threshold": float(v.match_threshold),
+                    "crop": {"x": v.crop.x, "y": v.crop.y, "w": v.crop.w, "h": v.crop.h},
+                    "roi": f"views/{name}_roi.png",
+                    "roi_margin": int(v.roi_margin),
+                    "zones": zones_file,
+                    "zone_names": list(v.zone_names),
+                    "graph": graph,
+                    "exporter": done.exporter,
+                    "fallback_reason": done.fallback_reason,
+                    "input": {
+                        "name": INPUT_NAME,
+                        "shape": [1, *work, 3],
+                        "dtype": "uint8",
+                        "layout": "NHWC",
+                        "color": "RGB",
+                    },
+                    "outputs": {OUTPUT_NAMES[0]: [1], OUTPUT_NAMES[1]: [1, *crop_hw]},
+                    "working_size": list(work),
+                    "resize": mode,
+                    "model": model.name,
+                    "params": model.get_params(),
+                    "run": it.run,
+                }
+            )
+            session = open_session(tmp / graph, device="cpu")
+            runtime = ViewRuntime(v.name, session, crop_hw, work, mode, INPUT_NAME)
+            parity_views.append(
+                {
+                    "name": v.name, "model": model, "runtime": runtime, "images": it.images,
+                    "sample_ids": it.sample_ids, "roi": roi, "zones": v.zones, "zone_names": list(v.zone_names),
+                    "exporter": done.exporter, "fallback_reason": done.fallback_reason, "split_note": it.split_note,
+                }
+            )  # fmt: skip
+        report = check_parity(
+            parity_views,
+            policy,
+            tolerance=tolerance,
+            progress=sub_progress(progress, 0.7, 0.97),
+            cancel=cancel,
+        )
+        (tmp / PARITY).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if strict and not report["passed"]:
+            failed = out.parent / f"{out.name}.parity-failed.json"
+            shutil.copyfile(tmp / PARITY, failed)
+            raise ParityError(
+                f"the exported graphs disagree with torch: {describe_failure(report)} (report: {failed})"
+            )
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "software": _versions(),
+            "station": station or {},
+            "pass_rule": pass_rule or {},
+            "fusion": fusion or {"rule": "any", "missing": "ng"},
+            "policy": policy.to_dict(),
+            "policy_note": policy_note,
+            "parity": {"file": PARITY, "passed": report["passed"], "tolerance": tolerance},
+            "views": entries,
+        }
+        manifest = finish_manifest(tmp, manifest)
+        cancel.raise_if_cancelled()
+        move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    progress(1.0, f"bundle written to {out}")
+    return BundleResult(str(out), manifest, report)
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    return img
