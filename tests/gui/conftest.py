@@ -68,3 +68,30 @@ def opened(window, station, qtbot):
     qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
     qtbot.waitUntil(window.is_ready, timeout=20000)
     return window
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    """Modal dialogs would wait forever offscreen: answer them at once and record what was asked.
+
+    The unsaved-changes prompt answers "discard" (tests of the prompt replace it on their instance);
+    message boxes return their default button. ``no_blocking_dialogs`` lists (kind, text) asked.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from workbench.gui import file_actions
+
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(file_actions.FileActions, "ask_unsaved", lambda self, name: file_actions.DISCARD)
+
+    def answer(kind):
+        def box(parent, title, text, *args, **kwargs):
+            asked.append((kind, str(text)))
+            buttons = [a for a in args if isinstance(a, QMessageBox.StandardButton)]
+            return buttons[-1] if len(buttons) > 1 else QMessageBox.StandardButton.Ok
+
+        return box
+
+    for kind in ("question", "warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(answer(kind)))
+    return asked
