@@ -14,14 +14,20 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from workbench import __version__
 from workbench.gui import theme
 from workbench.gui.file_actions import FileActions
+from workbench.gui.panes.analysis import analysis_panes
 from workbench.gui.panes.frame_viewer import FrameViewer
+from workbench.gui.panes.import_pane import ImportPane, source_kind
 from workbench.gui.panes.inspector import InspectorPane
+from workbench.gui.panes.model_process import ModelService
 from workbench.gui.panes.placeholder import ComingPane
+from workbench.gui.panes.samples_pane import SamplesPane
 from workbench.gui.panes.station import StationPane
+from workbench.gui.panes.views_pane import ViewsPane
 from workbench.gui.settings import Settings
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.status_bar import StatusBar
 from workbench.gui.steps import STEPS
+from workbench.gui.undo import UndoStack
 
 APP_TITLE = "Anomaly Workbench"
 
@@ -64,6 +70,26 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("station", "Station", self.station, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.undo = UndoStack(self.model, self)  # every edit of every pane goes through it
+        self.import_pane = ImportPane(self.model, self.undo, self, self.colors)
+        self.views_pane = ViewsPane(
+            self.model, self.undo, [self.viewer.fetcher, *self.import_pane.frame_sources], self, self.colors
+        )
+        self.samples_pane = SamplesPane(self.model, self.undo, self, self.colors)
+        self.setup_panes = {
+            "import": self.import_pane,
+            "views": self.views_pane,
+            "samples": self.samples_pane,
+        }
+        self.model_service = ModelService(self)  # one helper process: the window itself never loads torch
+        self.analysis_panes = analysis_panes(self.model, self.undo, self.model_service, self, self.colors)
+        self.setup_panes.update(self.analysis_panes)
+        for key, pane in self.setup_panes.items():
+            dock = self._add_dock(
+                key, next(s.title for s in STEPS if s.key == key), pane, Qt.DockWidgetArea.RightDockWidgetArea
+            )
+            self.tabifyDockWidget(self.docks["inspector"], dock)
+            dock.hide()
         self.placeholders: dict[str, ComingPane] = {}
         for step in STEPS:
             if not step.built:
@@ -104,6 +130,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         self.files.fill_menu(bar.addMenu("&File"))
+        edit = bar.addMenu("&Edit")
+        edit.addActions(list(self.undo.actions(self)))
         view = bar.addMenu("&View")
         theme_menu = view.addMenu("&Theme")
         group = QActionGroup(self)
@@ -187,6 +215,8 @@ class MainWindow(QMainWindow):
         self.theme_actions[name].setChecked(True)
         self.viewer.set_colors(self.colors)
         self.inspector.set_colors(self.colors)
+        for pane in self.setup_panes.values():
+            pane.set_colors(self.colors)
 
     def open_project(self, path: str) -> bool:
         """Open a station file (with the unsaved-changes prompt); a bad file gets a message."""
@@ -232,6 +262,8 @@ class MainWindow(QMainWindow):
         """Shown, and nothing asked for is still loading (project, frame, sample picture)."""
         if not self.isVisible() or self.model.busy or self.viewer.busy or self.inspector.busy:
             return False
+        if any(p.busy and p.isVisible() for p in self.setup_panes.values()):
+            return False
         return not self._loading_requested or self.model.snapshot is not None or self.last_error is not None
 
     def when_ready(self, callback: Callable[[], None], poll_ms: int = 50) -> None:
@@ -263,8 +295,14 @@ class MainWindow(QMainWindow):
         self.drop_paths(paths)
 
     def drop_paths(self, paths: list[str]) -> None:
-        """Open the dropped station; anything else gets a message and the open station stays."""
+        """Open the dropped station, or get a dropped video or image folder ready to import; anything
+        else gets a message and the open station stays."""
         projects = [p for p in paths if Path(p).suffix.lower() == ".awb"]
+        sources = [p for p in paths if source_kind(p) is not None]
+        if not projects and sources:  # a video or image folder goes to the Import pane
+            self.show_pane("import")
+            self.import_pane.open_path(sources[0])
+            return
         if not projects:
             names = ", ".join(Path(p).name for p in paths[:3]) or "nothing"
             self.report("Not a station", f"Dropped {names}: drop a station project (.awb file) to open it.")
@@ -281,6 +319,10 @@ class MainWindow(QMainWindow):
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.viewer.shutdown()
+        self.import_pane.shutdown()
+        for pane in self.analysis_panes.values():
+            pane.shutdown()
+        self.model_service.shutdown()
         self.status.shutdown()
         if self.model.project is not None:
             self.model.close()

@@ -209,20 +209,28 @@ class StationModel(QObject):
 
         self.call(work, done, lambda e: self.failed.emit(what, str(e)))
 
-    def edit(self, fn: Callable[[Any], None], what: str = "Edit") -> None:
+    def edit(
+        self,
+        fn: Callable[[Any], Any],
+        what: str = "Edit",
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Apply an edit ``fn(project)`` on the I/O thread, then refresh every pane (the hook for panes
-        and, later, QUndoStack commands)."""
+        and QUndoStack commands); ``on_done(fn's result)`` follows the refresh, ``on_error`` replaces
+        the ``failed`` message."""
 
-        def work(p: Any) -> Snapshot:
-            fn(p)
-            return snapshot_of(p)
+        def work(p: Any) -> tuple[Any, Snapshot]:
+            return fn(p), snapshot_of(p)
 
-        def done(snap: Snapshot) -> None:
-            self.snapshot = snap
-            self.changed.emit(snap)
+        def done(result: tuple[Any, Snapshot]) -> None:
+            self.snapshot = result[1]
+            self.changed.emit(result[1])
             self.dirtyChanged.emit(self.dirty)
+            if on_done is not None:
+                on_done(result[0])
 
-        self.call(work, done, lambda e: self.failed.emit(what, str(e)))
+        self.call(work, done, on_error or (lambda e: self.failed.emit(what, str(e))))
 
     # --- selection --------------------------------------------------------------------------------
     def select_sample(self, sid: int) -> None:

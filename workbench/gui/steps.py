@@ -17,14 +17,33 @@ STEPS: tuple[Step, ...] = (
     Step(
         "station", "Station", "The project: sources, views, samples, runs, results and policies.", built=True
     ),
-    Step("import", "Import", "Bring in videos or a camera, sample frames and find the passes."),
-    Step("views", "Views", "Cut a template per view, place the crop window, paint the ROI and zones."),
-    Step("samples", "Samples", "Browse the samples, set labels and splits, paint ground-truth masks."),
+    Step("import", "Import", "Bring in videos or a camera, sample frames and find the passes.", built=True),
+    Step(
+        "views",
+        "Views",
+        "Cut a template per view, place the crop window, paint the ROI and zones.",
+        built=True,
+    ),
+    Step(
+        "samples",
+        "Samples",
+        "Browse the samples, set labels and splits, paint ground-truth masks.",
+        built=True,
+    ),
     Step("synthesis", "Synthesis", "Add synthetic defects with exact masks to train and test on."),
-    Step("train", "Train", "Pick a model and its parameters and train it on the local GPU or CPU."),
-    Step("compare", "Compare", "Put the heatmaps of several runs side by side on one colour scale."),
-    Step("thresholds", "Thresholds", "Set thresholds with live TP/FP/TN/FN counts and see what changes."),
-    Step("report", "Report", "Write a report of the station, its runs and its verdicts."),
+    Step(
+        "train", "Train", "Pick a model and its parameters and train it on the local GPU or CPU.", built=True
+    ),
+    Step(
+        "compare", "Compare", "Put the heatmaps of several runs side by side on one colour scale.", built=True
+    ),
+    Step(
+        "thresholds",
+        "Thresholds",
+        "Set thresholds with live TP/FP/TN/FN counts and see what changes.",
+        built=True,
+    ),
+    Step("report", "Report", "Write a report of the station, its runs and its verdicts.", built=True),
 )
 
 

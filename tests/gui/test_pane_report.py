@@ -1,0 +1,37 @@
+"""The Report pane writes index.html in a worker process and hands it to the browser."""
+
+from __future__ import annotations
+
+from test_pane_thresholds import add_scored_runs
+
+
+def test_the_report_is_written_to_the_folder_and_opened(window, station, qtbot, tmp_path, monkeypatch):
+    from workbench.gui.panes import report_pane
+
+    add_scored_runs(station)
+    opened: list[str] = []
+    monkeypatch.setattr(report_pane, "open_in_browser", lambda path: opened.append(path) or True)
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("report")
+    pane = window.analysis_panes["report"]
+    pane.folder.setText(str(tmp_path / "out"))
+    assert not pane.robustness.isChecked()
+    with qtbot.waitSignal(pane.written, timeout=300000) as done:
+        pane.write_button.click()
+    index = tmp_path / "out" / "index.html"
+    assert done.args[0] == str(index)
+    assert index.is_file() and "Evaluation report" in index.read_text(encoding="utf-8")
+    assert opened == [str(index)]
+    assert "Wrote" in pane.bar.message.text()
+
+
+def test_without_a_folder_nothing_starts_and_the_pane_says_why(window, station, qtbot):
+    add_scored_runs(station)
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    pane = window.analysis_panes["report"]
+    pane.folder.setText("")
+    pane.write()
+    assert not pane.job.running
+    assert "Choose a folder" in pane.bar.message.text()

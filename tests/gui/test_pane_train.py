@@ -1,0 +1,79 @@
+"""The Train pane: a form from the model's own defaults, a memory estimate, training in a worker process
+that adds its runs to the open station, and cancel that leaves the station unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+TINY = {"backbone": "resnet18", "pretrained": False, "n_features": 20}
+
+
+@pytest.fixture
+def train_pane(opened, qtbot):
+    opened._close_confirmed = True  # the tests add runs; closing must not ask about saving them
+    opened.show_pane("train")
+    pane = opened.analysis_panes["train"]
+    qtbot.waitUntil(lambda: pane.model_combo.count() > 0, timeout=120000)
+    return pane
+
+
+def choose(pane, name: str, values: dict) -> None:
+    pane.model_combo.setCurrentText(name)
+    for key, value in values.items():
+        pane.form.set_value(key, value)
+
+
+def test_the_form_starts_at_the_models_defaults_and_sends_only_changes(train_pane):
+    train_pane.model_combo.setCurrentText("padim")
+    assert train_pane.form.value("n_features") == 100  # PaDiM's own default, read from describe()
+    assert train_pane.form.value("pretrained") is True
+    assert "device" not in train_pane.form.fields and "seed" not in train_pane.form.fields
+    train_pane.form.set_value("n_features", 20)
+    assert train_pane.params()["n_features"] == 20
+    assert "sigma" not in train_pane.params()  # unchanged: the model's default applies
+
+
+def test_the_memory_planner_shows_an_estimate_and_warns_when_it_exceeds_free_ram(train_pane, qtbot):
+    choose(train_pane, "padim", TINY)
+    qtbot.waitUntil(lambda: train_pane.estimate is not None, timeout=120000)
+    assert "RAM" in train_pane.memory.text()
+    assert not train_pane.memory.property("over")
+    train_pane._on_estimate({**train_pane.estimate, "available_ram_bytes": 1})
+    assert "more than the free memory" in train_pane.memory.text()
+    assert train_pane.memory.property("over")
+
+
+def test_training_adds_one_run_per_view_to_the_open_station(opened, train_pane, qtbot):
+    choose(train_pane, "padim", TINY)
+    before = {r.id for r in opened.model.snapshot.runs}
+    with qtbot.waitSignal(train_pane.trained, timeout=240000) as done:
+        train_pane.start()
+    runs = done.args[0]["runs"]
+    snap = opened.model.snapshot
+    new = [r for r in snap.runs if r.id not in before]
+    assert sorted(r.id for r in new) == sorted(runs)
+    assert sorted(r.view for r in new) == ["back", "front"]
+    assert all(r.model == "padim" and r.params["n_features"] == 20 for r in new)
+    assert len(snap.results) == 2  # each run scored its view's test split
+    assert opened.model.dirty  # added to the open station; File > Save keeps them
+    assert "Trained" in train_pane.bar.message.text()
+
+
+def test_cancel_stops_training_and_leaves_the_station_unchanged(opened, train_pane, qtbot):
+    choose(train_pane, "padim", TINY)
+    with qtbot.waitSignal(train_pane.job.cancelled, timeout=60000):
+        train_pane.start()
+        qtbot.waitUntil(lambda: train_pane.job._proc is not None, timeout=60000)
+        train_pane.cancel()
+    assert opened.model.snapshot.runs == []
+    assert not opened.model.dirty
+    assert "unchanged" in train_pane.bar.message.text()
+    assert train_pane.train_button.isEnabled()
+
+
+def test_a_bad_parameter_gets_a_message_and_changes_nothing(opened, train_pane, qtbot):
+    choose(train_pane, "padim", {**TINY, "layers": "not-a-layer"})
+    with qtbot.waitSignal(train_pane.job.failed, timeout=240000):
+        train_pane.start()
+    assert "Training failed" in train_pane.bar.message.text()
+    assert opened.model.snapshot.runs == []

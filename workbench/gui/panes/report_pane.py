@@ -1,0 +1,148 @@
+"""Write the station's evaluation report (one self-contained HTML page) to a folder and open it in the
+browser; the report job runs in a worker process, so the window stays usable meanwhile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.gui.panes.model_process import ReportProcess
+from workbench.gui.station_model import Snapshot, StationModel
+from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.job_bar import JobBar
+
+NO_POLICY = "(none: F1-best thresholds)"
+
+
+def open_in_browser(path: str) -> bool:
+    """Open a local file with the desktop's default application (tests replace this)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+class ReportPane(QWidget):
+    """``written(path)`` once ``index.html`` is on disk (and was handed to the browser)."""
+
+    written = Signal(str)
+
+    def __init__(self, model: StationModel, parent=None, colors: Colors = DARK):
+        super().__init__(parent)
+        self.model, self.colors = model, colors
+        self.job = ReportProcess(model, self)
+        self.folder = QLineEdit(self)
+        self.folder.setPlaceholderText("folder for index.html")
+        browse = QPushButton("Choose …", self)
+        browse.clicked.connect(self._browse)
+        self.policy = QComboBox(self)
+        self.robustness = QCheckBox("Robustness study (predicts augmented copies: slower)", self)
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        self.write_button = QPushButton("Write report and open it", self)
+        self.write_button.clicked.connect(self.write)
+        self.bar = JobBar(self)
+        self.bar.cancelRequested.connect(self.job.cancel)
+        self.job.progressed.connect(lambda f, m: self._progress(f, m))
+        self.job.finished.connect(self._on_written)
+        self.job.failed.connect(lambda m: self._finish(f"The report could not be written: {m}"))
+        self.job.cancelled.connect(lambda: self._finish("Cancelled: no report written."))
+        self._progress: Any = lambda f, m: None
+
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Folder", row)
+        form.addRow("Policy", self.policy)
+        form.addRow("", self.robustness)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Metrics per view and run, curves, histograms, the worst cases with heatmaps, statistics "
+                "over seeds and timings — one HTML page with every figure inside.",
+                self,
+                wordWrap=True,
+            )
+        )
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(self.write_button)
+        layout.addWidget(self.bar)
+        layout.addStretch(1)
+        model.opened.connect(self._on_snapshot)
+        model.changed.connect(self._on_snapshot)
+        model.dirtyChanged.connect(lambda _d: self._on_snapshot(model.snapshot))
+        model.closed.connect(lambda: self._on_snapshot(None))
+        self._on_snapshot(model.snapshot)
+
+    @property
+    def busy(self) -> bool:
+        return False
+
+    def set_colors(self, colors: Colors) -> None:
+        self.colors = colors
+
+    def shutdown(self) -> None:
+        self.job.shutdown()
+
+    def _on_snapshot(self, snap: Snapshot | None) -> None:
+        current = self.policy.currentText()
+        self.policy.clear()
+        self.policy.addItem(NO_POLICY)
+        if snap is not None:
+            self.policy.addItems(sorted(snap.policies))
+            if not self.folder.text():
+                self.folder.setText(str(Path(snap.path).with_name(f"{Path(snap.path).stem}-report")))
+        if current:
+            self.policy.setCurrentText(current)
+        if snap is None:
+            self.note.setText("Open a station first.")
+        elif not snap.runs:
+            self.note.setText("The station has no trained run yet: train a model first.")
+        elif self.model.dirty:
+            self.note.setText(
+                "The station has unsaved changes: the report is written from the saved file. "
+                "Save first (Ctrl+S) to include them."
+            )
+        else:
+            self.note.setText("")
+        self.write_button.setEnabled(snap is not None and bool(snap.runs) and not self.job.running)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for the report", self.folder.text())
+        if path:
+            self.folder.setText(path)
+
+    def write(self) -> None:
+        """Write the report to the chosen folder in a worker process, then open it."""
+        snap = self.model.snapshot
+        out = self.folder.text().strip()
+        if snap is None or not out:
+            self.bar.finish("Choose a folder for the report first.")
+            return
+        policy = self.policy.currentText()
+        self._progress, _token = self.bar.start("Writing the report …")
+        self.write_button.setEnabled(False)
+        self.job.start(snap.path, out, None if policy == NO_POLICY else policy, self.robustness.isChecked())
+
+    def _on_written(self, path: str) -> None:
+        opened = open_in_browser(path)
+        self._finish(f"Wrote {path}" + ("" if opened else " (no browser could open it)"))
+        self.written.emit(path)
+
+    def _finish(self, message: str) -> None:
+        self.bar.finish(message)
+        self._on_snapshot(self.model.snapshot)

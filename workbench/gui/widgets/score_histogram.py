@@ -1,0 +1,69 @@
+"""The image scores of normal and defective samples as two histograms, with a draggable threshold line."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
+
+from workbench.gui.pg import pyqtgraph as pg
+from workbench.gui.theme import DARK, Colors
+
+
+def _fill(color: str, alpha: int) -> QColor:
+    c = QColor(color)
+    c.setAlpha(alpha)
+    return c
+
+
+class ScoreHistogram(pg.PlotWidget):
+    """``thresholdDragged(value)`` while the user drags the line."""
+
+    thresholdDragged = Signal(float)
+
+    def __init__(self, parent=None, colors: Colors = DARK):
+        super().__init__(parent)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.setMouseEnabled(x=False, y=False)
+        self.setLabel("bottom", "image score")
+        self.setLabel("left", "samples")
+        self.addLegend(offset=(-10, 10))
+        self.normals = self.plot([], [], stepMode="center", fillLevel=0, name="normal")
+        self.defects = self.plot([], [], stepMode="center", fillLevel=0, name="defective")
+        self.line = pg.InfiniteLine(angle=90, movable=True)
+        self.line.sigDragged.connect(lambda ln: self.thresholdDragged.emit(float(ln.value())))
+        self.addItem(self.line)
+        self.setMinimumHeight(8 * self.fontMetrics().height())
+        self.set_colors(colors)
+
+    def set_colors(self, colors: Colors) -> None:
+        self.colors = colors
+        self.setBackground(colors.canvas)
+        self.normals.setPen(pg.mkPen(colors.good, width=1.5))
+        self.normals.setBrush(_fill(colors.good, 90))
+        self.defects.setPen(pg.mkPen(colors.defective, width=1.5))
+        self.defects.setBrush(_fill(colors.defective, 110))
+        self.line.setPen(pg.mkPen(colors.cursor, width=2))
+
+    def set_scores(self, normal: np.ndarray, defective: np.ndarray, bins: int = 30) -> None:
+        """Histograms of the two groups on shared bins spanning both."""
+        both = np.concatenate([normal, defective]).astype(np.float64)
+        both = both[np.isfinite(both)]
+        if both.size == 0:
+            self.normals.setData([], [])
+            self.defects.setData([], [])
+            return
+        lo, hi = float(both.min()), float(both.max())
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.linspace(lo, hi, max(5, min(bins, both.size * 2)) + 1)
+        self.normals.setData(edges, np.histogram(normal, edges)[0].astype(float))
+        self.defects.setData(edges, np.histogram(defective, edges)[0].astype(float))
+        pad = 0.05 * (hi - lo)
+        self.setXRange(lo - pad, hi + pad, padding=0)
+
+    def set_threshold(self, value: float) -> None:
+        self.line.blockSignals(True)
+        self.line.setValue(value)
+        self.line.blockSignals(False)
