@@ -174,10 +174,14 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         self._default_state = self.saveState()
         geometry, state = self.settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if not restored or self.width() < 800 or self.height() < 500:
+            # First start, or a remembered size too small to work in: a roomy window that fits the screen.
+            w, h = 1400, 900
+            if screen is not None:
+                w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.92))
+            self.resize(w, h)
         self._sized = state is not None and self.restoreState(state)  # the user's own layout wins
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
