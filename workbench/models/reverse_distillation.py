@@ -138,13 +138,6 @@ class ReverseDistillation(TrainedModel):
         self._teacher: FeatureExtractor | None = None
         self.history_: list[dict[str, float]] = []
 
-    def _get_teacher(self, device: torch.device) -> FeatureExtractor:
-        if self._teacher is None:
-            self._teacher = FeatureExtractor(
-                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
-            )
-        return self._teacher.to(device)
-
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
         ch = self._get_teacher(torch.device("cpu")).channels
         emb = int(self.embed_channels)

@@ -93,13 +93,6 @@ class Stfpm(TrainedModel):
         self._teacher: FeatureExtractor | None = None
         self.history_: list[dict[str, float]] = []
 
-    def _get_teacher(self, device: torch.device) -> FeatureExtractor:
-        if self._teacher is None:
-            self._teacher = FeatureExtractor(
-                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
-            )
-        return self._teacher.to(device)
-
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
         # Another seed than the teacher's: with pretrained=False the two must still differ.
         student = FeatureExtractor(self.backbone, self.layers, pretrained=False, seed=int(self.seed) + 1)

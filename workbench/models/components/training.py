@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import AnomalyModel, NotFittedError, check_images, check_roi, resolve_device
 from workbench.models.components.working import check_resize_mode, maps_to_inputs, prepare_working
 
@@ -155,6 +156,14 @@ class TrainedModel(AnomalyModel):
     Learned state: the networks (``self.nets_``, a dict name -> nn.Module) and the arrays named in
     ``meta_keys`` (always ``roi_``: (H, W) uint8 at the fit images' size; ``image_size_``: (2,)).
     """
+
+    def _get_teacher(self, device: torch.device) -> FeatureExtractor:
+        """The frozen pretrained feature extractor of distillation models, built once from their parameters."""
+        if getattr(self, "_teacher", None) is None:
+            self._teacher = FeatureExtractor(
+                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
+            )
+        return self._teacher.to(device)
 
     meta_keys: ClassVar[tuple[str, ...]] = ("roi_", "image_size_")
     nets_: dict[str, nn.Module] | None = None
