@@ -48,7 +48,9 @@ def contact_sheet(project: Project, ids: list[int], per_type: int, out: Path) ->
         h, w = mask.shape
         y0, x0 = int(np.clip(cy - 60, 0, h - 120)), int(np.clip(cx - 80, 0, w - 160))
         crop = lambda im, y0=y0, x0=x0: im[y0 : y0 + 120, x0 : x0 + 160]  # noqa: E731
-        tile = np.hstack([crop(before), crop(after), cv2.cvtColor(crop(mask), cv2.COLOR_GRAY2BGR)])
+        # Samples are RGB; OpenCV writes BGR.
+        rgb = [cv2.cvtColor(crop(im), cv2.COLOR_RGB2BGR) for im in (before, after)]
+        tile = np.hstack([*rgb, cv2.cvtColor(crop(mask), cv2.COLOR_GRAY2BGR)])
         tile = cv2.resize(tile, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
         cv2.putText(
             tile,
