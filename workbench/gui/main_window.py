@@ -9,7 +9,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QToolBar,
+    QWidget,
+)
 
 from workbench import __version__
 from workbench.gui import theme
@@ -85,8 +94,16 @@ class MainWindow(QMainWindow):
         self.analysis_panes = analysis_panes(self.model, self.undo, self.model_service, self, self.colors)
         self.setup_panes.update(self.analysis_panes)
         for key, pane in self.setup_panes.items():
+            # A scroll area keeps a pane's minimum size from pushing the window past small screens (1366x768).
+            holder = QScrollArea()
+            holder.setWidgetResizable(True)
+            holder.setFrameShape(QFrame.Shape.NoFrame)
+            holder.setWidget(pane)
             dock = self._add_dock(
-                key, next(s.title for s in STEPS if s.key == key), pane, Qt.DockWidgetArea.RightDockWidgetArea
+                key,
+                next(s.title for s in STEPS if s.key == key),
+                holder,
+                Qt.DockWidgetArea.RightDockWidgetArea,
             )
             self.tabifyDockWidget(self.docks["inspector"], dock)
             dock.hide()

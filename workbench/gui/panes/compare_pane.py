@@ -90,7 +90,7 @@ class ComparePane(QWidget):
         self.picked: tuple[int, int, int] | None = None
         self._loading = False
         self._widened = False
-        self.setMinimumWidth(48 * self.fontMetrics().horizontalAdvance("M"))
+        self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
         self.view_combo = QComboBox(self)
         self.view_combo.currentTextChanged.connect(self._fill_lists)

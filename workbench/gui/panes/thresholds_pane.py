@@ -112,7 +112,7 @@ class ThresholdsPane(QWidget):
         self.focus_run: str | None = None
         self._loading = False
         self._widened = False
-        self.setMinimumWidth(42 * self.fontMetrics().horizontalAdvance("M"))
+        self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
         self.group_combo = QComboBox(self)
         self.group_combo.setPlaceholderText("No trained run yet")
