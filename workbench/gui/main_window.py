@@ -94,11 +94,13 @@ class MainWindow(QMainWindow):
         self.analysis_panes = analysis_panes(self.model, self.undo, self.model_service, self, self.colors)
         self.setup_panes.update(self.analysis_panes)
         for key, pane in self.setup_panes.items():
-            # A scroll area keeps a pane's minimum size from pushing the window past small screens (1366x768).
-            holder = QScrollArea()
-            holder.setWidgetResizable(True)
-            holder.setFrameShape(QFrame.Shape.NoFrame)
-            holder.setWidget(pane)
+            # The Import form is wide: a scroll area keeps it from pushing the window past 1366 px.
+            holder: QWidget = pane
+            if key == "import":
+                holder = QScrollArea()
+                holder.setWidgetResizable(True)
+                holder.setFrameShape(QFrame.Shape.NoFrame)
+                holder.setWidget(pane)
             dock = self._add_dock(
                 key,
                 next(s.title for s in STEPS if s.key == key),
