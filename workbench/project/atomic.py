@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.project.errors import ProjectError
@@ -43,6 +45,28 @@ def replace(temp: Path, target: Path) -> None:
     """Rename a finished, fsynced temporary file over ``target`` and make the rename durable."""
     os.replace(temp, target)
     fsync_dir(target.parent)
+
+
+@contextmanager
+def replacing(target: Path, what: str, before_replace: Callable[[], None] | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; when the block ends, fsync it and rename it over ``target``.
+
+    On any error the temporary file is removed and ``target`` is untouched; an OSError becomes one
+    ProjectError naming ``what``. ``before_replace`` runs just before the rename (e.g. closing handles).
+    """
+    temp = temp_path_for(target)
+    try:
+        yield temp
+        fsync_file(temp)
+        if before_replace is not None:
+            before_replace()
+        replace(temp, target)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise ProjectError(os_error_message(exc, what)) from None
+    except BaseException:
+        remove_quietly(temp)
+        raise
 
 
 def remove_quietly(path: Path) -> None:

@@ -122,20 +122,10 @@ class BlobStore:
         except OSError as exc:
             raise ProjectError(atomic.os_error_message(exc, f"the data folder {self.sidecar}")) from None
         target = self.file_of(name)
-        temp = atomic.temp_path_for(target)
-        try:
-            with h5file(temp, "w") as f:
-                f.attrs["format"] = BLOB_FORMAT
-                f.attrs["kind"] = digest.kind
-                fill(f)
-            atomic.fsync_file(temp)
-            atomic.replace(temp, target)
-        except OSError as exc:
-            atomic.remove_quietly(temp)
-            raise ProjectError(atomic.os_error_message(exc, f"data file {target.name}")) from None
-        except BaseException:
-            atomic.remove_quietly(temp)
-            raise
+        with atomic.replacing(target, f"data file {target.name}") as temp, h5file(temp, "w") as f:
+            f.attrs["format"] = BLOB_FORMAT
+            f.attrs["kind"] = digest.kind
+            fill(f)
         return name
 
     def copy_blob_to(self, name: str, dest: h5py.Group) -> None:

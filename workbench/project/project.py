@@ -118,21 +118,12 @@ class Project(SamplesMixin, RecordsMixin):
             raise ProjectError(f"cannot pack {out.name} onto itself; choose another output file")
         atomic.check_writable_folder(out.parent, f"the packed project {out.name}")
         self._flush_pending()
-        temp = atomic.temp_path_for(out)
-        try:
+        with atomic.replacing(out, f"the packed project {out.name}") as temp:
             with self._old_masks() as masks, h5file(temp, "w") as f:
                 write_state(f, self._state, masks)
                 group = f.create_group("blobs")
                 for name in sorted(self._state.referenced_blobs()):
                     self._blobs.copy_blob_to(name, group.create_group(name))
-            atomic.fsync_file(temp)
-            atomic.replace(temp, out)
-        except OSError as exc:
-            atomic.remove_quietly(temp)
-            raise ProjectError(atomic.os_error_message(exc, f"the packed project {out.name}")) from None
-        except BaseException:
-            atomic.remove_quietly(temp)
-            raise
         return out
 
     def close(self) -> None:
@@ -243,19 +234,10 @@ class Project(SamplesMixin, RecordsMixin):
             self._blobs.export([n for n in referenced if not self._blobs.file_of(n).is_file()], new_sidecar)
         else:
             self._blobs.export(referenced, new_sidecar)
-        temp = atomic.temp_path_for(target)
-        try:
+        # Windows cannot replace a file that is open: the blob store lets go of it just before the rename.
+        with atomic.replacing(target, f"the project {target.name}", before_replace=self._blobs.close) as temp:
             with self._old_masks() as masks, h5file(temp, "w") as f:
                 write_state(f, self._state, masks)
-            atomic.fsync_file(temp)
-            self._blobs.close()  # Windows cannot replace a file that is open
-            atomic.replace(temp, target)
-        except OSError as exc:
-            atomic.remove_quietly(temp)
-            raise ProjectError(atomic.os_error_message(exc, f"the project {target.name}")) from None
-        except BaseException:
-            atomic.remove_quietly(temp)
-            raise
         # committed: from here on the new file is the project
         self._path = target
         self._blobs = BlobStore(target)
