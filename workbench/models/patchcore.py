@@ -19,7 +19,7 @@ from workbench.models.base import AnomalyModel, check_images, check_roi, resolve
 from workbench.models.components.anomaly_map import patch_scores_to_maps
 from workbench.models.components.coreset import greedy_coreset
 from workbench.models.components.feature_stream import embed_batches
-from workbench.models.components.nearest import nearest_neighbors
+from workbench.models.components.nearest import IvfIndex, nearest_neighbors
 from workbench.models.components.preprocess import resize_roi, roi_to_grid, working_size
 
 
@@ -32,8 +32,10 @@ class PatchCore(AnomalyModel):
     distortion), ``patch_size`` (neighbourhood aggregation), ``embed_dim`` (channel reduction),
     ``coreset_ratio`` (fraction of patches kept), ``num_neighbors`` (image-score reweighting),
     ``projection_dim`` (random projection for the coreset search), ``chunk_patches`` (patches held
-    at once while building the bank), ``sigma`` (map smoothing, pixels), ``batch_size``, ``device``,
-    ``seed``.
+    at once while building the bank), ``nn_search`` ('exact'; 'ivf': an inverted-file index that
+    compares each patch with about ``nn_probe`` of the bank; 'auto': 'ivf' on CPU for banks of
+    more than ``IVF_MIN_BANK`` patches, 'exact' otherwise), ``sigma`` (map smoothing, pixels),
+    ``batch_size``, ``device``, ``seed``.
 
     Defaults follow seed 000 (layers 2+3, patch 3, 1024 dims, coreset 5 %, k = 3, sigma 4) except
     the backbone: seed 000's ResNeXt101 has no installable ImageNet weights, so the default is
@@ -42,6 +44,7 @@ class PatchCore(AnomalyModel):
     """
 
     name = "patchcore"
+    IVF_MIN_BANK = 4096  # below this the exact search costs little next to the backbone
     state_keys = ("memory_bank_", "bank_sample_", "bank_yx_", "roi_", "grid_", "image_size_")
 
     def __init__(
@@ -57,6 +60,8 @@ class PatchCore(AnomalyModel):
         num_neighbors: int = 3,
         projection_dim: int = 128,
         chunk_patches: int = 150_000,
+        nn_search: str = "auto",
+        nn_probe: float = 0.1,
         sigma: float = 4.0,
         batch_size: int = 4,
         device: str = "auto",
@@ -73,12 +78,15 @@ class PatchCore(AnomalyModel):
         self.num_neighbors = num_neighbors
         self.projection_dim = projection_dim
         self.chunk_patches = chunk_patches
+        self.nn_search = nn_search
+        self.nn_probe = nn_probe
         self.sigma = sigma
         self.batch_size = batch_size
         self.device = device
         self.seed = seed
         self._extractor: FeatureExtractor | None = None
         self._bank_t: torch.Tensor | None = None
+        self._ivf: IvfIndex | None = None
 
     # -- helpers --------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -88,6 +96,10 @@ class PatchCore(AnomalyModel):
             raise ValueError(f"num_neighbors: expected >= 1; found {self.num_neighbors}")
         if int(self.patch_size) < 1 or int(self.patch_size) % 2 == 0:
             raise ValueError(f"patch_size: expected an odd number >= 1; found {self.patch_size}")
+        if self.nn_search not in ("auto", "exact", "ivf"):
+            raise ValueError(f"nn_search: expected 'auto', 'exact' or 'ivf'; found {self.nn_search!r}")
+        if not 0.0 < float(self.nn_probe) <= 1.0:
+            raise ValueError(f"nn_probe: expected a share of the bank in (0, 1]; found {self.nn_probe}")
 
     def _get_extractor(self) -> tuple[FeatureExtractor, torch.device]:
         device = resolve_device(self.device)
@@ -99,6 +111,7 @@ class PatchCore(AnomalyModel):
 
     def _after_load(self) -> None:
         self._bank_t = None
+        self._ivf = None
 
     # -- fit ------------------------------------------------------------------------------------
     def fit(
@@ -180,6 +193,7 @@ class PatchCore(AnomalyModel):
         self.grid_ = np.asarray(grid, dtype=np.int64)
         self.image_size_ = np.asarray(size, dtype=np.int64)
         self._bank_t = None
+        self._ivf = None
         progress(1.0, f"memory bank of {self.memory_bank_.shape[0]} patches")
         return self
 
@@ -189,7 +203,22 @@ class PatchCore(AnomalyModel):
             # A torch-owned copy: alignment of numpy buffers varies and would change float rounding.
             self._bank_t = torch.tensor(self.memory_bank_, dtype=torch.float32, device=device)
             self._bank_sq = (self._bank_t * self._bank_t).sum(1)
+            self._ivf = None
         return self._bank_t, self._bank_sq
+
+    def _search(
+        self, queries: torch.Tensor, device: torch.device, cancel: CancelToken
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Distance (Q, 1) and bank index (Q, 1) of each query patch's nearest normal patch."""
+        bank, bank_sq = self._bank(device)
+        use_ivf = self.nn_search == "ivf" or (
+            self.nn_search == "auto" and device.type == "cpu" and bank.shape[0] > self.IVF_MIN_BANK
+        )
+        if not use_ivf:
+            return nearest_neighbors(queries, bank, k=1, bank_sq=bank_sq, cancel=cancel)
+        if self._ivf is None:
+            self._ivf = IvfIndex(bank, probe=float(self.nn_probe), seed=int(self.seed))
+        return self._ivf.search(queries, cancel=cancel)
 
     def _patch_scores(
         self, images: list[np.ndarray], progress: ProgressFn, cancel: CancelToken
@@ -201,7 +230,6 @@ class PatchCore(AnomalyModel):
         roi = self.roi_.astype(bool)
         grid = tuple(int(v) for v in self.grid_)
         cells = torch.from_numpy(np.flatnonzero(roi_to_grid(roi, grid).ravel())).to(device)
-        bank, bank_sq = self._bank(device)
         n = len(images)
         scores = np.zeros((n, grid[0] * grid[1]), dtype=np.float32)
         nearest = np.full((n, grid[0] * grid[1]), -1, dtype=np.int64)
@@ -215,7 +243,7 @@ class PatchCore(AnomalyModel):
                 )
             flat = emb.permute(0, 2, 3, 1).reshape(emb.shape[0], -1, emb.shape[1])[:, cells]
             q = flat.reshape(-1, flat.shape[-1])
-            d, i = nearest_neighbors(q, bank, k=1, bank_sq=bank_sq, cancel=cancel)
+            d, i = self._search(q, device, cancel)
             d = d[:, 0].reshape(flat.shape[0], -1).cpu().numpy()
             i = i[:, 0].reshape(flat.shape[0], -1).cpu().numpy()
             c = cells.cpu().numpy()

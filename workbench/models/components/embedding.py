@@ -29,5 +29,6 @@ def patch_embedding(
     if embed_dim is not None and embed_dim < c:
         flat = x.permute(0, 2, 3, 1).reshape(n * h * w, 1, c)
         flat = F.adaptive_avg_pool1d(flat, embed_dim)
+        # A (N, D, h, w) view of channels-last memory: callers that flatten to (patches, D) need no copy.
         x = flat.reshape(n, h, w, embed_dim).permute(0, 3, 1, 2)
-    return x.contiguous()
+    return x
