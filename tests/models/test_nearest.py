@@ -1,4 +1,4 @@
-"""Nearest-neighbour search over a memory bank: the exact chunked search and the IVF index PatchCore uses on CPU."""
+"""The IVF nearest-neighbour index PatchCore uses on CPU (the exact search is tested in test_coreset.py)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ def clustered(n: int, dim: int = 48, clusters: int = 40, seed: int = 0) -> torch
     which = rng.integers(clusters, size=n)
     spread = rng.uniform(0.3, 1.5, clusters)[which, None]
     return torch.from_numpy((centres[which] + rng.normal(0, 1, (n, dim)) * spread).astype(np.float32))
-
-
-def test_exact_search_matches_brute_force_in_chunks():
-    bank, queries = clustered(700), clustered(300, seed=1)
-    d, i = nearest_neighbors(queries, bank, k=3, query_chunk=64, bank_chunk=100)
-    full = torch.cdist(queries.double(), bank.double())
-    ref_d, ref_i = full.topk(3, dim=1, largest=False)
-    assert torch.equal(i, ref_i)
-    assert torch.allclose(d.double(), ref_d, atol=1e-3)
 
 
 def test_ivf_probing_every_list_is_the_exact_search():
