@@ -26,7 +26,22 @@ def compare(window, station, qtbot):
     return pane
 
 
+def test_runs_of_different_models_get_their_own_colour_scale_unless_one_is_asked_for(compare):
+    snap = compare.model.snapshot
+    models = {r.id: r.model for r in snap.runs}
+    assert len({models[rid] for rid, _sid in compare.cells}) == 2  # padim and patchcore
+    for (rid, _sid), (_vb, _img, heat) in compare.cells.items():  # 'auto': one scale per model's run
+        maps = [m for m in compare.data["maps"][rid].values() if m is not None]
+        lo, hi = heat.getLevels()
+        assert min(float(m.min()) for m in maps) <= lo < hi <= max(float(m.max()) for m in maps)
+    assert len({tuple(np.round(h.getLevels(), 6)) for _v, _i, h in compare.cells.values()}) == 2
+    assert "own colour scale" in compare.scale.text()
+    compare.scale_combo.setCurrentIndex(compare.scale_combo.findData("shared"))
+    assert len({tuple(np.round(h.getLevels(), 6)) for _v, _i, h in compare.cells.values()}) == 1
+
+
 def test_every_heatmap_uses_one_colour_scale_and_one_zoom(compare):
+    compare.scale_combo.setCurrentIndex(compare.scale_combo.findData("shared"))
     levels = {tuple(np.round(heat.getLevels(), 6)) for _vb, _img, heat in compare.cells.values()}
     assert len(levels) == 1  # one colour scale for every run
     lo, hi = levels.pop()

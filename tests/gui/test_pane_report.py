@@ -24,6 +24,11 @@ def test_the_report_is_written_to_the_folder_and_opened(window, station, qtbot, 
     assert index.is_file() and "Evaluation report" in index.read_text(encoding="utf-8")
     assert opened == [str(index)]
     assert "Wrote" in pane.bar.message.text()
+    assert pane.open_button.isEnabled()  # and it opens again later
+    pane.open_button.click()
+    assert opened == [str(index), str(index)]
+    pane.folder.setText(str(tmp_path / "elsewhere"))
+    assert not pane.open_button.isEnabled()
 
 
 def test_without_a_folder_nothing_starts_and_the_pane_says_why(window, station, qtbot):

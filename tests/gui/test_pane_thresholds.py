@@ -1,5 +1,6 @@
-"""The Thresholds pane: live TP/FP/TN/FN from the stored scores, the samples whose verdict changed, and a
-saved policy (undoable) whose counts `workbench eval --policy NAME --json` reproduces exactly."""
+"""The Thresholds pane: live TP/FP/TN/FN from the stored scores (per view) or maps (per zone), the samples
+whose verdict changed, and a saved policy (undoable) whose counts `workbench eval --policy NAME --json`
+reproduces exactly."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from workbench.gui.widgets.threshold_row import counts_text
 
 N_EXTRA = 5  # extra test samples per view, so there are normals and defects to count
 
@@ -76,7 +79,7 @@ def expected(scores: dict[int, float], labels: dict[int, bool], t: float) -> dic
 def test_one_slider_per_view_with_live_counts_of_the_test_split(window, thresholds, scored):
     _path, all_scores = scored
     snap = window.model.snapshot
-    for rid, row in thresholds.rows.items():
+    for (rid, _region), row in thresholds.rows.items():
         view = snap.runs[[r.id for r in snap.runs].index(rid)].view
         test = {s.id: s.label == "defective" for s in snap.samples if s.view == view and s.split == "test"}
         scores = {sid: all_scores[rid][sid] for sid in test}
@@ -90,9 +93,9 @@ def test_one_slider_per_view_with_live_counts_of_the_test_split(window, threshol
 
 def test_the_samples_whose_verdict_changed_are_listed(window, thresholds, scored):
     _path, all_scores = scored
-    rid, row = next(iter(thresholds.rows.items()))
+    (rid, region), row = next(iter(thresholds.rows.items()))
     row.set_value(0.0)
-    thresholds._pressed(rid)  # a new drag starts here
+    thresholds._pressed((rid, region))  # a new drag starts here
     row.set_value(5.0)
     data = thresholds.data[rid]
     flipped = sorted(sid for sid in data.sample_ids if 0.0 <= all_scores[rid][sid] < 5.0)
@@ -106,7 +109,7 @@ def test_the_samples_whose_verdict_changed_are_listed(window, thresholds, scored
 def test_saved_policy_counts_equal_workbench_eval_and_undo_removes_it(window, thresholds, scored, qtbot):
     path, _ = scored
     values = {}
-    for k, (rid, row) in enumerate(thresholds.rows.items()):
+    for k, ((rid, _region), row) in enumerate(thresholds.rows.items()):
         row.set_value(4.0 + k)
         values[rid] = thresholds.counts(rid).as_dict()
     thresholds.name.setText("line-a")
@@ -122,13 +125,118 @@ def test_saved_policy_counts_equal_workbench_eval_and_undo_removes_it(window, th
     window.model.save(lambda: saved.append(True))
     qtbot.waitUntil(lambda: bool(saved), timeout=20000)
 
+    records = eval_policy_counts(path, "line-a")
+    for rid, counts in values.items():
+        assert records[rid] == counts
+
+
+def eval_policy_counts(path, name: str) -> dict[str, dict[str, int]]:
+    """{run id: TP/FP/TN/FN} of `workbench eval --policy NAME --json` on the saved station."""
     out = subprocess.run(
-        [sys.executable, "-m", "workbench", "eval", str(path), "--policy", "line-a", "--json", "--quiet"],
+        [sys.executable, "-m", "workbench", "eval", str(path), "--policy", name, "--json", "--quiet"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
     records = {r["run"]: r["policy"] for r in json.loads(out.stdout)["runs"]}
-    for rid, counts in values.items():
-        assert {k: records[rid][k] for k in ("tp", "fp", "tn", "fn")} == counts
+    return {rid: {k: rec[k] for k in ("tp", "fp", "tn", "fn")} for rid, rec in records.items()}
+
+
+def add_zones(path) -> None:
+    """Zones 'left' and 'right' on both views of the test station; part of the ROI stays outside them."""
+    from workbench.gui.panes.view_geometry import edited
+    from workbench.project import Project
+
+    with Project.open(path) as p:
+        for view in list(p.views.values()):
+            zones = np.zeros((view.crop.h, view.crop.w), np.uint8)
+            zones[:, :32], zones[:, 32:48] = 1, 2
+            p.set_view(edited(view, zones=zones, zone_names=["left", "right"]))
+        p.save()
+
+
+def test_zone_sliders_count_like_workbench_eval_for_the_saved_zone_policy(window, station, qtbot):
+    from workbench.core.masks import roi_for
+    from workbench.project import Project
+
+    add_scored_runs(station)
+    add_zones(station)
+    window._close_confirmed = True
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("thresholds")
+    pane = window.analysis_panes["thresholds"]
+    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
+    pane.set_scope("zone")
+    qtbot.waitUntil(lambda: len(pane.rows) == 2 * 3 and not pane.busy, timeout=20000)
+    assert sorted({region for _rid, region in pane.rows}) == ["", "left", "right"]
+    assert "outside the zones" in {
+        row.title.text().replace("<b>", "").replace("</b>", "") for row in pane.rows.values()
+    }
+
+    # Each zone's threshold at a quantile of its peaks: some samples flagged, some passed.
+    quantile = {"left": 0.5, "right": 0.8, "": 0.9}
+    for (rid, region), row in pane.rows.items():
+        d = pane.data[rid]
+        row.set_value(float(np.quantile(d.recount.peaks[:, d.regions.index(region)], quantile[region])))
+    thresholds = {rid: dict(zip(pane.data[rid].regions, pane.thresholds(rid))) for rid in pane.data}
+
+    # The same verdicts from the stored maps, computed here pixel by pixel.
+    with Project.open(station) as p:
+        for rid, thr in thresholds.items():
+            run = p.run(rid)
+            view = p.views[run.view]
+            roi = roi_for(view.roi, view.roi_margin, view.crop.h, view.crop.w) > 0
+            where = {s: (res.id, k) for res in p.results(run_id=rid) for k, s in enumerate(res.sample_ids)}
+            test = [s for s in p.samples(view=run.view, split="test") if s.label in ("good", "defective")]
+            flagged = []
+            for s in test:
+                m = p.result_maps(where[s.id][0], [s.id])[0]
+                limit = np.select([view.zones == 1, view.zones == 2], [thr["left"], thr["right"]], thr[""])
+                flagged.append(bool(((m >= limit) & roi).any()))
+            labels = [s.label == "defective" for s in test]
+            want = {
+                "tp": sum(f and y for f, y in zip(flagged, labels)),
+                "fp": sum(f and not y for f, y in zip(flagged, labels)),
+                "tn": sum(not f and not y for f, y in zip(flagged, labels)),
+                "fn": sum(not f and y for f, y in zip(flagged, labels)),
+            }
+            assert pane.counts(rid).as_dict() == want
+            assert 0 < sum(flagged) < len(flagged)
+            assert counts_text(pane.counts(rid)) in pane.heads[rid].text()
+    assert "All views" in pane.total.text()
+
+    pane.name.setText("zones-a")
+    pane.save_policy()
+    qtbot.waitUntil(lambda: "zones-a" in window.model.snapshot.policies, timeout=10000)
+    stored = window.model.snapshot.policies["zones-a"]
+    assert stored["level"] == "pixel" and set(stored["per_zone"]) == {"front", "back"}
+    saved = []
+    window.model.save(lambda: saved.append(True))
+    qtbot.waitUntil(lambda: bool(saved), timeout=20000)
+    records = eval_policy_counts(station, "zones-a")
+    for rid in thresholds:
+        assert records[rid] == pane.counts(rid).as_dict()
+
+
+def test_a_run_without_stored_scores_for_every_test_sample_gets_a_message_and_no_slider(
+    window, station, qtbot
+):
+    from workbench.project import Project
+
+    add_scored_runs(station)
+    with Project.open(station) as p:  # one more test sample, scored by no run
+        s = p.samples()[0]
+        info = {"source": s.source, "pass_index": 99, "view": s.view, "frame": s.frame, "x": s.x, "y": s.y,
+                "split": "test", "label": "good", "match_score": 0.9}  # fmt: skip
+        (new,) = p.add_samples([p.sample_image(s.id)], [info], [None])
+        p.save()
+    window._close_confirmed = True
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("thresholds")
+    pane = window.analysis_panes["thresholds"]
+    qtbot.waitUntil(lambda: "no stored score" in pane.message.text(), timeout=20000)
+    assert f"(first: {new})" in pane.message.text() and "workbench eval" in pane.message.text()
+    assert not pane.rows

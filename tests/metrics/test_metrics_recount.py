@@ -66,3 +66,71 @@ def test_recount_refuses_nan():
         ScoreRecount([0.1, np.nan], [0, 1])
     with pytest.raises(ValueError, match="threshold: expected a number, found NaN"):
         ScoreRecount([0.1, 0.2], [0, 1]).counts(float("nan"))
+
+
+def _zoned_maps(seed: int):
+    """Maps (6, 12, 10) with zones A (left), B (right), an unnamed label 4 (outside every zone), a named
+    zone C with no pixel, an ROI that leaves the top rows out, labels and GT masks."""
+    rng = np.random.default_rng(seed)
+    maps = rng.random((6, 12, 10)).astype(np.float32)
+    zones = np.zeros((12, 10), np.uint8)
+    zones[:, :5], zones[:, 5:], zones[10:, :] = 1, 2, 4
+    roi = np.ones((12, 10), bool)
+    roi[:2] = False
+    labels = np.array([0, 1, 0, 1, 1, 0], bool)
+    masks = np.zeros((6, 12, 10), bool)
+    masks[1, 4:6, 1:3] = True  # in A
+    masks[3, 4:6, 7:9] = True  # in B
+    masks[4, 0, 0] = True  # outside the ROI: found nowhere
+    return maps, zones, roi, labels, masks
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_zone_recount_gives_the_verdicts_of_a_pixel_level_zone_policy(seed):
+    from workbench.metrics import ThresholdPolicy, ZoneRecount, apply_policy
+
+    maps, zones, roi, labels, masks = _zoned_maps(seed)
+    zr = ZoneRecount(maps, labels, zones, ["A", "B", "C"], roi=roi, masks=masks)
+    assert zr.regions == ["A", "B", "C", ""]
+    assert np.isneginf(zr.peaks[:, 2]).all(), "zone C has no pixel"
+    rng = np.random.default_rng(seed + 10)
+    for _ in range(20):
+        a, b, c, rest = rng.uniform(0.5, 1.0, 4)
+        policy = ThresholdPolicy(
+            threshold=1.0, level="pixel", per_view={"v": rest}, per_zone={"v": {"A": a, "B": b, "C": c}}
+        )
+        expected = apply_policy(
+            policy, maps.max(axis=(1, 2)), ["v"] * 6, maps, {"v": (zones, ["A", "B", "C"])}, {"v": roi}
+        )
+        assert zr.verdicts([a, b, c, rest]).tolist() == expected.tolist()
+        assert zr.counts([a, b, c, rest]) == _naive(expected.astype(float), labels, 0.5)
+
+
+def test_zone_recount_counts_a_region_on_its_own_defects_and_every_normal():
+    from workbench.metrics import ZoneRecount
+
+    maps, zones, roi, labels, masks = _zoned_maps(0)
+    zr = ZoneRecount(maps, labels, zones, ["A", "B", "C"], roi=roi, masks=masks)
+    assert zr.in_region[:, 0].tolist() == [False, True, False, False, False, False]
+    assert zr.in_region[:, 1].tolist() == [False, False, False, True, False, False]
+    a = (zones == 1) & roi
+    peaks_a = np.array([m[a].max() for m in maps], np.float64)
+    keep = ~labels | zr.in_region[:, 0]
+    for t in (0.0, 0.6, 0.9, 1.1):
+        assert zr.region_counts(0, t) == _naive(peaks_a[keep], zr.in_region[keep, 0], t)
+    thresholds = [0.9, 0.95, 0.9, 0.99]
+    old = 0.2
+    before = zr.verdicts([old, 0.95, 0.9, 0.99])
+    assert (
+        zr.changed(thresholds, 0, old).tolist() == np.flatnonzero(before != zr.verdicts(thresholds)).tolist()
+    )
+
+
+def test_zone_recount_refuses_maps_of_another_shape():
+    from workbench.metrics import ZoneRecount
+
+    maps, zones, roi, labels, _masks = _zoned_maps(0)
+    with pytest.raises(ValueError, match="zones' shape"):
+        ZoneRecount(maps[:, :, :8], labels, zones, ["A", "B"], roi=roi)
+    with pytest.raises(ValueError, match="thresholds"):
+        ZoneRecount(maps, labels, zones, ["A", "B"], roi=roi).verdicts([0.5])

@@ -29,6 +29,7 @@ from workbench.core.progress import Cancelled, CancelToken
 
 INPUTS, JOB, OUTPUTS, OUT_JSON = "inputs.npz", "job.json", "outputs.npz", "outputs.json"
 _LOSS = re.compile(r"\bloss ([-+0-9.eE]+|nan|inf)")
+_ITER = re.compile(r"\biter (\d+)")
 
 
 # --- staging (runs in the window's I/O thread) ------------------------------------------------------
@@ -171,7 +172,7 @@ class EventToken(CancelToken):
 
 
 def train_child(folder: str, events: Any, cancel_event: Any) -> None:
-    """Child entry: train on the staged inputs; events ('progress', f, msg), ('loss', value),
+    """Child entry: train on the staged inputs; events ('progress', f, msg), ('loss', value, iteration),
     ('done', summary), ('cancelled',) or ('error', message) go to ``events``."""
     try:
         from workbench.jobs.train import train_views
@@ -183,7 +184,8 @@ def train_child(folder: str, events: Any, cancel_event: Any) -> None:
             events.put(("progress", fraction, message))
             m = _LOSS.search(message or "")
             if m:
-                events.put(("loss", float(m.group(1))))
+                it = _ITER.search(message)
+                events.put(("loss", float(m.group(1)), int(it.group(1)) if it else None))
 
         cancel = EventToken(cancel_event)
         params = dict(job.get("params") or {})

@@ -171,11 +171,13 @@ def ensure_split(
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
     models: dict | None = None,
+    predict: bool = True,
 ) -> SplitData:
     """The run's data on ``split`` of its view, predicting (and storing) only what is missing.
 
     ``models`` (run id -> loaded model) lets several calls share one loaded model. Raises
-    EvaluationError when the view has no labelled sample in that split.
+    EvaluationError when the view has no labelled sample in that split, and, with ``predict`` False
+    (the GUI, which never runs a model in its own process), when a sample has no stored score or map.
     """
     run = project.run(run_id)
     samples = labelled_samples(project, run.view, split)
@@ -187,6 +189,12 @@ def ensure_split(
     ids = [s.id for s in samples]
     score_of, map_of = _read_stored(project, ids, _stored(project, run_id), with_maps)
     missing = [i for i in ids if i not in score_of]
+    if missing and not predict:
+        what = "score or map" if with_maps else "score"
+        raise EvaluationError(
+            f"run {run_id} has no stored {what} for {len(missing)} {split} sample(s) of view '{run.view}' "
+            f"(first: {missing[0]}); score them with `workbench eval` and open the station again"
+        )
     predicted, ms = 0, None
     result_ids = {r.id for r in project.results(run_id=run_id) if not r.meta.get(AUGMENTATION_KEY)}
     if missing:

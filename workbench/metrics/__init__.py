@@ -27,7 +27,14 @@ from workbench.metrics.pixel import (
 )
 from workbench.metrics.policy import ThresholdPolicy, apply_policy, fit_policy
 from workbench.metrics.pro import aupro, auspro, pro_curve
-from workbench.metrics.recount import Counts, PixelRecount, Recount, ScoreRecount, verdict_changes
+from workbench.metrics.recount import (
+    Counts,
+    PixelRecount,
+    Recount,
+    ScoreRecount,
+    ZoneRecount,
+    verdict_changes,
+)
 from workbench.metrics.size import area_ratios, size_aware_misses, size_tertiles
 from workbench.metrics.stats import (
     Comparison,
@@ -52,6 +59,7 @@ __all__ = [
     "ScoreRecount",
     "ThresholdPolicy",
     "UndefinedMetricError",
+    "ZoneRecount",
     "apply_policy",
     "area_ratios",
     "aupro",

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.metrics._inputs import MapsLike, check_scores, check_scores_labels, collect_pixels
+from workbench.metrics._inputs import (
+    MapsLike,
+    as_map_list,
+    check_labels,
+    check_scores,
+    check_scores_labels,
+    collect_pixels,
+)
 
 
 @dataclass(frozen=True)
@@ -157,3 +164,82 @@ def verdict_changes(scores, old: float, new: float) -> np.ndarray:
     s = check_scores(scores).astype(np.float64, copy=False)
     lo, hi = float(min(old, new)), float(max(old, new))
     return np.flatnonzero((s >= lo) & (s < hi))
+
+
+class ZoneRecount:
+    """Sample verdicts under one threshold per zone, from each sample's highest map value per zone.
+
+    This is what a pixel-level :class:`~workbench.metrics.ThresholdPolicy` without an area rule
+    (``min_area`` <= 1) decides: a sample is defective when a pixel inside the ROI reaches the
+    threshold of the zone holding it; ROI pixels outside every zone (labels 0 or above the number of
+    names) use the view's threshold and form the last region, named ``""``, when there are any.
+    ``maps`` (N, H, W), ``labels`` (N,) bool, ``zones`` (H, W) int labels (k > 0 is
+    ``zone_names[k - 1]``), ``roi`` (H, W) bool or None, ``masks`` (N, H, W) GT or None.
+
+    Building reads every map once; a count is then a comparison of (N, R) peaks (sample verdicts) or
+    two binary searches (one region's counts).
+    """
+
+    def __init__(self, maps: MapsLike, labels, zones: np.ndarray, zone_names, roi=None, masks=None) -> None:
+        m_list = as_map_list(maps)
+        self.labels = check_labels(labels, len(m_list))
+        names = [str(n) for n in zone_names]
+        zones = np.asarray(zones)
+        region = np.where((zones >= 1) & (zones <= len(names)), zones, 0).astype(np.int64) - 1
+        region[region < 0] = len(names)  # outside every zone: the view's threshold
+        inside = np.ones(zones.shape, bool) if roi is None else np.asarray(roi, bool)
+        if inside.shape != zones.shape:
+            raise ValueError(f"roi: expected the zones' shape {zones.shape}, found {inside.shape}")
+        has_rest = bool((inside & (region == len(names))).any())
+        self.regions = names + ([""] if has_rest else [])
+        pixels = np.flatnonzero(inside.ravel())
+        order = pixels[np.argsort(region.ravel()[pixels], kind="stable")]
+        counts = np.bincount(region.ravel()[order], minlength=len(names) + 1)[: len(self.regions)]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        present = counts > 0
+        g_list = None if masks is None else as_map_list(masks, "masks")
+        if g_list is not None and len(g_list) != len(m_list):
+            raise ValueError(f"masks: expected one per map ({len(m_list)}), found {len(g_list)}")
+        n, r = len(m_list), len(self.regions)
+        self.peaks = np.full((n, r), -np.inf)
+        self.in_region = np.zeros((n, r), bool)
+        for i, m in enumerate(m_list):
+            if m.shape != zones.shape:
+                raise ValueError(f"map {i}: expected the zones' shape {zones.shape}, found {m.shape}")
+            values = m.ravel()[order].astype(np.float64)
+            if np.isnan(values).any():
+                raise ValueError(f"map {i}: expected no NaN inside the ROI")
+            if values.size:
+                self.peaks[i, present] = np.maximum.reduceat(values, starts[present])
+            if g_list is not None and self.labels[i]:
+                gt = g_list[i].ravel()[order].astype(bool)
+                if gt.size:
+                    self.in_region[i, present] = np.logical_or.reduceat(gt, starts[present])
+        self._recounts: dict[int, Recount] = {}
+
+    def verdicts(self, thresholds) -> np.ndarray:
+        """(N,) bool: some region's peak is >= its threshold (``thresholds`` one per region)."""
+        t = np.asarray(thresholds, dtype=np.float64)
+        if t.shape != (len(self.regions),):
+            raise ValueError(f"thresholds: expected one per region {self.regions}, found {t.shape}")
+        return (self.peaks >= t).any(axis=1)
+
+    def counts(self, thresholds) -> Counts:
+        """Sample-level counts of :meth:`verdicts` against the labels."""
+        v, y = self.verdicts(thresholds), self.labels
+        return Counts(int((v & y).sum()), int((v & ~y).sum()), int((~v & ~y).sum()), int((~v & y).sum()))
+
+    def region_counts(self, k: int, threshold: float) -> Counts:
+        """Counts in region ``k`` alone: its defects are the defective samples with GT pixels there,
+        its normals the normal samples (defects elsewhere are left out)."""
+        if k not in self._recounts:
+            keep = ~self.labels | self.in_region[:, k]
+            self._recounts[k] = Recount(self.peaks[keep, k], self.in_region[keep, k])
+        return self._recounts[k].counts(threshold)
+
+    def changed(self, thresholds, k: int, old: float) -> np.ndarray:
+        """Indices of the samples whose verdict differs with region ``k`` at ``old`` instead of its
+        value in ``thresholds``."""
+        before = np.array(thresholds, dtype=np.float64)
+        before[k] = old
+        return np.flatnonzero(self.verdicts(before) != self.verdicts(thresholds))

@@ -1,6 +1,7 @@
-"""Put the heatmaps of several runs side by side over the same samples, on ONE colour scale, with linked
-zoom and pan; click a pixel to read every run's score there and, for memory-bank runs (PatchCore), see
-the normal training patch nearest to it."""
+"""Put the heatmaps of several runs side by side over the same samples, on ONE colour scale (or, for runs
+of different models, which score in different units, one scale per run), with linked zoom and pan;
+click a pixel to read every run's score there and, for memory-bank runs (PatchCore), see the normal
+training patch nearest to it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from workbench.gui.theme import DARK, Colors
 
 MAX_SAMPLES = 3
 MEMORY_BANK_MODELS = ("patchcore",)  # models whose explain() names the nearest normal patch
+# Colour scales: one for every run (values compare across runs of one model), or one per run (models
+# score in their own units: PatchCore's distances and PaDiM's Mahalanobis values differ 20-fold).
+SCALES = {"auto": "automatic", "shared": "one for every run", "run": "one per run"}
 
 
 def load_maps(project, run_ids: list[str], sample_ids: list[int]) -> dict[str, Any]:
@@ -88,8 +92,10 @@ class ComparePane(QWidget):
         self.levels = (0.0, 1.0)
         self.cells: dict[tuple[str, int], tuple[pg.ViewBox, pg.ImageItem, pg.ImageItem]] = {}
         self.picked: tuple[int, int, int] | None = None
+        self._markers: list[tuple[pg.ViewBox, pg.ScatterPlotItem]] = []  # rings on the read pixel
         self._loading = False
         self._widened = False
+        self._stale = False  # the choice changed while the pane was hidden: read when shown
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
         self.view_combo = QComboBox(self)
@@ -103,7 +109,17 @@ class ComparePane(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
         self.opacity.valueChanged.connect(self._apply_opacity)
+        self.scale_combo = QComboBox(self)
+        for key, text in SCALES.items():
+            self.scale_combo.addItem(text, key)
+        self.scale_combo.setToolTip(
+            "One colour scale compares values across runs; runs of different models score in different "
+            "units, so 'automatic' gives each its own scale when the models differ"
+        )
+        self.scale_combo.currentIndexChanged.connect(lambda _i: self._build(self.data, *self._shown))
+        self._shown: tuple[list[str], list[int]] = ([], [])
         self.scale = QLabel("", self)
+        self.scale.setWordWrap(True)
         self.grid = pg.GraphicsLayoutWidget(self)
         self.grid.scene().sigMouseClicked.connect(self._on_click)
         self.grid.installEventFilter(self)  # refit when the grid gets its real size
@@ -122,6 +138,8 @@ class ComparePane(QWidget):
         pick.addWidget(self.runs, 1, 1)
         pick.addWidget(QLabel(f"Samples (up to {MAX_SAMPLES})", self), 1, 2, Qt.AlignmentFlag.AlignTop)
         pick.addWidget(self.samples, 1, 3)
+        pick.addWidget(QLabel("Colour scale", self), 2, 0)
+        pick.addWidget(self.scale_combo, 2, 1)
         pick.setColumnStretch(1, 1)
         pick.setColumnStretch(3, 1)
         bottom = QWidget(self)
@@ -163,6 +181,8 @@ class ComparePane(QWidget):
         if not self._widened:
             self._widened = True
             widen_dock(self, 0.5)
+        if self._stale:
+            self.reload()
         QTimer.singleShot(0, self.fit)  # a grid built while the pane was hidden had no size to fit
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
@@ -237,6 +257,12 @@ class ComparePane(QWidget):
         self.reload()
 
     def reload(self) -> None:
+        """Read the ticked runs' maps on the ticked samples (once the pane is on screen: a hidden pane
+        reads nothing, so opening a station stays quick)."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         runs, samples = self._checked(self.runs), self._checked(self.samples)[:MAX_SAMPLES]
         if not runs or not samples:
             self._build({"images": {}, "maps": {}, "scores": {}}, [], [])
@@ -258,17 +284,31 @@ class ComparePane(QWidget):
         self._build(data, runs, samples)
 
     # --- the grid ---------------------------------------------------------------------------------------
+    def scale_per_run(self, runs: list[str]) -> bool:
+        """Whether each run gets its own colour scale: asked for, or 'auto' with runs of several models."""
+        mode = self.scale_combo.currentData()
+        snap = self.model.snapshot
+        models = {r.id: r.model for r in snap.runs} if snap is not None else {}
+        return mode == "run" or (mode == "auto" and len({models.get(r) for r in runs}) > 1)
+
     def _build(self, data: dict[str, Any], runs: list[str], samples: list[int]) -> None:
         self.grid.clear()
-        self.cells, self.data, self.picked = {}, data, None
-        present = [m for r in runs for m in data["maps"].get(r, {}).values() if m is not None]
-        self.levels = shared_levels(present)
+        self.cells, self.data, self.picked, self._markers = {}, data, None, []
+        self._shown = (runs, samples)
+        if not runs:
+            return
+        per_run = self.scale_per_run(runs)
+        present = {r: [m for m in data["maps"].get(r, {}).values() if m is not None] for r in runs}
+        self.levels = shared_levels([m for ms in present.values() for m in ms])
+        run_levels = {r: shared_levels(present[r]) if per_run else self.levels for r in runs}
         lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
         first: pg.ViewBox | None = None
         for c, rid in enumerate(runs):
-            self.grid.addLabel(f"<b>{rid}</b> · {models.get(rid, '')}", row=0, col=c + 1)
+            lo, hi = run_levels[rid]
+            scale = f"<br>colour scale {lo:.3g} – {hi:.3g}" if per_run else ""
+            self.grid.addLabel(f"<b>{rid}</b> · {models.get(rid, '')}{scale}", row=0, col=c + 1)
         for r, sid in enumerate(samples):
             info = snap.sample(sid) if snap is not None else None
             label = f"sample {sid}<br>{info.label}" if info is not None else f"sample {sid}"
@@ -281,7 +321,7 @@ class ComparePane(QWidget):
                 heat = pg.ImageItem(axisOrder="row-major")
                 m = data["maps"].get(rid, {}).get(sid)
                 if m is not None:
-                    heat.setImage(m, levels=self.levels, lut=lut, autoLevels=False)
+                    heat.setImage(m, levels=run_levels[rid], lut=lut, autoLevels=False)
                 heat.setZValue(10)
                 vb.addItem(img)
                 vb.addItem(heat)
@@ -296,7 +336,12 @@ class ComparePane(QWidget):
         lo, hi = self.levels
         missing = sum(m is None for r in runs for m in data["maps"].get(r, {}).values())
         self.scale.setText(
-            f"One colour scale for every heatmap (inferno): {lo:.4g} (dark) to {hi:.4g} (bright)"
+            (
+                "Each run on its own colour scale (inferno, dark to bright: its range above its column); "
+                "the runs' models score in different units"
+                if per_run
+                else f"One colour scale for every heatmap (inferno): {lo:.4g} (dark) to {hi:.4g} (bright)"
+            )
             + (f"; {missing} cell(s) have no stored map" if missing else "")
         )
 
@@ -318,6 +363,7 @@ class ComparePane(QWidget):
         if image is None or not (0 <= y < image.shape[0] and 0 <= x < image.shape[1]):
             return
         self.picked = (sample_id, y, x)
+        self._mark(sample_id, y, x)
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
         lines = [f"<b>sample {sample_id}</b>, pixel (x {x}, y {y}):"]
@@ -335,6 +381,21 @@ class ComparePane(QWidget):
             if models.get(rid) in MEMORY_BANK_MODELS:
                 self._explain(rid, sample_id, y, x)
                 break
+
+    def _mark(self, sample_id: int, y: int, x: int) -> None:
+        """A ring around the read pixel in every run's cell of that sample (white: it stands out on
+        every colour of the map)."""
+        for vb, marker in self._markers:
+            vb.removeItem(marker)
+        self._markers = []
+        for (_rid, sid), (vb, _img, _heat) in self.cells.items():
+            if sid == sample_id:
+                marker = pg.ScatterPlotItem(
+                    [x + 0.5], [y + 0.5], symbol="o", size=18, brush=None, pen=pg.mkPen("w", width=2)
+                )
+                marker.setZValue(20)
+                vb.addItem(marker)
+                self._markers.append((vb, marker))
 
     def _explain(self, rid: str, sid: int, y: int, x: int) -> None:
         from workbench.jobs.explain import explain_inputs, nearest_patch

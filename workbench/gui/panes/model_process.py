@@ -31,7 +31,7 @@ def _context() -> Any:
 
 
 class ChildJob(QObject):
-    """A job in a child process that streams events ('progress', f, msg), ('loss', v), ('done', x),
+    """A job in a child process that streams events ('progress', f, msg), ('loss', v, iteration), ('done', x),
     ('cancelled',), ('error', msg) through a queue; cancel sets an Event, then kills if needed.
 
     Signals: ``progressed(fraction or None, message)``, ``lossed(iteration, loss)``, ``finished(x)``,
@@ -115,8 +115,9 @@ class ChildJob(QObject):
         if kind == "progress" and not self._cancel_requested:
             self.progressed.emit(event[1], event[2])
         elif kind == "loss":
-            self._losses += 1
-            self.lossed.emit(self._losses, float(event[1]))
+            self._losses += 1  # the training's own iteration when it says it, else the n-th report
+            it = event[2] if len(event) > 2 and event[2] is not None else self._losses
+            self.lossed.emit(int(it), float(event[1]))
         elif kind == "cancelled" or (kind == "done" and self._cancel_requested):
             self._end(self.cancelled.emit)
         elif kind == "error":

@@ -53,6 +53,10 @@ class ReportPane(QWidget):
         self.note.setWordWrap(True)
         self.write_button = QPushButton("Write report and open it", self)
         self.write_button.clicked.connect(self.write)
+        self.open_button = QPushButton("Open the report", self)
+        self.open_button.setToolTip("Open index.html of the folder above in the browser (written before)")
+        self.open_button.clicked.connect(self.open_report)
+        self.folder.textChanged.connect(lambda _t: self._update_open())
         self.bar = JobBar(self)
         self.bar.cancelRequested.connect(self.job.cancel)
         self.job.progressed.connect(lambda f, m: self._progress(f, m))
@@ -79,7 +83,10 @@ class ReportPane(QWidget):
         )
         layout.addLayout(form)
         layout.addWidget(self.note)
-        layout.addWidget(self.write_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.write_button, 1)
+        buttons.addWidget(self.open_button)
+        layout.addLayout(buttons)
         layout.addWidget(self.bar)
         layout.addStretch(1)
         model.opened.connect(self._on_snapshot)
@@ -120,6 +127,23 @@ class ReportPane(QWidget):
         else:
             self.note.setText("")
         self.write_button.setEnabled(snap is not None and bool(snap.runs) and not self.job.running)
+        self._update_open()
+
+    def index_path(self) -> Path:
+        return Path(self.folder.text().strip() or ".") / "index.html"
+
+    def _update_open(self) -> None:
+        self.open_button.setEnabled(bool(self.folder.text().strip()) and self.index_path().is_file())
+
+    def open_report(self) -> None:
+        """Open the folder's index.html (written earlier) in the browser."""
+        path = self.index_path()
+        if not path.is_file():
+            self.bar.finish(f"No report in {path.parent} yet: write it first.")
+            self._update_open()
+            return
+        if not open_in_browser(str(path)):
+            self.bar.finish(f"No browser could open {path}")
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder for the report", self.folder.text())

@@ -2,99 +2,58 @@
 test split, the score histogram with the threshold line, the samples whose verdict just changed, and
 save them as a threshold policy (undoable) that ``workbench eval --policy NAME`` counts the same way.
 
-The stored scores are read and sorted once on the I/O thread (a ScoreRecount per run); every slider
-move is then two binary searches, so the counts follow the slider without delay.
+Two scopes: one threshold per view on the image score (an image-level policy), or one per named zone
+of each view on the anomaly map (a pixel-level policy: a sample is flagged when a pixel of its ROI
+reaches the threshold of its zone). The stored scores, or each map's highest value per zone, are read
+once on the I/O thread; every slider move is then a few comparisons, so the counts follow the slider.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from workbench.gui.panes.threshold_data import (
+    REST,
+    VIEW,
+    ZONE,
+    Key,
+    has_zones,
+    load_scores,
+    load_zones,
+    policy_dict,
+    region_title,
+    run_groups,
+    saved_values,
+    score_range,
+    starting_threshold,
+)
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.widgets.score_histogram import ScoreHistogram
 from workbench.gui.widgets.threshold_row import ThresholdRow, counts_text
 
-
-def run_groups(runs: list) -> list[list]:
-    """Runs of one training (same model and parameters), at most one per view, in the project's order."""
-    groups: list[tuple[str, list]] = []
-    for r in runs:
-        key = r.model + json.dumps(r.params, sort_keys=True)
-        target = next((g for k, g in groups if k == key and all(x.view != r.view for x in g)), None)
-        if target is None:
-            groups.append((key, [r]))
-        else:
-            target.append(r)
-    return [g for _k, g in groups]
-
-
-@dataclass
-class RunScores:
-    """One run's test-split scores, sorted once for live recounting."""
-
-    run: str
-    view: str
-    sample_ids: list[int]
-    labels: np.ndarray
-    scores: np.ndarray
-    recount: Any  # ScoreRecount
-
-
-def load_scores(project, run_ids: list[str]) -> dict[str, RunScores]:
-    """The stored test-split scores of each run (I/O thread); raises when a run has not scored them all.
-
-    Reads exactly what ``workbench eval`` reads (``ensure_split``) but never predicts: the GUI keeps
-    model inference out of its own process.
-    """
-    from workbench.jobs.evaluate_data import AUGMENTATION_KEY, ensure_split, labelled_samples
-    from workbench.metrics import ScoreRecount
-
-    out = {}
-    for rid in run_ids:
-        run = project.run(rid)
-        stored = {
-            s for r in project.results(run_id=rid) if not r.meta.get(AUGMENTATION_KEY) for s in r.sample_ids
-        }
-        missing = [s.id for s in labelled_samples(project, run.view, "test") if s.id not in stored]
-        if missing:
-            raise ValueError(
-                f"run {rid} has no stored score for {len(missing)} test sample(s) of view '{run.view}' "
-                f"(first: {missing[0]}); score them with `workbench eval` and open the station again"
-            )
-        data = ensure_split(project, rid, "test", with_maps=False)
-        out[rid] = RunScores(
-            rid, run.view, data.ids, data.labels, data.scores, ScoreRecount(data.scores, data.labels)
-        )
-    return out
-
-
-def starting_threshold(rs: RunScores) -> float:
-    """The F1-best threshold on the shown split, else just above the highest normal score."""
-    from workbench.metrics.curves import best_ratio_sorted
-
-    try:
-        return float(best_ratio_sorted(rs.recount, "f1").threshold)
-    except Exception:  # noqa: BLE001 - no defect (or no normal) sample: F1 is undefined there
-        return float(rs.scores.max()) if rs.scores.size else 0.0
+SCOPES = {VIEW: "view (image score)", ZONE: "zone (highest map value in the zone)"}
+ZONE_ROW_TIP = (
+    "Counts in this zone alone: its defects are the defective samples with GT pixels in the zone, "
+    "its normals every normal sample"
+)
 
 
 class ThresholdsPane(QWidget):
@@ -106,23 +65,40 @@ class ThresholdsPane(QWidget):
         super().__init__(parent)
         self.model, self.undo, self.colors = model, undo, colors
         self.groups: list[list] = []
-        self.data: dict[str, RunScores] = {}
-        self.rows: dict[str, ThresholdRow] = {}  # run id -> its row
-        self.reference: dict[str, float] = {}  # run id -> threshold before the current change
-        self.focus_run: str | None = None
+        self.scope = VIEW
+        self.data: dict[str, Any] = {}  # run id -> RunScores (scope view) or RunZones (scope zone)
+        self.rows: dict[Key, ThresholdRow] = {}
+        self.heads: dict[str, QLabel] = {}  # run id -> its sample-level counts (scope zone)
+        self.reference: dict[Key, float] = {}  # threshold before the current change
+        self.focus: Key | None = None
         self._loading = False
         self._widened = False
+        self._stale = False  # the training or scope changed while the pane was hidden: read when shown
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
         self.group_combo = QComboBox(self)
         self.group_combo.setPlaceholderText("No trained run yet")
-        self.group_combo.currentIndexChanged.connect(self._load)
+        self.group_combo.currentIndexChanged.connect(self._on_group)
+        self.scope_combo = QComboBox(self)
+        for key, text in SCOPES.items():
+            self.scope_combo.addItem(text, key)
+        self.scope_combo.setToolTip(
+            "Per zone: a pixel-level policy with one threshold for each zone painted in the Views pane"
+        )
+        self.scope_combo.currentIndexChanged.connect(lambda _i: self._load())
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
         self.rows_box = QWidget(self)
         self.rows_layout = QVBoxLayout(self.rows_box)
-        self.rows_layout.setContentsMargins(0, 0, 0, 0)
+        self.rows_layout.setContentsMargins(0, 0, 4, 0)
+        self.rows_layout.addStretch(1)
+        self.rows_scroll = QScrollArea(self)
+        self.rows_scroll.setWidgetResizable(True)
+        self.rows_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.rows_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.rows_scroll.setWidget(self.rows_box)
         self.total = QLabel("", self)
+        self.total.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hist = ScoreHistogram(self, colors)
         self.hist.thresholdDragged.connect(self._from_line)
         self.changed_title = QLabel("Verdicts that just changed", self)
@@ -136,24 +112,28 @@ class ThresholdsPane(QWidget):
 
         form = QFormLayout()
         form.addRow("Runs", self.group_combo)
+        form.addRow("Threshold per", self.scope_combo)
         save = QHBoxLayout()
         save.addWidget(self.name, 1)
         save.addWidget(self.save_button)
+        upper = QWidget(self)
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addWidget(self.rows_scroll, 1)
+        ul.addWidget(self.total)
         lower = QWidget(self)
         ll = QVBoxLayout(lower)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.changed_title)
         ll.addWidget(self.changed)
         split = self.split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(upper)
         split.addWidget(self.hist)
         split.addWidget(lower)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message)
-        layout.addWidget(self.rows_box)
-        layout.addWidget(self.total)
         layout.addWidget(split, 1)
         layout.addLayout(save)
 
@@ -180,8 +160,21 @@ class ThresholdsPane(QWidget):
         if not self._widened:
             self._widened = True
             widen_dock(self, 0.42)
-            h = self.fontMetrics().height()
-            self.split.setSizes([16 * h, 6 * h])
+        if self._stale:
+            self._load()
+        QTimer.singleShot(0, self._share_height)  # once the dock has its size
+
+    def _share_height(self) -> None:
+        """The sliders get the room they need, up to half the pane; the histogram two thirds of the rest."""
+        h = self.fontMetrics().height()
+        total = self.split.height()
+        if total < 12 * h:
+            return  # not laid out yet
+        self.rows_layout.activate()
+        need = self.rows_box.sizeHint().height() + self.total.sizeHint().height() + h
+        rows = max(min(need, total // 2), 6 * h)
+        rest = total - rows
+        self.split.setSizes([rows, rest * 2 // 3, rest - rest * 2 // 3])
 
     # --- which runs -------------------------------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot | None) -> None:
@@ -189,21 +182,24 @@ class ThresholdsPane(QWidget):
         keys = [[r.id for r in g] for g in groups]
         if keys == [[r.id for r in g] for g in self.groups]:
             return  # an edit elsewhere (a saved policy, a label) keeps the sliders where they are
-        current = (
-            [r.id for r in self.groups[self.group_combo.currentIndex()]]
-            if self.groups and self.group_combo.currentIndex() >= 0
-            else None
-        )
+        before = [[r.id for r in g] for g in self.groups]
+        added = [k for k in keys if k not in before]
+        # a training just finished (or a station opened): the newest training's thresholds come first
+        current = added[-1] if added else self.run_ids()
         self.groups = groups
         self.group_combo.blockSignals(True)
         self.group_combo.clear()
         for g in groups:
             self.group_combo.addItem(f"{g[0].model}: " + ", ".join(f"{r.id} ({r.view})" for r in g))
         self.group_combo.blockSignals(False)
-        index = keys.index(current) if current in keys else len(groups) - 1  # the newest training first
+        index = keys.index(current) if current in keys else len(groups) - 1
         if index >= 0:
             self.group_combo.setCurrentIndex(index)
-        self._load()
+        self._on_group()
+
+    def run_ids(self) -> list[str]:
+        i = self.group_combo.currentIndex()
+        return [r.id for r in self.groups[i]] if 0 <= i < len(self.groups) else []
 
     def select_runs(self, run_ids: list[str]) -> None:
         """Show the training that holds these runs."""
@@ -212,145 +208,209 @@ class ThresholdsPane(QWidget):
                 self.group_combo.setCurrentIndex(i)
                 return
 
+    def set_scope(self, scope: str) -> None:
+        """Show one threshold per view (``"view"``) or per zone (``"zone"``)."""
+        self.scope_combo.setCurrentIndex(self.scope_combo.findData(scope))
+
+    def _on_group(self) -> None:
+        """A training chosen: its zones decide whether 'per zone' is offered, its saved policy the scope."""
+        snap, ids = self.model.snapshot, self.run_ids()
+        zoned = snap is not None and has_zones(snap.views, [r.view for r in snap.runs if r.id in ids])
+        self.scope_combo.model().item(self.scope_combo.findData(ZONE)).setEnabled(zoned)
+        _name, scope, _values = saved_values(snap.policies if snap else {}, ids)
+        self.scope_combo.blockSignals(True)
+        self.set_scope(scope if scope and (zoned or scope == VIEW) else VIEW)
+        self.scope_combo.blockSignals(False)
+        self._load()
+
     def _load(self) -> None:
+        """Read the chosen training's scores or maps (once the pane is on screen: a hidden pane reads
+        nothing, so opening a station stays quick)."""
         self._clear_rows()
-        i = self.group_combo.currentIndex()
-        if not (0 <= i < len(self.groups)):
+        ids = self.run_ids()
+        if not ids:
             self.message.setText("Train a model first: its thresholds are set here.")
             return
-        ids = [r.id for r in self.groups[i]]
+        self._stale = not self.isVisible()
+        if self._stale:
+            return
+        scope = self.scope_combo.currentData()
         self._loading = True
-        self.message.setText("Reading the scores …")
-        self.model.call(lambda p: load_scores(p, ids), lambda d: self._on_loaded(ids, d), self._on_error)
+        self.message.setText("Reading the maps …" if scope == ZONE else "Reading the scores …")
+        read = load_zones if scope == ZONE else load_scores
+        self.model.call(lambda p: read(p, ids), lambda d: self._on_loaded(ids, scope, d), self._on_error)
 
     def _on_error(self, exc: BaseException) -> None:
         self._loading = False
         self.message.setText(str(exc))
 
-    def _on_loaded(self, ids: list[str], data: dict[str, RunScores]) -> None:
+    def _on_loaded(self, ids: list[str], scope: str, data: dict[str, Any]) -> None:
         self._loading = False
-        i = self.group_combo.currentIndex()
-        if not (0 <= i < len(self.groups)) or [r.id for r in self.groups[i]] != ids:
-            return  # another training was chosen meanwhile
+        if ids != self.run_ids() or scope != self.scope_combo.currentData():
+            return  # another training or scope was chosen meanwhile
         self._clear_rows()
-        self.data = data
-        self.message.setText("Test split; a sample is flagged when its score is at or above the threshold.")
-        saved = self._saved_policy(ids)
+        self.scope, self.data = scope, data
+        snap = self.model.snapshot
+        name, saved_scope, saved = saved_values(snap.policies if snap else {}, ids)
+        if saved_scope != scope:
+            name, saved = "", {}
+        self.message.setText(
+            "Test split; a sample is flagged when its score is at or above the threshold."
+            if scope == VIEW
+            else "Test split; a sample is flagged when a pixel of its ROI reaches the threshold of its zone. "
+            "The line under each run counts its samples; each zone's counts its own defects and every normal."
+        )
         for rid in ids:
-            rs = data[rid]
-            value = saved.get(rs.view, starting_threshold(rs)) if saved else starting_threshold(rs)
-            lo, hi = (float(rs.scores.min()), float(rs.scores.max())) if rs.scores.size else (0.0, 1.0)
-            pad = 0.05 * (hi - lo or 1.0)
-            row = ThresholdRow(f"{rs.view} · {rid}", min(lo - pad, value), max(hi + pad, value), value, self)
-            row.moved.connect(lambda v, r=rid: self._moved(r, v))
-            row.pressed.connect(lambda r=rid: self._pressed(r))
-            self.rows_layout.addWidget(row)
-            self.rows[rid] = row
-            self.reference[rid] = value
-            self._update_row(rid)
-        self.focus_run = ids[0]
+            d = data[rid]
+            start = starting_threshold(d)
+            if scope == ZONE:
+                head = QLabel(self.rows_box)
+                head.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                head.setWordWrap(True)
+                self._add_row_widget(head)
+                self.heads[rid] = head
+            for region in d.regions:
+                key = (rid, region)
+                value = saved.get(key, saved.get((rid, REST), start))
+                lo, hi = score_range(d, region)
+                pad = 0.05 * (hi - lo or 1.0)
+                title = f"{d.view} · {rid}" if region is None else region_title(region, len(d.regions))
+                row = ThresholdRow(title, min(lo - pad, value), max(hi + pad, value), value, self.rows_box)
+                if region is not None:
+                    row.counts.setToolTip(ZONE_ROW_TIP)
+                    row.setContentsMargins(2 * self.fontMetrics().horizontalAdvance("M"), 0, 0, 0)
+                row.moved.connect(lambda v, k=key: self._moved(k, v))
+                row.pressed.connect(lambda k=key: self._pressed(k))
+                self._add_row_widget(row)
+                self.rows[key] = row
+                self.reference[key] = value
+                self._update_row(key)
+            self._update_head(rid)
+        width = max((r.title.sizeHint().width() for r in self.rows.values()), default=0)
+        for r in self.rows.values():
+            r.title.setMinimumWidth(width)  # every slider starts at the same x
+        self.focus = next(iter(self.rows), None)
         self._show_histogram()
         self._update_total()
-        self.name.setText(
-            f"{self.groups[i][0].model}-{'-'.join(ids)}-manual" if not saved else self._saved_name
-        )
+        QTimer.singleShot(0, self._share_height)
+        model = self.groups[self.group_combo.currentIndex()][0].model
+        self.name.setText(name or f"{model}-{'-'.join(ids)}-{'zones' if scope == ZONE else 'manual'}")
 
-    def _saved_policy(self, ids: list[str]) -> dict[str, float]:
-        """Per-view thresholds of the newest stored policy made for exactly these runs, else {}."""
-        snap = self.model.snapshot
-        self._saved_name = ""
-        for name, d in reversed(list((snap.policies if snap else {}).items())):
-            runs = d.get("params", {}).get("runs")
-            if d.get("level") == "image" and isinstance(runs, dict) and sorted(runs.values()) == sorted(ids):
-                self._saved_name = name
-                return {v: float(d.get("per_view", {}).get(v, d["threshold"])) for v in runs}
-        return {}
+    def _add_row_widget(self, w: QWidget) -> None:
+        self.rows_layout.insertWidget(self.rows_layout.count() - 1, w)  # above the closing stretch
 
     def _clear_rows(self) -> None:
-        for row in self.rows.values():
-            row.setParent(None)
-            row.deleteLater()
-        self.rows, self.reference, self.data = {}, {}, {}
+        for w in [*self.rows.values(), *self.heads.values()]:
+            w.setParent(None)
+            w.deleteLater()
+        self.rows, self.heads, self.reference, self.data = {}, {}, {}, {}
+        self.focus = None
         self.changed.clear()
         self.total.setText("")
 
     # --- live counts -------------------------------------------------------------------------------
+    def thresholds(self, run_id: str) -> list[float]:
+        """The thresholds of one run's rows, in the order of its regions."""
+        return [self.rows[(run_id, region)].value() for region in self.data[run_id].regions]
+
     def counts(self, run_id: str):
-        """The Counts of one run at its row's threshold."""
-        return self.data[run_id].recount.counts(self.rows[run_id].value())
+        """The sample-level Counts of one run at its rows' thresholds (what ``workbench eval`` counts)."""
+        return self.data[run_id].counts(self.thresholds(run_id))
 
-    def _pressed(self, rid: str) -> None:
-        self.reference[rid] = self.rows[rid].value()
+    def row_counts(self, key: Key):
+        """The Counts shown on one row: the run's samples (per view) or the zone's own (per zone)."""
+        rid, region = key
+        return self.data[rid].region_counts(region, self.rows[key].value())
 
-    def _moved(self, rid: str, value: float) -> None:
-        self._update_row(rid)
+    def _pressed(self, key: Key) -> None:
+        self.reference[key] = self.rows[key].value()
+
+    def _moved(self, key: Key, value: float) -> None:
+        self._update_row(key)
+        self._update_head(key[0])
         self._update_total()
-        if self.focus_run != rid:
-            self.focus_run = rid
+        if self.focus != key:
+            self.focus = key
             self._show_histogram()
+            QTimer.singleShot(0, lambda k=key: self._keep_in_sight(k))  # once the rows are laid out
         self.hist.set_threshold(value)
-        self._show_changed(rid)
+        self._show_changed(key)
+
+    def _keep_in_sight(self, key: Key) -> None:
+        """Scroll the row the histogram shows into view."""
+        if key in self.rows:
+            self.rows_scroll.ensureWidgetVisible(self.rows[key])
 
     def _from_line(self, value: float) -> None:
-        if self.focus_run in self.rows:
-            self.rows[self.focus_run].set_value(value)
+        if self.focus in self.rows:
+            self.rows[self.focus].set_value(value)
 
-    def _update_row(self, rid: str) -> None:
-        self.rows[rid].counts.setText(counts_text(self.counts(rid)))
+    def _update_row(self, key: Key) -> None:
+        self.rows[key].counts.setText(counts_text(self.row_counts(key)))
+
+    def _update_head(self, rid: str) -> None:
+        if rid in self.heads:
+            d = self.data[rid]
+            self.heads[rid].setText(f"<b>{d.view} · {rid}</b>, samples: {counts_text(self.counts(rid))}")
 
     def _update_total(self) -> None:
-        if len(self.rows) < 2:
+        if len(self.data) < 2:
             self.total.setText("")
             return
         from workbench.metrics.recount import Counts
 
-        cs = [self.counts(r) for r in self.rows]
+        cs = [self.counts(r) for r in self.data]
         total = Counts(*(sum(getattr(c, k) for c in cs) for k in ("tp", "fp", "tn", "fn")))
         self.total.setText(f"<b>All views</b>: {counts_text(total)}")
 
     def _show_histogram(self) -> None:
-        rs = self.data.get(self.focus_run or "")
-        if rs is None:
+        if self.focus is None:
             return
-        self.hist.set_scores(rs.scores[~rs.labels], rs.scores[rs.labels])
-        self.hist.setTitle(f"{rs.view} · {rs.run}")
-        self.hist.set_threshold(self.rows[rs.run].value())
+        rid, region = self.focus
+        d = self.data[rid]
+        values = d.peaks(region)
+        self.hist.set_scores(values[~d.labels], values[d.defects_in(region)])
+        where = d.view if region is None else f"{d.view} · zone {region_title(region, len(d.regions))}"
+        self.hist.set_caption(f"{where} · {rid}")
+        self.hist.setLabel("bottom", d.axis)
+        self.hist.set_threshold(self.rows[self.focus].value())
 
-    def _show_changed(self, rid: str) -> None:
-        rs, snap = self.data[rid], self.model.snapshot
-        old, new = self.reference[rid], self.rows[rid].value()
+    def _show_changed(self, key: Key) -> None:
+        rid, region = key
+        d, snap = self.data[rid], self.model.snapshot
+        old, new = self.reference[key], self.rows[key].value()
+        flips = d.flips(region, self.thresholds(rid), old)
         self.changed.clear()
-        for k in rs.recount.changed(old, new):
-            sid = rs.sample_ids[int(k)]
-            flagged = rs.scores[k] >= new
-            truth = "defective" if rs.labels[k] else "normal"
+        for k in flips.index:
+            sid, flagged = d.sample_ids[int(k)], bool(flips.flagged[k])
+            truth = "defective" if d.labels[k] else "normal"
             info = snap.sample(sid) if snap is not None else None
             where = f"pass {info.pass_index}" if info is not None else ""
             item = QListWidgetItem(
-                f"sample {sid} ({rs.view}, {where}, {truth}, score {rs.scores[k]:.4g}): now "
+                f"sample {sid} ({d.view}, {where}, {truth}, {flips.what} {flips.values[k]:.4g}): now "
                 + ("flagged" if flagged else "passed")
             )
             item.setData(Qt.ItemDataRole.UserRole, sid)
             item.setForeground(self.colors.label_color("defective" if flagged else "good"))
             self.changed.addItem(item)
-        self.changed_title.setText(f"Verdicts that just changed ({rs.view}: {old:.4g} → {new:.4g})")
+        if not len(flips.index) and old != new:
+            item = QListWidgetItem(flips.none_text)
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.changed.addItem(item)
+        scope = d.view if region is None else f"{d.view}/{region_title(region, len(d.regions))}"
+        self.changed_title.setText(f"Verdicts that just changed ({scope}: {old:.4g} → {new:.4g})")
 
     def _select(self, item: QListWidgetItem) -> None:
-        self.model.select_sample(int(item.data(Qt.ItemDataRole.UserRole)))
+        sid = item.data(Qt.ItemDataRole.UserRole)
+        if sid is not None:
+            self.model.select_sample(int(sid))
 
     # --- policy --------------------------------------------------------------------------------------
     def policy(self) -> dict[str, Any]:
-        """The thresholds as a stored policy (ThresholdPolicy.to_dict): image level, one value per view."""
-        from workbench.metrics import ThresholdPolicy
-
-        per_view = {self.data[r].view: float(row.value()) for r, row in self.rows.items()}
-        runs = {self.data[r].view: r for r in self.rows}
-        params: dict[str, Any] = {"runs": runs, "set_in": "gui", "split_shown": "test"}
-        if len(runs) == 1:
-            params["run"] = next(iter(runs.values()))  # eval refuses it for other runs' scores
-        return ThresholdPolicy(
-            threshold=max(per_view.values()), per_view=per_view, level="image", source="manual", params=params
-        ).to_dict()
+        """The thresholds as a stored policy (ThresholdPolicy.to_dict): image level with one value per
+        view, or pixel level with one value per zone."""
+        values = {key: row.value() for key, row in self.rows.items()}
+        return policy_dict(self.scope, values, {rid: d.view for rid, d in self.data.items()})
 
     def save_policy(self) -> None:
         """Store the policy under the name given (replacing one of that name; Edit ▸ Undo takes it back)."""

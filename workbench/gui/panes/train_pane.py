@@ -51,6 +51,7 @@ class TrainPane(QWidget):
         self.estimate: dict[str, Any] | None = None
         self.job = TrainProcess(model, self)
         self._asked_catalogue = False
+        self._widened = False
 
         self.model_combo = QComboBox(self)
         self.model_combo.setPlaceholderText("Loading the models …")
@@ -82,9 +83,9 @@ class TrainPane(QWidget):
         self.plot = pg.PlotWidget(self)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "report")
+        self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", "loss")
-        self.plot.setMinimumHeight(7 * self.fontMetrics().height())
+        self.plot.setMinimumHeight(10 * self.fontMetrics().height())
         self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#4aa3ff", width=2), symbol="o", symbolSize=4)
         self.loss_note = pg.TextItem("", anchor=(0.5, 0.5))
         self.plot.addItem(self.loss_note)
@@ -142,6 +143,11 @@ class TrainPane(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        from workbench.gui.panes.analysis import widen_dock
+
+        if not self._widened:
+            self._widened = True
+            widen_dock(self, 0.36)  # the parameter form and the loss curve need room
         self.load_catalogue()  # the model service starts when the pane is first seen, not at start-up
 
     # --- the model catalogue ----------------------------------------------------------------------
@@ -224,7 +230,7 @@ class TrainPane(QWidget):
             return
         kwargs = {"model": name, "params": self.params(), "n_images": n, "image_size": list(size)}
         self.service.ask(
-            "estimate", kwargs, self._on_estimate, lambda m: self.memory.setText(f"no estimate: {m}")
+            "estimate", kwargs, self._on_estimate, lambda m: self.memory.setText(f"No estimate: {m}")
         )
 
     def _on_estimate(self, est: dict[str, Any]) -> None:
@@ -261,6 +267,7 @@ class TrainPane(QWidget):
         self._loss_x, self._loss_y = [], []
         self.loss_curve.setData([], [])
         self.loss_note.setText("")
+        self.plot.enableAutoRange()  # the idle note fixed the range; the curve needs its own
         self._progress, _token = self.bar.start(f"Training {name} on {', '.join(views)} …")
         self.job.start(job)
         self._update_enabled()

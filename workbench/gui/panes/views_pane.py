@@ -56,6 +56,7 @@ class ViewsPane(QWidget):
         self.rect: tuple[int, int, int, int] | None = None  # the rectangle drawn for a template
         self.match: tuple[float, int, int] | None = None  # the current view on the current frame
         self._match_gen = 0
+        self._stale = False  # a view or frame changed while the pane was hidden: match and load when shown
         self._threads = Workers(self, max_threads=1)
         for f in fetchers:
             f.frameReady.connect(lambda i, fr, f=f: self._on_frame(f, i, fr))
@@ -209,8 +210,20 @@ class ViewsPane(QWidget):
                 w.setValue(val)
                 w.blockSignals(False)
             self.plot.set_threshold("threshold", v.match_threshold, self.colors.defective)
-        self._match_current()
-        self._load_crop_image()
+        self._refresh_shown()
+
+    def _refresh_shown(self) -> None:
+        """Match the view on the frame and load its crop for the ROI editor, once the pane is on
+        screen (a hidden pane does no matching while the video is scrubbed or a station opens)."""
+        self._stale = not self.isVisible()
+        if not self._stale:
+            self._match_current()
+            self._load_crop_image()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._stale:
+            self._refresh_shown()
 
     def _load_crop_image(self) -> None:
         """The ROI is painted on a sample of the view when there is one, else on the current frame."""
@@ -245,7 +258,10 @@ class ViewsPane(QWidget):
         self.canvas.set_image(frame)
         if fetcher.info is not None and fetcher.info.frame_count != self.plot._span:
             self.plot.set_span(fetcher.info.frame_count)
-        self._match_current()
+        if self.isVisible():
+            self._match_current()
+        else:
+            self._stale = True
 
     def _on_rect(self, x: int, y: int, w: int, h: int) -> None:
         if self.frame is None:

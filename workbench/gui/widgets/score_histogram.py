@@ -28,17 +28,27 @@ class ScoreHistogram(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.setLabel("bottom", "image score")
         self.setLabel("left", "samples")
-        self.addLegend(offset=(-10, 10))
         self.normals = self.plot([], [], stepMode="center", fillLevel=0, name="normal")
         self.defects = self.plot([], [], stepMode="center", fillLevel=0, name="defective")
         self.line = pg.InfiniteLine(angle=90, movable=True)
         self.line.sigDragged.connect(lambda ln: self.thresholdDragged.emit(float(ln.value())))
         self.addItem(self.line)
         self.setMinimumHeight(8 * self.fontMetrics().height())
+        self._caption = ""
         self.set_colors(colors)
+
+    def set_caption(self, text: str) -> None:
+        """The title, with the colour key of the two groups (in the title, never over the bars)."""
+        self._caption = text
+        c = self.colors
+        self.setTitle(
+            f"{text} &nbsp; <span style='color:{c.good}'>■</span> normal "
+            f"&nbsp; <span style='color:{c.defective}'>■</span> defective"
+        )
 
     def set_colors(self, colors: Colors) -> None:
         self.colors = colors
+        self.set_caption(self._caption)
         self.setBackground(colors.canvas)
         self.normals.setPen(pg.mkPen(colors.good, width=1.5))
         self.normals.setBrush(_fill(colors.good, 90))
@@ -58,10 +68,15 @@ class ScoreHistogram(pg.PlotWidget):
         if hi <= lo:
             hi = lo + 1.0
         edges = np.linspace(lo, hi, max(5, min(bins, both.size * 2)) + 1)
-        self.normals.setData(edges, np.histogram(normal, edges)[0].astype(float))
-        self.defects.setData(edges, np.histogram(defective, edges)[0].astype(float))
+        counts = [np.histogram(values, edges)[0] for values in (normal, defective)]
+        self.normals.setData(edges, counts[0].astype(float))
+        self.defects.setData(edges, counts[1].astype(float))
         pad = 0.05 * (hi - lo)
         self.setXRange(lo - pad, hi + pad, padding=0)
+        top = max(1, int(max(c.max(initial=0) for c in counts)))
+        step = max(1, int(np.ceil(top / 5)))  # whole samples on the axis
+        self.getAxis("left").setTickSpacing(step, step)
+        self.setYRange(0, top * 1.1, padding=0)
 
     def set_threshold(self, value: float) -> None:
         self.line.blockSignals(True)

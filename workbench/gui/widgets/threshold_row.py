@@ -9,11 +9,19 @@ STEPS = 1000
 
 
 def counts_text(c) -> str:
-    """'TP 3 · FP 1 · TN 9 · FN 0 — precision 0.75 · recall 1.00 · FPR 0.10 · FNR 0.00' for a Counts."""
-    return (
-        f"TP {c.tp} · FP {c.fp} · TN {c.tn} · FN {c.fn} — precision {c.precision:.2f} · "
-        f"recall {c.recall:.2f} · FPR {c.fpr:.2f} · FNR {c.fnr:.2f}"
+    """'TP 3 · FP 1 · TN 9 · FN 0 — precision 0.75 · recall 1.00 · FPR 0.10 · FNR 0.00' for a Counts;
+    a rate without samples to divide by (no defect, nothing flagged) reads '–'."""
+
+    def rate(name: str, value: float, denominator: int) -> str:
+        return f"{name} {value:.2f}" if denominator else f"{name} –"
+
+    rates = (
+        rate("precision", c.precision, c.tp + c.fp),
+        rate("recall", c.recall, c.tp + c.fn),
+        rate("FPR", c.fpr, c.fp + c.tn),
+        rate("FNR", c.fnr, c.fn + c.tp),
     )
+    return f"TP {c.tp} · FP {c.fp} · TN {c.tn} · FN {c.fn} — " + " · ".join(rates)
 
 
 class ThresholdRow(QWidget):
@@ -38,6 +46,7 @@ class ThresholdRow(QWidget):
         self.spin.setKeyboardTracking(False)
         self.counts = QLabel("", self)
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.counts.setWordWrap(True)  # two lines in a narrow pane rather than a sideways scroll
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 2, 0, 2)
         grid.addWidget(self.title, 0, 0)
