@@ -1,6 +1,7 @@
-"""Screenshots of the Import, Views and Samples panes on a real display (1920x1080 and 1366x768), each
-pane shown as a user would find it: the Import preview with its passes, a view matched on a frame,
-the sample grid with a GT mask in the editor."""
+"""Screenshots of every pane on a real display (1920x1080 and 1366x768), each shown as a user would find
+it: the Import preview with its passes, a view matched on a frame, the sample grid with a GT mask in the
+editor; and after the walk-through's workflow, a finished training, two runs' heatmaps, per-zone
+thresholds and a written report."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from conftest import ORIGINAL_QPA
 from PySide6.QtGui import QImage
 
 SHOT = r"""
-import json, sys
+import json, os, sys
 from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -33,6 +34,10 @@ win.open_project(project)
 state = {"step": 0, "code": 1}
 
 def prepare():
+    if pane in os.environ.get("WORKBENCH_SHOT_STEPS", "").split(","):  # tests/gui/screen_steps.py
+        import screen_steps
+        screen_steps.prepare(win, pane, lambda: win.when_ready(save))
+        return
     snap = win.model.snapshot
     win.show_pane(pane.split("-")[0])
     video = snap.video_sources()[0].uri if snap.video_sources() else None
@@ -50,6 +55,23 @@ def prepare():
         first = next((s for s in snap.samples if s.has_mask), None)
         if first is not None:
             win.samples_pane.select_ids([first.id])
+    elif pane.startswith("synthesis"):
+        synth = win.setup_panes["synthesis"]
+        synth.load_catalogue()
+        if pane in ("synthesis-batch", "synthesis-counts"):
+            synth.tabs.setCurrentWidget(synth.batch)
+            synth.batch.count.setValue(12)
+            if pane == "synthesis-counts":
+                synth.batch.generated.connect(lambda _ids: synth.tabs.setCurrentWidget(synth.counts))
+            synth.batch.start()
+        else:
+            place = synth.place
+            place.type_box.setCurrentIndex(place.type_box.findData("bifurcation"))
+            def click():
+                line = max(place.bead.lines, key=lambda ln: ln.length) if place.bead else None
+                if line is not None:
+                    place.pick(*line.points[len(line.points) // 2])
+            win.when_ready(click)
     QTimer.singleShot(4000, lambda: win.when_ready(save))
 
 def save():
@@ -59,16 +81,16 @@ def save():
     app.quit()
 
 win.when_ready(prepare)
-QTimer.singleShot(90000, save)
+QTimer.singleShot(int(os.environ.get("WORKBENCH_SHOT_LIMIT_MS", "90000")), save)
 app.exec()
-print(json.dumps({"code": state["code"], "torch": "torch" in sys.modules}))
+print(json.dumps({"code": state["code"], "torch": "torch" in sys.modules, **getattr(win, "shot_note", {})}))
 """
 
 
-def shoot(project, pane, png, size, tmp_path, env) -> dict:
+def shoot(project, pane, png, size, tmp_path, env, timeout: int = 180) -> dict:
     args = [sys.executable, "-c", SHOT, str(project), pane, str(png), str(size[0]), str(size[1])]
     out = subprocess.run(
-        [*args, str(tmp_path / "s.ini")], env=env, capture_output=True, text=True, timeout=180
+        [*args, str(tmp_path / "s.ini")], env=env, capture_output=True, text=True, timeout=timeout
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -93,5 +115,61 @@ def test_pane_screenshots_on_a_real_display(station, tmp_path, size, pane):
     project = os.environ.get("WORKBENCH_SCREENSHOT_STATION") or str(station)
     result = shoot(project, pane, png, size, tmp_path, env)
     assert result == {"code": 0, "torch": False}
+    image = QImage(str(png))
+    assert (image.width(), image.height()) == size
+
+
+@pytest.fixture(scope="module")
+def demo_station(tmp_path_factory) -> str:
+    """A small demo station (rendered sealant beads, 6 passes): what the Synthesis pane needs to show."""
+    from workbench.jobs.demo import build_demo_station
+
+    if os.environ.get("WORKBENCH_SCREENSHOT_STATION"):
+        return os.environ["WORKBENCH_SCREENSHOT_STATION"]
+    return build_demo_station(tmp_path_factory.mktemp("demo"), passes=6, defect_rate=0.0, seed=1).project_path
+
+
+@pytest.mark.screenshot
+@pytest.mark.skipif(
+    not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
+)
+@pytest.mark.parametrize("pane", ["synthesis", "synthesis-batch", "synthesis-counts"])
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
+def test_synthesis_pane_screenshots_on_a_real_display(demo_station, tmp_path, size, pane):
+    test_pane_screenshots_on_a_real_display(demo_station, tmp_path, size, pane)
+
+
+@pytest.fixture(scope="session")
+def trained_station(tmp_path_factory) -> Path:
+    """The walk-through's end state (tests/gui/workflow.py), built once per session."""
+    from workflow import build_trained_station
+
+    if os.environ.get("WORKBENCH_SCREENSHOT_STATION"):
+        return Path(os.environ["WORKBENCH_SCREENSHOT_STATION"])
+    return build_trained_station(tmp_path_factory.mktemp("trained"))
+
+
+ANALYSIS = {"train": "trained", "compare": "explained", "thresholds": "moved", "report": "written"}
+
+
+@pytest.mark.screenshot
+@pytest.mark.skipif(
+    not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
+)
+@pytest.mark.parametrize("pane", list(ANALYSIS))
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
+def test_analysis_pane_screenshots_after_the_workflow(trained_station, tmp_path, size, pane):
+    """Train (a finished training with its loss curve), Compare (two runs' heatmaps and a read pixel),
+    Thresholds (per-zone sliders, a moved one) and Report (written), on the trained demo station."""
+    folder = Path(os.environ.get("WORKBENCH_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"workbench-{pane}-{size[0]}x{size[1]}.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["QT_QPA_PLATFORM"] = ORIGINAL_QPA or "xcb"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).parent), env.get("PYTHONPATH")) if p)
+    env["WORKBENCH_SHOT_STEPS"] = ",".join(ANALYSIS)
+    env["WORKBENCH_SHOT_LIMIT_MS"] = str(570_000)
+    result = shoot(trained_station, pane, png, size, tmp_path, env, timeout=600)
+    assert result == {"code": 0, "torch": False, "reached": ANALYSIS[pane]}
     image = QImage(str(png))
     assert (image.width(), image.height()) == size

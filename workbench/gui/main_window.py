@@ -31,6 +31,7 @@ from workbench.gui.panes.model_process import ModelService
 from workbench.gui.panes.placeholder import ComingPane
 from workbench.gui.panes.samples_pane import SamplesPane
 from workbench.gui.panes.station import StationPane
+from workbench.gui.panes.synthesis_pane import SynthesisPane
 from workbench.gui.panes.views_pane import ViewsPane
 from workbench.gui.settings import Settings
 from workbench.gui.station_model import Snapshot, StationModel
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
             "import": self.import_pane,
             "views": self.views_pane,
             "samples": self.samples_pane,
+            "synthesis": SynthesisPane(self.model, self.undo, self, self.colors),
         }
         self.model_service = ModelService(self)  # one helper process: the window itself never loads torch
         self.analysis_panes = analysis_panes(self.model, self.undo, self.model_service, self, self.colors)

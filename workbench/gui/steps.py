@@ -30,7 +30,12 @@ STEPS: tuple[Step, ...] = (
         "Browse the samples, set labels and splits, paint ground-truth masks.",
         built=True,
     ),
-    Step("synthesis", "Synthesis", "Add synthetic defects with exact masks to train and test on."),
+    Step(
+        "synthesis",
+        "Synthesis",
+        "Add synthetic defects with exact masks to validate and test on (never to train).",
+        built=True,
+    ),
     Step(
         "train", "Train", "Pick a model and its parameters and train it on the local GPU or CPU.", built=True
     ),

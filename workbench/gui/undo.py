@@ -116,6 +116,18 @@ class UndoStack(QUndoStack):
         new = None if new is None else new.copy()
         self.run(text, lambda p: p.set_gt_mask(sid, new), lambda p: p.set_gt_mask(sid, old))
 
+    def add_samples(self, images: list, infos: list[dict], masks: list, text: str) -> None:
+        """Add samples (``Project.add_samples`` arguments); undo removes them, redo adds them again."""
+        images = [i.copy() for i in images]
+        masks = [None if m is None else m.copy() for m in masks]
+        state: dict[str, list[int]] = {"ids": []}
+
+        def do(p: Any) -> list[int]:
+            state["ids"] = p.add_samples(images, infos, masks)
+            return state["ids"]
+
+        self.run(text, do, lambda p: p.remove_samples(state["ids"]))
+
     def record_splits(self, before: dict[int, str], after: dict[int, str], text: str) -> None:
         """Push an already applied split job: undo gives every sample its split from ``before``."""
 

@@ -80,7 +80,7 @@ class ThumbnailModel(QAbstractListModel):
             return None
         s = self.samples[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"#{s.id} {s.view}\n{s.split} · {s.label}"
+            return self.caption(s)
         if role == Qt.ItemDataRole.DecorationRole:
             icon = self._icons.get(s.id)
             if icon is None:
@@ -96,6 +96,14 @@ class ThumbnailModel(QAbstractListModel):
             return s
         return None
 
+    def caption(self, s: Any) -> str:
+        """The text under a sample's picture."""
+        return f"#{s.id} {s.view}\n{s.split} · {s.label}"
+
+    def picture(self, project: Any, sid: int) -> np.ndarray:
+        """The picture of sample ``sid``, at most ``size`` px (runs on the I/O thread)."""
+        return small_image(project.sample_image(sid), self.size)
+
     def row_of(self, sid: int) -> int:
         return next((i for i, s in enumerate(self.samples) if s.id == sid), -1)
 
@@ -110,12 +118,11 @@ class ThumbnailModel(QAbstractListModel):
         if self._loading or not self._wanted:
             return
         ids, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
-        size = self.size
         self._loading = True
 
         def read(p: Any) -> list[tuple[int, np.ndarray]]:
             known = {s.id for s in p.samples()}
-            return [(i, small_image(p.sample_image(i), size)) for i in ids if i in known]
+            return [(i, self.picture(p, i)) for i in ids if i in known]
 
         self._call(read, self._on_loaded)
 
