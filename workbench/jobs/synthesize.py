@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.project.types import ViewInfo
+from workbench.project.types import SampleInfo, ViewInfo
+from workbench.synth.at_point import zone_under
 from workbench.synth.bead import Bead, BeadError, find_bead, fit_bead
 from workbench.synth.bead_defects import BEAD_TYPES
-from workbench.synth.defects import DEFECT_TYPES, SIZE_CLASSES, synthesize_one
+from workbench.synth.defects import DEFECT_TYPES, SIZE_CLASSES, Synthesized, synthesize_one
 from workbench.synth.placement import PlacementError
 
 log = logging.getLogger(__name__)
@@ -116,16 +117,24 @@ def plan_slots(
     return slots
 
 
-def _zone_under(mask: np.ndarray, view: ViewInfo) -> str | None:
-    """The name of the zone covering most of the mask, or None without zones."""
-    if view.zones is None or view.zones.shape != mask.shape:
-        return None
-    labels = view.zones[mask > 0]
-    labels = labels[labels > 0]
-    if labels.size == 0:
-        return None
-    k = int(np.bincount(labels).argmax())
-    return view.zone_names[k - 1] if 0 < k <= len(view.zone_names) else str(k)
+def synthetic_info(src: SampleInfo, made: Synthesized, split: str) -> dict:
+    """The ``add_samples`` record of defect ``made`` drawn on sample ``src``: same pass and place, in ``split``,
+    defective and synthetic, with the provenance in ``meta["synthetic"]``."""
+    if split not in ("val", "test"):
+        raise ValueError(f"synthetic defects go to val or test, never to '{split}'")
+    return {
+        "source": src.source,
+        "pass_index": src.pass_index,
+        "view": src.view,
+        "frame": src.frame,
+        "x": src.x,
+        "y": src.y,
+        "split": split,
+        "label": "defective",
+        "synthetic": True,
+        "match_score": src.match_score,
+        "meta": {"synthetic": made.provenance(int(src.id))},
+    }
 
 
 def _zone_ids(view: ViewInfo) -> list[int | None]:
@@ -220,26 +229,12 @@ def synthesize(
                 {"view": slot.view, "zone": slot.zone, "type": slot.type, "size": slot.size, "reason": last}
             )
             continue
-        made.zone = _zone_under(made.mask, view)  # the zone the defect really landed in
+        made.zone = zone_under(made.mask, view.zones, view.zone_names)  # where it really landed
         split = ("val", "test")[split_turn % 2]
         split_turn += 1
         images.append(made.image)
         masks.append(made.mask)
-        infos.append(
-            {
-                "source": src.source,
-                "pass_index": src.pass_index,
-                "view": src.view,
-                "frame": src.frame,
-                "x": src.x,
-                "y": src.y,
-                "split": split,
-                "label": "defective",
-                "synthetic": True,
-                "match_score": src.match_score,
-                "meta": {"synthetic": made.provenance(int(src.id))},
-            }
-        )
+        infos.append(synthetic_info(src, made, split))
         progress((n + 1) / len(slots) * 0.97, f"{slot.type} on {slot.view} ({n + 1}/{len(slots)})")
     cancel.raise_if_cancelled()
     # from here on the project changes: nothing below can be cancelled half-way
