@@ -77,3 +77,15 @@ def test_a_bad_parameter_gets_a_message_and_changes_nothing(opened, train_pane, 
         train_pane.start()
     assert "Training failed" in train_pane.bar.message.text()
     assert opened.model.snapshot.runs == []
+
+
+def test_small_float_defaults_are_not_rounded_into_a_change(qtbot):
+    from workbench.gui.widgets.param_form import ParamForm
+
+    form = ParamForm()
+    qtbot.addWidget(form)
+    form.set_params(
+        {"weight_decay": {"default": 1e-5, "type": "float"}, "lr": {"default": 0.4, "type": "float"}}
+    )
+    assert form.value("weight_decay") == 1e-5  # FastFlow's and SimpleNet's default; 4 decimals made it 0.0
+    assert form.values() == {}

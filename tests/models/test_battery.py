@@ -51,6 +51,44 @@ TINY = {
         lr=0.005,
         device="cpu",
     ),
+    "fastflow": dict(
+        backbone="resnet18",
+        layers=("layer1", "layer2"),
+        pretrained=False,
+        image_size=(48, 64),
+        flow_steps=4,
+        max_iters=20,
+        train_batch=4,
+        device="cpu",
+    ),
+    # Opaque simulated anomalies on every sample: the tiny U-Net learns to segment in 100 steps.
+    "draem": dict(
+        image_size=(48, 64),
+        recon_width=8,
+        disc_width=8,
+        textures=4,
+        anomaly_ratio=1.0,
+        beta_max=0.0,
+        max_iters=100,
+        train_batch=4,
+        lr=2e-3,
+        pool_size=1,
+        device="cpu",
+    ),
+    # Large Perlin blobs on every sample: the decoder learns to segment in 30 steps.
+    "memseg": dict(
+        backbone="efficientnet_lite0",
+        pretrained=False,
+        image_size=(48, 64),
+        memory_size=4,
+        anomaly_ratio=1.0,
+        texture_count=4,
+        perlin_scale=3,
+        perlin_min_scale=1,
+        max_iters=30,
+        train_batch=4,
+        device="cpu",
+    ),
 }
 
 

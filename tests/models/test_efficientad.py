@@ -105,3 +105,40 @@ def test_procedural_images_are_seeded_and_varied():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, procedural_images(6, (32, 40), seed=4))
     assert a.reshape(6, -1).std(1).min() > 1.0
+
+
+def _student_inputs(model_factory, **params):
+    """Fit a tiny model and record the input shape of every student forward pass while training."""
+    model = model_factory(**params)
+    shapes = []
+    build = model._build_nets
+
+    def build_and_hook(for_loading):
+        nets = build(for_loading)
+        nets["student"].register_forward_hook(
+            lambda mod, args, out: shapes.append(tuple(args[0].shape[-2:])) if mod.training else None
+        )
+        return nets
+
+    model._build_nets = build_and_hook
+    model.fit(tiny_images())
+    return model, shapes
+
+
+def test_one_student_pass_serves_both_losses_unless_the_papers_separate_passes_are_asked_for():
+    shared, shared_shapes = _student_inputs(factory, max_iters=3)
+    paper, paper_shapes = _student_inputs(factory, max_iters=3, separate_passes=True)
+    # Per step: the augmented image (+ the plain image with separate passes) and one penalty image.
+    assert len(shared_shapes) == 3 * 2 and len(paper_shapes) == 3 * 3
+    assert shared.is_fitted and paper.is_fitted
+
+
+def test_penalty_images_are_generated_at_penalty_size():
+    _, shapes = _student_inputs(factory, max_iters=2, penalty_size=16)
+    assert shapes.count((24, 32)) == 2 and shapes.count((16, 16)) == 2
+
+
+def test_time_budget_counts_the_preparation_too():
+    # A budget already spent by the teacher statistics still runs one step, then stops.
+    model = factory(max_iters=50, time_budget_s=1e-6).fit(tiny_images())
+    assert len(model.history_) == 1 and model.is_fitted

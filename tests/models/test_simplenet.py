@@ -64,6 +64,42 @@ def test_epochs_set_the_default_iteration_count():
     assert len(model.history_) == 4  # 2 epochs x 4 images / batch 2
 
 
+class _ScaledFeatures(SimpleNet):
+    """SimpleNet whose backbone features come out ``factor`` times larger (another backbone's scale)."""
+
+    factor = 1.0
+
+    def _embed(self, x, device, cancel):
+        return super()._embed(x, device, cancel) * self.factor
+
+
+def test_noise_is_relative_to_the_feature_scale():
+    # Features standardized before the noise: a backbone with 50x larger features learns the same
+    # discriminator, and the adaptor folded after training takes the raw features.
+    test = tiny_images(2, seed=9)
+    bad = test[0].copy()
+    bad[20:30, 24:36] = (255, 0, 255)
+    plain = _ScaledFeatures(**TINY).fit(tiny_images())
+    scaled = _ScaledFeatures(**TINY)
+    scaled.factor = 50.0
+    scaled.fit(tiny_images())
+    s1, m1 = plain.predict(test + [bad])
+    s2, m2 = scaled.predict(test + [bad])
+    np.testing.assert_allclose(m2, m1, rtol=1e-3, atol=1e-3 * float(np.abs(m1).max()))
+    assert s1[2] > s1[:2].max()
+
+
+def test_feature_stats_count_only_cells_inside_the_mask():
+    emb = torch.zeros(2, 3, 4, 4)
+    emb[:, :, :2] = 10.0  # outside the mask
+    emb[:, 0, 2:] = torch.tensor([1.0, 3.0])[:, None, None]  # channel 0: 1 in image 0, 3 in image 1
+    mask = torch.zeros(2, 4, 4)
+    mask[:, 2:] = 1.0
+    mean, std = SimpleNet._feature_stats(emb, mask, torch.device("cpu"))
+    assert torch.allclose(mean, torch.tensor([2.0, 0.0, 0.0]))
+    assert float(std[0]) == 1.0 and float(std[1]) > 0  # constant channels get a floor, not zero
+
+
 def test_time_budget_stops_training():
     model = factory(max_iters=10_000_000, time_budget_s=0.5).fit(tiny_images())
     assert 1 <= len(model.history_) < 10_000_000
@@ -76,3 +112,9 @@ def test_bad_parameters_are_named():
         factory(resize_mode="crop").fit(tiny_images())
     with pytest.raises(ValueError, match="noise"):
         factory(noise_low=0.1, noise_high=0.01).fit(tiny_images())
+
+
+def test_time_budget_counts_feature_extraction_too():
+    # A budget already spent extracting features still runs one step, then stops.
+    model = factory(max_iters=50, time_budget_s=1e-6).fit(tiny_images())
+    assert len(model.history_) == 1 and model.is_fitted

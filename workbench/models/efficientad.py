@@ -14,6 +14,7 @@ Training schedule from seed 000: Adam, lr 1e-4, 70,000 iterations of batch 1, lr
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,25 @@ C = 384  # teacher channels
 def teacher_path(pdn_size: str) -> Path:
     """Where the packaged distilled teacher of a PDN size lives."""
     return TEACHER_DIR / f"teacher_{pdn_size}.safetensors"
+
+
+def load_teacher(pdn_size: str, weights: str | Path | None = None) -> nn.Module:
+    """The distilled PDN teacher of ``pdn_size`` from ``weights`` (None: the packaged file), on CPU."""
+    teacher = pdn(pdn_size, C)
+    path = Path(weights) if weights else teacher_path(pdn_size)
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"efficientad: no teacher weights at {str(path)!r}. Create them with "
+            f"'python scripts/make_efficientad_teacher.py --size {pdn_size}', pass "
+            f"teacher_weights='file.safetensors', or pretrained_teacher=False (random teacher, "
+            f"much weaker)"
+        )
+    state = load_weights_file(path)
+    try:
+        teacher.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:
+        raise MissingWeightsError(f"efficientad: {path} is not a PDN-{pdn_size} teacher: {exc}") from exc
+    return teacher
 
 
 class EfficientAD(TrainedModel):
@@ -76,6 +96,8 @@ class EfficientAD(TrainedModel):
         hard_quantile: float = 0.999,
         penalty: bool = True,
         penalty_images: int = 64,
+        penalty_size: int = 64,
+        separate_passes: bool = False,
         quantiles: tuple[float, float] = (0.9, 0.995),
         val_every: int = 500,
         patience: int = 5,
@@ -98,6 +120,8 @@ class EfficientAD(TrainedModel):
         self.hard_quantile = hard_quantile
         self.penalty = penalty
         self.penalty_images = penalty_images
+        self.penalty_size = penalty_size
+        self.separate_passes = separate_passes
         self.quantiles = quantiles
         self.val_every = val_every
         self.patience = patience
@@ -111,23 +135,10 @@ class EfficientAD(TrainedModel):
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
         if self.pdn_size not in PDN_SIZES:
             raise ValueError(f"pdn_size: expected one of {PDN_SIZES}; found {self.pdn_size!r}")
-        teacher = pdn(self.pdn_size, C)
         if not for_loading and self.pretrained_teacher:
-            path = Path(self.teacher_weights) if self.teacher_weights else teacher_path(self.pdn_size)
-            if not path.is_file():
-                raise MissingWeightsError(
-                    f"efficientad: no teacher weights at {str(path)!r}. Create them with "
-                    f"'python scripts/make_efficientad_teacher.py --size {self.pdn_size}', pass "
-                    f"teacher_weights='file.safetensors', or pretrained_teacher=False (random teacher, "
-                    f"much weaker)"
-                )
-            state = load_weights_file(path)
-            try:
-                teacher.load_state_dict({k: v.float() for k, v in state.items()})
-            except RuntimeError as exc:
-                raise MissingWeightsError(
-                    f"efficientad: {path} is not a PDN-{self.pdn_size} teacher: {exc}"
-                ) from exc
+            teacher = load_teacher(self.pdn_size, self.teacher_weights)
+        else:
+            teacher = pdn(self.pdn_size, C)
         return {"teacher": teacher, "student": pdn(self.pdn_size, 2 * C), "autoencoder": Autoencoder(C)}
 
     @staticmethod
@@ -180,6 +191,7 @@ class EfficientAD(TrainedModel):
             raise ValueError(
                 f"quantiles: expected (low, high) with 0 <= low < high <= 1; found {self.quantiles}"
             )
+        t_fit = time.perf_counter()
         images, roi_u8, work, valid = self._prepare_fit(images, roi)
         val = self._prepare_val(val_images, val_labels, roi_u8)
         device = resolve_device(self.device)
@@ -193,6 +205,7 @@ class EfficientAD(TrainedModel):
                 p.requires_grad_(False)
 
             # Teacher channel statistics over the training set, inside the ROI only.
+            t_stats = time.perf_counter()
             acc = torch.zeros(3, C, dtype=torch.float64, device=device)
             grid = None
             for i in range(0, n, max(1, int(self.batch_size))):
@@ -209,9 +222,13 @@ class EfficientAD(TrainedModel):
             std = (acc[2] / count - mean.pow(2)).clamp_min(1e-12).sqrt()
             mean, std = mean.float().view(1, C, 1, 1), std.float().view(1, C, 1, 1)
             masks = torch.from_numpy(grid_mask(valid, grid)).to(device)[:, None]  # (N, 1, gh, gw)
+            stats_s = time.perf_counter() - t_stats
             pen = None
             if self.penalty:
-                pen = procedural_images(int(self.penalty_images), work.shape[1:3], seed=self.seed)
+                # The penalty is a mean over the student's output: any size of generated image serves,
+                # and a small one costs a fraction of a full-size pass (1/16 at 64 vs 256 pixels).
+                side = [min(int(self.penalty_size), int(v)) for v in work.shape[1:3]]
+                pen = procedural_images(int(self.penalty_images), (side[0], side[1]), seed=self.seed)
 
             params = list(student.parameters()) + list(ae.parameters())
             opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
@@ -224,11 +241,20 @@ class EfficientAD(TrainedModel):
                 student.train()
                 ae.train()
                 idx = rng.integers(0, n, size=int(self.train_batch))
-                x = self._normalize(work[idx], device)
                 m = masks[idx]
+                # The autoencoder's input is augmented (paper); by default the same augmented image also
+                # trains the local branch, so one teacher and one student pass serve both losses.
+                xa = self._augment(work[idx], rng, device)
                 with torch.no_grad():
-                    t = (teacher(x) - mean) / std
-                s = student(x)[:, :C]
+                    ta = (teacher(xa) - mean) / std
+                sa = student(xa)
+                if self.separate_passes:  # the paper: the local loss on the plain image
+                    x = self._normalize(work[idx], device)
+                    with torch.no_grad():
+                        t = (teacher(x) - mean) / std
+                    s = student(x)[:, :C]
+                else:
+                    t, s = ta, sa[:, :C]
                 d = (t - s).pow(2)
                 d_in = d[m.expand_as(d) > 0]
                 d_hard = torch.quantile(d_in[:16_000_000], float(self.hard_quantile))
@@ -239,13 +265,9 @@ class EfficientAD(TrainedModel):
                     p = self._normalize(pen[j : j + 1], device)
                     loss = loss + student(p)[:, :C].pow(2).mean()
                 cancel.raise_if_cancelled()
-                xa = self._augment(work[idx], rng, device)
-                with torch.no_grad():
-                    ta = (teacher(xa) - mean) / std
                 a = ae(xa, ta.shape[-2:])
-                sa = student(xa)[:, C:]
                 denom = (m.sum() * C).clamp_min(1.0)
-                loss = loss + ((ta - a).pow(2) * m).sum() / denom + ((a - sa).pow(2) * m).sum() / denom
+                loss = loss + ((ta - a).pow(2) * m).sum() / denom + ((a - sa[:, C:]).pow(2) * m).sum() / denom
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -255,8 +277,12 @@ class EfficientAD(TrainedModel):
             if val is not None:
                 validate = self._validator(nets, val, mean, std, device)
                 snapshot, restore = snapshots(nets, ("student", "autoencoder"))
+            budget = None  # time_budget_s covers the whole fit: the loop gets the rest, less the time the
+            if self.time_budget_s is not None:  # final quantile pass needs (teacher + student + AE ~ 3x)
+                used = time.perf_counter() - t_fit + 3.0 * stats_s
+                budget = max(float(self.time_budget_s) - used, 1e-3)
             history = train_loop(
-                step, int(self.max_iters), self.time_budget_s, progress, cancel,
+                step, int(self.max_iters), budget, progress, cancel,
                 validate, int(self.val_every), int(self.patience), snapshot, restore,
             )  # fmt: skip
             student.eval()

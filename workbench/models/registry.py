@@ -22,6 +22,9 @@ _BUILTIN = {
     "simplenet": "workbench.models.simplenet:SimpleNet",
     "stfpm": "workbench.models.stfpm:Stfpm",
     "reverse_distillation": "workbench.models.reverse_distillation:ReverseDistillation",
+    "fastflow": "workbench.models.fastflow:FastFlow",
+    "draem": "workbench.models.draem:Draem",
+    "memseg": "workbench.models.memseg:MemSeg",
 }
 
 

@@ -5,11 +5,21 @@ Fake Defect Feature Augmentation (Gaussian noise whose sigma is drawn in [low, h
 the hardness-aware cross-entropy loss (logits divided by a temperature, tau = 0.5). Frozen backbone
 features (PatchCore-style 3 x 3 aggregation of layer2 + layer3) pass a trainable linear adaptor; a
 two-layer discriminator scores them; the anomaly map is minus its score, blurred.
+
+The features are standardized per channel (mean and std over the training images' ROI cells) before
+the adaptor, so the noise sigma is a fraction of each channel's natural spread whatever the
+backbone; the standardization is folded into the adaptor after training (stored weights take raw
+features). The seeds' sigma (0.015, SimpleNet; a range around it, RADL) is for raw WideResNet-50
+features; on EfficientNet-Lite0 features (per-channel std about 3) that noise is so small that the
+discriminator learns to spot the noise itself and scores real defects as more normal than normal
+(demo station, front view: pixel AUROC 0.17). Noise of 0.1-0.5 standard deviations puts the fake
+features just outside the normal cloud (pixel AUROC 0.99 on every demo view within 300 s).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -63,10 +73,12 @@ class SimpleNet(TrainedModel):
     EfficientNet-Lite0 because its weights are installable, the papers use wide_resnet50_2);
     ``image_size`` and ``resize_mode`` ('pad' as RADL, or 'stretch'); ``patch_size`` and
     ``embed_dim`` (feature aggregation); ``hidden``, ``dis_layers`` (discriminator);
-    ``noise_low``/``noise_high`` (FDFA sigma range; equal values give SimpleNet's fixed noise);
+    ``noise_low``/``noise_high`` (FDFA sigma range in standard deviations of the standardized
+    features; equal values give SimpleNet's fixed noise);
     ``loss`` ('hce' with ``tau``, or SimpleNet's 'margin' with ``margin``); ``lr``, ``adaptor_lr``,
     ``weight_decay``; ``epochs`` (passes over the training images; SimpleNet's 40 meta x 4 GAN
-    epochs = 160) capped by ``max_iters`` / ``time_budget_s``; ``train_batch``; ``val_every``,
+    epochs = 160) capped by ``max_iters`` / ``time_budget_s`` (300 s: a station of three views
+    trains in 15 minutes on a 2-core CPU; None for the full schedule); ``train_batch``; ``val_every``,
     ``patience``; ``sigma`` (map smoothing); ``batch_size`` (feature extraction); ``device``;
     ``seed``.
     """
@@ -86,8 +98,8 @@ class SimpleNet(TrainedModel):
         embed_dim: int = 1536,
         hidden: int = 1024,
         dis_layers: int = 2,
-        noise_low: float = 0.015,
-        noise_high: float = 0.06,
+        noise_low: float = 0.1,
+        noise_high: float = 0.5,
         loss: str = "hce",
         tau: float = 0.5,
         margin: float = 0.5,
@@ -96,7 +108,7 @@ class SimpleNet(TrainedModel):
         weight_decay: float = 1e-5,
         epochs: int = 160,
         max_iters: int | None = None,
-        time_budget_s: float | None = None,
+        time_budget_s: float | None = 300.0,
         train_batch: int = 8,
         val_every: int = 100,
         patience: int = 5,
@@ -198,6 +210,7 @@ class SimpleNet(TrainedModel):
             raise ValueError(
                 f"noise_low/noise_high: expected 0 <= low <= high, high > 0; found {self.noise_low}, {self.noise_high}"
             )
+        t_fit = time.perf_counter()
         images, roi_u8, work, valid = self._prepare_fit(images, roi)
         n = len(work)
         bs = max(1, int(self.train_batch))
@@ -219,6 +232,10 @@ class SimpleNet(TrainedModel):
                 embs.append(e.half().cpu())
                 masks.append(torch.from_numpy(grid_mask(valid[i : i + self.batch_size], e.shape[-2:])))
             embs_t, masks_t = torch.cat(embs), torch.cat(masks)
+            # Features standardized per channel (training ROI patches): the noise sigma is then relative
+            # to each channel's spread whatever the backbone (the seeds' sigmas are for WideResNet-50
+            # features); folded into the adaptor after training, so the stored weights take raw features.
+            mean, std = self._feature_stats(embs_t, masks_t, device)
             opt = torch.optim.Adam(
                 [
                     {"params": adaptor.parameters(), "lr": float(self.adaptor_lr)},
@@ -234,7 +251,7 @@ class SimpleNet(TrainedModel):
             def patches(idx: np.ndarray, emb_all: torch.Tensor, mask_all: torch.Tensor) -> torch.Tensor:
                 e = emb_all[idx].to(device).float()
                 keep = mask_all[idx].to(device).reshape(-1) > 0
-                return e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])[keep]
+                return (e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])[keep] - mean) / std
 
             def losses(true: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
                 f = adaptor(true)
@@ -267,12 +284,19 @@ class SimpleNet(TrainedModel):
 
             validate = snapshot = restore = None
             if val is not None:
-                validate = self._validator(nets, val, device, cancel, patches, losses)
+                validate = self._validator(nets, val, device, cancel, patches, losses, (mean, std))
                 snapshot, restore = snapshots(nets)
+            budget = None  # time_budget_s covers the whole fit: the loop gets what feature extraction left
+            if self.time_budget_s is not None:
+                budget = max(float(self.time_budget_s) - (time.perf_counter() - t_fit), 1e-3)
             history = train_loop(
-                step, max_iters, self.time_budget_s, progress, cancel,
+                step, max_iters, budget, progress, cancel,
                 validate, int(self.val_every), int(self.patience), snapshot, restore,
             )  # fmt: skip
+            with torch.no_grad():  # adaptor((f - mean) / std) == adaptor'(f)
+                w = adaptor.weight / std[None, :]
+                adaptor.bias.sub_(w @ mean)
+                adaptor.weight.copy_(w)
         for net in nets.values():
             net.eval()
         self.roi_ = roi_u8
@@ -281,21 +305,39 @@ class SimpleNet(TrainedModel):
         self.nets_ = nets
         return self
 
-    def _validator(self, nets, val, device, cancel, patches, losses):
+    @staticmethod
+    def _feature_stats(embs: torch.Tensor, masks: torch.Tensor, device: torch.device):
+        """Per-channel mean and std (D,) float32 of (N, D, h, w) features over cells where masks > 0."""
+        d = embs.shape[1]
+        acc = torch.zeros(3, d, dtype=torch.float64)
+        for e, m in zip(embs, masks):
+            f = e.double().reshape(d, -1)[:, m.reshape(-1) > 0]
+            acc[0] += f.shape[1]
+            acc[1] += f.sum(1)
+            acc[2] += f.pow(2).sum(1)
+        count = acc[0].clamp_min(1.0)
+        mean = acc[1] / count
+        std = (acc[2] / count - mean.pow(2)).clamp_min(0).sqrt()
+        std = std.clamp_min(max(float(std.mean()) * 1e-3, 1e-6))  # constant channels: no blow-up
+        return mean.float().to(device), std.float().to(device)
+
+    def _validator(self, nets, val, device, cancel, patches, losses, stats):
         work, valid, labels = val
+        mean, std = stats
         embs = [
             self._embed(work[i : i + self.batch_size], device, cancel)
             for i in range(0, len(work), self.batch_size)
         ]
         emb = torch.cat(embs)
         mask = torch.from_numpy(grid_mask(valid, emb.shape[-2:]))
+        emb_std = (emb - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
         def validate() -> float:
             for v in nets.values():
                 v.eval()
             with torch.no_grad():
                 if labels is not None:
-                    s = self._score(nets, emb) * mask.to(device)
+                    s = self._score(nets, emb_std) * mask.to(device)
                     return -auroc(s.flatten(1).max(1).values.cpu().numpy(), labels)
                 gen = torch.Generator().manual_seed(self.seed)  # same noise at every evaluation
                 return float(losses(patches(np.arange(len(work)), emb, mask), gen))

@@ -4,6 +4,7 @@ model's default, and ``values()`` gives only what the user changed (so the model
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -63,7 +64,8 @@ class ParamForm(QWidget):
             return w
         if isinstance(default, float) and kind == "float":
             w = QDoubleSpinBox(self)
-            w.setDecimals(4)
+            # Enough decimals for small defaults (weight decay 1e-5): a rounded 0.0 would be sent as a change.
+            w.setDecimals(max(4, 2 - math.floor(math.log10(abs(default)))) if default else 4)
             w.setRange(-1e9, 1e9)
             w.setSingleStep(max(abs(default) / 10, 0.001))
             w.setValue(default)

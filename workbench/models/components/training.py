@@ -10,6 +10,7 @@ keeps the best weights and stops after ``patience`` evaluations without improvem
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -117,6 +118,20 @@ def snapshots(nets: dict[str, nn.Module], names: tuple[str, ...] | None = None):
             nets[k].load_state_dict(v)
 
     return snapshot, restore
+
+
+def batch_sampler(rng: np.random.Generator, n: int, batch: int) -> Callable[[], np.ndarray]:
+    """A callable giving the next (batch,) int64 indices: shuffled passes over range(n), one after another."""
+    order: list[int] = []
+
+    def next_batch() -> np.ndarray:
+        while len(order) < batch:
+            order.extend(rng.permutation(n).tolist())
+        idx = np.array(order[:batch], np.int64)
+        del order[:batch]
+        return idx
+
+    return next_batch
 
 
 @contextlib.contextmanager
@@ -245,6 +260,42 @@ class TrainedModel(AnomalyModel):
             if labels.all() or not labels.any():
                 labels = None  # one class only: fall back to the validation loss
         return work, valid, labels
+
+    def _iterations(self, n: int, batch: int) -> int:
+        """Training iterations: ``max_iters`` when set, else ``epochs`` passes over n images; budget checked."""
+        if self.max_iters is not None:
+            max_iters = int(self.max_iters)
+        else:
+            max_iters = int(self.epochs) * math.ceil(n / max(1, batch))
+        check_budget(max_iters, self.time_budget_s, self.val_every, self.patience)
+        return max_iters
+
+    def _run_training(
+        self,
+        nets: dict[str, nn.Module],
+        step: StepFn,
+        max_iters: int,
+        progress: ProgressFn,
+        cancel: CancelToken,
+        validate: Callable[[], float] | None = None,
+    ) -> list[dict[str, float]]:
+        """``train_loop`` with this model's budget and early stop; the best weights of ``nets`` are kept."""
+        snapshot, restore = snapshots(nets) if validate is not None else (None, None)
+        return train_loop(
+            step, max_iters, self.time_budget_s, progress, cancel,
+            validate, int(self.val_every), int(self.patience), snapshot, restore,
+        )  # fmt: skip
+
+    def _set_fitted(
+        self, nets: dict[str, nn.Module], roi_u8: np.ndarray, work: np.ndarray, history: list
+    ) -> None:
+        """Networks to eval mode and the learned state in place (only after training ran to its end)."""
+        for net in nets.values():
+            net.eval()
+        self.roi_ = roi_u8
+        self.image_size_ = np.asarray(work.shape[1:3], np.int64)
+        self.history_ = history
+        self.nets_ = nets
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
