@@ -66,6 +66,11 @@ def test_a_batch_spreads_over_types_and_views_with_exact_masks_in_val_and_test(s
             assert iou(mask, raw) >= 0.8, (s.id, prov["type"])
             assert prov["area_share"] == pytest.approx((mask > 0).mean(), abs=1e-5)
         assert {s.split for s in new} == {"val", "test"}
+        # the size asked for is the size reached (a share of the sample) for nearly every defect
+        reached = [s.meta["synthetic"]["size"] == s.meta["synthetic"]["target_size"] for s in new]
+        assert sum(reached) >= 13, [
+            (s.meta["synthetic"]["target_size"], s.meta["synthetic"]["size"]) for s in new
+        ]
         # the bead found for each view is kept, so the next batch and the GUI see the same bead
         for v in p.views.values():
             assert len(Bead.from_dict(v.meta["bead"]).lines) >= 1
@@ -189,3 +194,86 @@ def test_miss_rate_counts_detections_per_type_size_and_zone(synthesized, tmp_pat
             miss_rate_table(p, "res999", threshold=thr)
         with pytest.raises(ValueError, match="level"):
             miss_rate_table(p, res, threshold=thr, level="region")
+
+
+@pytest.fixture(scope="module")
+def trained(synthesized, tmp_path_factory):
+    """The synthesized station with a PaDiM run on view 'front' and its stored val/test result, saved."""
+    path = _copy(synthesized[0], tmp_path_factory.mktemp("trained"))
+    with Project.open(path) as p:
+        res, ids, _, _ = _result(p, "front")
+        p.save()
+        scores = np.asarray(p.result_scores(res), np.float64)
+        samples = [p.sample(i) for i in ids]
+        run = p.runs[-1].id
+    return path, run, samples, scores
+
+
+def test_eval_reports_which_synthetic_test_defects_the_run_detects_at_its_policy(trained, tmp_path, capsys):
+    _, run, samples, scores = trained
+    path = _copy(trained[0], tmp_path)
+    val_normals = [x for s, x in zip(samples, scores) if s.split == "val" and s.label == "good"]
+    test_syn = [
+        (s.meta["synthetic"], x) for s, x in zip(samples, scores) if s.split == "test" and s.synthetic
+    ]
+    assert test_syn and val_normals
+
+    def by_type(hits) -> dict:
+        out: dict = {}
+        for (syn, _), hit in zip(test_syn, hits):
+            d, n = out.get(syn["type"], (0, 0))
+            out[syn["type"]] = (d + hit, n + 1)
+        return out
+
+    # no policy in the project: a threshold at a 1 % false-alarm rate on the normal validation scores,
+    # i.e. above every one of these few
+    assert cli_main(["eval", str(path), "--json", "--quiet"]) == 0
+    mr = json.loads(capsys.readouterr().out)["runs"][0]["miss_rates"]
+    assert mr["split"] == "test" and mr["policy"]["name"] is None and mr["policy"]["level"] == "image"
+    assert mr["policy"]["threshold"] > max(val_normals)
+    hits = [bool(x > max(val_normals)) for _, x in test_syn]
+    assert mr["overall"]["n"] == len(test_syn) and mr["overall"]["detected"] == sum(hits)
+    assert {t: (v["detected"], v["n"]) for t, v in mr["by_type"].items()} == by_type(hits)
+    assert sum(r["n"] for r in mr["rows"]) == len(test_syn)
+    assert set(mr["by_size"]) <= {"small", "medium", "large"}
+
+    # a policy made for this run is the one in use; one made for another run is not
+    cut = float(np.median([x for _, x in test_syn]))
+    with Project.open(path) as p:
+        p.set_policy("mine", ThresholdPolicy(threshold=cut, source="manual", params={"run": run}).to_dict())
+        p.set_policy(
+            "theirs", ThresholdPolicy(threshold=-1e9, source="manual", params={"run": "run99"}).to_dict()
+        )
+        p.save()
+    assert cli_main(["eval", str(path), "--quiet"]) == 0
+    hits = [bool(x >= cut) for _, x in test_syn]
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("synthetic defects"))
+    assert f"detected {sum(hits)}/{len(test_syn)} at policy mine" in line
+    assert cli_main(["eval", str(path), "--json", "--quiet", "--policy", "mine"]) == 0
+    mr = json.loads(capsys.readouterr().out)["runs"][0]["miss_rates"]
+    assert mr["policy"]["name"] == "mine" and mr["policy"]["threshold"] == pytest.approx(cut)
+    assert {t: (v["detected"], v["n"]) for t, v in mr["by_type"].items()} == by_type(hits)
+
+
+def test_report_shows_the_synthetic_detection_table_and_chart(trained, tmp_path):
+    import base64
+    import re
+
+    import cv2
+
+    from workbench.jobs.report import write_report
+
+    _, _, samples, scores = trained
+    with Project.open(_copy(trained[0], tmp_path)) as p:
+        html = write_report(p, tmp_path / "out", robustness=False).read_text(encoding="utf-8")
+    part = html.split('id="view-front-synthetic">What this station would miss</h3>')[1].split("<h3")[0]
+    val_normals = [x for s, x in zip(samples, scores) if s.split == "val" and s.label == "good"]
+    test_syn = [x for s, x in zip(samples, scores) if s.split == "test" and s.synthetic]
+    hit = sum(x > max(val_normals) for x in test_syn)
+    row = re.search(r"<b>all types</b></td>(.*?)</tr>", part).group(1)
+    assert f"{hit} / {len(test_syn)} <span class='dim'>" in row.split("</td>")[-2]
+    assert "false-alarm rate" in part
+    pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', part)
+    assert len(pngs) == 1
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(pngs[0]), np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[1] >= 300

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from workbench.synth.bead import find_bead
-from workbench.synth.defects import DEFECT_TYPES, SIZE_CLASSES, preview, synthesize_one
+from workbench.synth.bead_defects import BEAD_TYPES
+from workbench.synth.defects import DEFECT_TYPES, SIZE_CLASSES, preview, size_class, synthesize_one
 from workbench.synth.masks import difference, iou
 
 
@@ -48,6 +49,21 @@ def test_mask_covers_the_changed_pixels(kind):
     assert made.mask.any()
     assert iou(made.mask, raw) >= 0.8
     assert made.size in SIZE_CLASSES
+
+
+def test_requested_size_class_is_reached_for_every_bead_type():
+    """Small, medium and large are shares of the sample; a 17 px bead on a 320x200 sample reaches each."""
+    img, roi = bead_image(4)
+    bead = find_bead(img, roi)
+    rng = np.random.default_rng(0)
+    h, w = roi.shape
+    for kind in BEAD_TYPES:
+        made = [
+            synthesize_one(img, bead, kind, size, rng, roi=roi) for size in SIZE_CLASSES for _ in range(2)
+        ]
+        assert all(m.size == size_class(float((m.mask > 0).sum()) / (h * w)) for m in made)
+        hits = [m.size == m.target_size for m in made]
+        assert sum(hits) >= 5, (kind, [(m.target_size, m.size) for m in made])
 
 
 def test_preview_repeats_under_a_seed_and_stays_local():

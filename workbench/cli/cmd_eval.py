@@ -1,4 +1,5 @@
-"""`workbench eval`: every metric per run and view on the test split (a table, or JSON with --json)."""
+"""`workbench eval`: every metric per run and view on the test split (a table, or JSON with --json), and
+how many synthetic test defects each run detects at its threshold policy (``miss_rates`` in the JSON)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("--run", dest="runs", action="extend", nargs="+", metavar="ID", help="only these runs")
-    p.add_argument("--policy", default=None, metavar="NAME", help="also report TP/FP/TN/FN under this policy")
+    p.add_argument(
+        "--policy",
+        default=None,
+        metavar="NAME",
+        help="also report TP/FP/TN/FN under this policy, and count the synthetic test defects it detects",
+    )
     p.add_argument("--json", action="store_true", help="print the whole evaluation as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
@@ -44,6 +50,19 @@ def _cell(v) -> str:
     if isinstance(v, int | float) and math.isfinite(v):
         return f"{v:.4f}"
     return "n/a"
+
+
+def _misses(run: str, mr) -> str:
+    """One line: the run's synthetic test defects detected per type at its policy, or why there are none."""
+    if not isinstance(mr, dict):
+        return f"synthetic defects on {run}: n/a ({mr.reason if isinstance(mr, NA) else 'not evaluated'})"
+    o, pol = mr["overall"], mr["policy"]
+    by_type = "  ".join(f"{t} {v['detected']}/{v['n']}" for t, v in mr["by_type"].items())
+    where = f"policy {pol['name']}" if pol["name"] else "a threshold fitted on normals"
+    return (
+        f"synthetic defects on {run}: detected {o['detected']}/{o['n']} at {where} "
+        f"({pol['level']} {pol['threshold']:.4g})  {by_type}"
+    )
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -81,6 +100,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     if skipped:
         print(f"policy {args.policy}: not applied to {', '.join(skipped)} (fitted on another run's scores)")
+    for r in result["runs"]:
+        print(_misses(r["run"], r.get("miss_rates")))
     for line in dict.fromkeys(reasons):
         print(f"n/a: {line}")
     return 0

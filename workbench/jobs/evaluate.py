@@ -4,7 +4,8 @@ and statistics over seeds; JSON-able, with "n/a" and its reason wherever a value
 A run without stored scores on the test (and validation) split is predicted first with its stored
 weights and the result is added to the project (never re-trained); stored results are reused. The
 caller saves the project. Real and synthetic defects are evaluated apart when the test split holds
-synthetic samples (seed 000's tables 4-7).
+synthetic samples (seed 000's tables 4-7), and the synthetic ones give each run's detection and miss
+rates per defect type, size and zone under the threshold policy in use (``miss_rates``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from workbench.jobs.evaluate_metrics import (
 )
 from workbench.jobs.evaluate_policy import policy_for_run
 from workbench.jobs.evaluate_stats import statistics
+from workbench.jobs.miss_rate import run_miss_rates
 from workbench.project.types import RunInfo
 
 TRAIN_KEYS = ("train_seconds", "train_s", "fit_seconds", "train_time_s", "fit_s")
@@ -147,6 +149,7 @@ def evaluate_run(
         "recall_at_precision": recall_at_precisions(val, test),
         "size_misses": size_misses(test, subsets["all"]["image_f1_threshold"]),
         "timings": timings(run, test.inference_ms),
+        "miss_rates": run_miss_rates(project, test, normals, source, policy),
     }
     if policy is not None:
         record["policy"] = policy_for_run(policy[0], policy[1], test, project.views.get(run.view))

@@ -28,6 +28,22 @@ def default_policy_name(run_id: str, source: str, target: float | None) -> str:
     return f"{run_id}-{source}" + ("" if target is None else f"{target:g}")
 
 
+def policy_runs(stored: dict, run_views: dict[str, str]) -> dict[str, str] | None:
+    """{view: run id} a stored policy was made for (``run_views``: {run id: view}); None when it names no run.
+
+    The CLI's policies name one run (``params.run``, ``params.view``); the Thresholds pane's name a run
+    per view (``params.runs``).
+    """
+    params = stored.get("params", {}) if isinstance(stored, dict) else {}
+    runs = params.get("runs")
+    if isinstance(runs, dict) and runs:
+        return {str(v): str(r) for v, r in runs.items()}
+    run = params.get("run")
+    if run:
+        return {str(params.get("view") or run_views.get(str(run), "")): str(run)}
+    return None
+
+
 def _zones(view: ViewInfo | None, shape: tuple[int, int]) -> dict | None:
     if view is None or view.zones is None or not view.zone_names or view.zones.shape != shape:
         return None

@@ -1,18 +1,27 @@
 """Miss-rate table: how often a trained run detects the synthetic defects, by type, size and zone.
 
-Reads a stored result (a run's scores and maps on samples); only synthetic samples (``meta["synthetic"]``)
-count. A defect is detected at image level when its sample's score reaches the threshold, or at pixel
-level when the anomaly map reaches it somewhere inside the defect's GT mask. The threshold is a given
-number or comes from a stored threshold policy (per view, and per zone at pixel level).
+Only synthetic samples (``meta["synthetic"]``) count. A defect is detected at image level when its
+sample's score reaches the threshold, or at pixel level when the anomaly map reaches it somewhere inside
+the defect's GT mask. :func:`miss_rate_table` reads one stored result at a given threshold or stored
+policy; :func:`run_miss_rates` is the evaluation's answer to "what would this station miss?": the run's
+synthetic test defects under the threshold policy in use for the run (see :func:`policy_in_use`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from workbench.metrics.policy import ThresholdPolicy
+from workbench.jobs.evaluate_data import SplitData
+from workbench.jobs.evaluate_metrics import NA
+from workbench.jobs.evaluate_policy import DEFAULT_TARGET, policy_runs
+from workbench.metrics.policy import ThresholdPolicy, fit_policy
+
+LEVELS = ("image", "pixel")
+ThresholdFn = Callable[[str | None, str | None], float]  # (view, zone) -> threshold
 
 
 def _threshold(project, threshold: float | None, policy: str | None):
@@ -28,6 +37,71 @@ def _threshold(project, threshold: float | None, policy: str | None):
     return pol.threshold_for, {"policy": policy}
 
 
+def detections(
+    samples: Sequence,
+    scores: np.ndarray,
+    maps: Sequence[np.ndarray] | None,
+    masks: Sequence[np.ndarray | None] | None,
+    threshold: ThresholdFn,
+    level: str = "image",
+) -> list[tuple[dict, bool]]:
+    """(provenance, detected) of each synthetic sample among ``samples`` (others are skipped).
+
+    ``scores`` (N,) go with ``samples``; at pixel level ``maps`` and GT ``masks`` (one per sample) too.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be 'image' or 'pixel', found '{level}'")
+    out = []
+    for k, s in enumerate(samples):
+        syn = (s.meta or {}).get("synthetic") if s.synthetic else None
+        if not isinstance(syn, dict):
+            continue
+        if level == "image":
+            hit = bool(scores[k] >= threshold(s.view, None))
+        else:
+            gt, m = masks[k], np.asarray(maps[k], np.float32)
+            t = float(threshold(s.view, syn.get("zone")))
+            hit = bool(gt is not None and m.shape == gt.shape and (m[gt > 0] >= t).any())
+        out.append((syn, hit))
+    return out
+
+
+def rate_row(hits: list[bool]) -> dict:
+    """n, detected, detection and miss rate of a group of defects."""
+    n, d = len(hits), int(sum(hits))
+    return {
+        "n": n,
+        "detected": d,
+        "detection_rate": round(d / n, 4) if n else None,
+        "miss_rate": round(1 - d / n, 4) if n else None,
+    }
+
+
+def group_rates(found: list[tuple[dict, bool]]) -> dict:
+    """Rows per (type, size, zone), the margins ``by_type``, ``by_size``, ``by_zone`` and ``overall``."""
+    groups: dict[tuple, list[bool]] = defaultdict(list)
+    for syn, hit in found:
+        groups[(syn.get("type"), syn.get("size"), syn.get("zone"))].append(hit)
+
+    def margin(pos: int) -> dict:
+        acc: dict = defaultdict(list)
+        for key, hits in groups.items():
+            acc[str(key[pos])] += hits
+        return {k: rate_row(v) for k, v in sorted(acc.items())}
+
+    rows = [
+        {"type": k[0], "size": k[1], "zone": k[2], **rate_row(v)}
+        for k, v in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+    ]
+    return {
+        "rows": rows,
+        "by_type": margin(0),
+        "by_size": margin(1),
+        "by_zone": margin(2),
+        "overall": rate_row([h for v in groups.values() for h in v]),
+    }
+
+
 def miss_rate_table(
     project,
     result_id: str,
@@ -40,7 +114,7 @@ def miss_rate_table(
     Rows group by (type, size, zone); ``by_type``, ``by_size`` and ``by_zone`` are the margins and
     ``overall`` the total. ``level`` is "image" (score vs threshold) or "pixel" (map inside the GT mask).
     """
-    if level not in ("image", "pixel"):
+    if level not in LEVELS:
         raise ValueError(f"level must be 'image' or 'pixel', found '{level}'")
     thr, source = _threshold(project, threshold, policy)
     info = next((r for r in project.results() if r.id == result_id), None)
@@ -49,50 +123,92 @@ def miss_rate_table(
     scores = np.asarray(project.result_scores(result_id), np.float64)
     by_id = {s.id: s for s in project.samples()}
     picked = [
-        (k, by_id[sid])
-        for k, sid in enumerate(info.sample_ids)
-        if sid in by_id and by_id[sid].synthetic and "synthetic" in (by_id[sid].meta or {})
+        (k, by_id[sid]) for k, sid in enumerate(info.sample_ids) if sid in by_id and by_id[sid].synthetic
     ]
-    maps = project.result_maps(result_id, [s.id for _, s in picked]) if level == "pixel" and picked else []
-    groups: dict[tuple, list[bool]] = defaultdict(list)
-    for n, (k, s) in enumerate(picked):
-        syn = s.meta["synthetic"]
-        zone = syn.get("zone")
-        t = float(thr(s.view, zone) if level == "pixel" else thr(s.view, None))
-        if level == "image":
-            hit = bool(scores[k] >= t)
-        else:
-            gt = project.gt_mask(s.id)
-            m = np.asarray(maps[n], np.float32)
-            hit = bool(gt is not None and m.shape == gt.shape and (m[gt > 0] >= t).any())
-        groups[(syn.get("type"), syn.get("size"), zone)].append(hit)
+    samples = [s for _, s in picked]
+    maps = masks = None
+    if level == "pixel" and picked:
+        maps = project.result_maps(result_id, [s.id for s in samples])
+        masks = [project.gt_mask(s.id) for s in samples]
+    found = detections(samples, scores[[k for k, _ in picked]], maps, masks, thr, level)
+    return {"result": result_id, "level": level, "threshold": source, **group_rates(found)}
 
-    def row(hits: list[bool]) -> dict:
-        n, d = len(hits), int(sum(hits))
-        return {
-            "n": n,
-            "detected": d,
-            "detection_rate": round(d / n, 4) if n else None,
-            "miss_rate": round(1 - d / n, 4) if n else None,
-        }
 
-    def margin(pos: int) -> dict:
-        acc: dict = defaultdict(list)
-        for key, hits in groups.items():
-            acc[str(key[pos])] += hits
-        return {k: row(v) for k, v in sorted(acc.items())}
+def policy_in_use(project, run_id: str, view: str, given: tuple[str, dict] | None = None):
+    """(name, stored policy dict, why) of the policy that makes a run's verdicts, or None when none does.
 
-    rows = [
-        {"type": k[0], "size": k[1], "zone": k[2], **row(v)}
-        for k, v in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
-    ]
+    ``given`` (name, dict) wins when it was made for this run or names no run. Otherwise, as an export
+    picks it: a project policy made for this run ('default' first, then by name), else one naming no run.
+    """
+    run_views = {r.id: r.view for r in project.runs}
+
+    def fits(stored: dict) -> str | None:
+        runs = policy_runs(stored, run_views)
+        if runs is None:
+            return "names no run"
+        return "made for this run" if runs.get(view) == run_id else None
+
+    if given is not None and fits(given[1]):
+        return given[0], given[1], f"the policy asked for ({fits(given[1])})"
+    stored = project.policies
+    for specific in (True, False):
+        names = sorted(
+            n for n in stored if fits(stored[n]) == ("made for this run" if specific else "names no run")
+        )
+        if names:
+            name = "default" if "default" in names else names[0]
+            more = f"; also fitting: {', '.join(n for n in names if n != name)}" if len(names) > 1 else ""
+            return name, stored[name], f"the project's policy {fits(stored[name])}{more}"
+    return None
+
+
+def run_miss_rates(
+    project,
+    test: SplitData,
+    normals: np.ndarray | None,
+    normals_from: str = "validation",
+    given: tuple[str, dict] | None = None,
+) -> dict[str, Any] | NA:
+    """Detection and miss rates of a run's synthetic test defects under the policy in use, or an NA.
+
+    The policy is :func:`policy_in_use`'s; a run without one gets an image-level threshold at a 1 %
+    false-alarm rate on ``normals`` (the run's normal validation scores, else training scores), as an
+    export would fit. The record says which policy, its level and the view's threshold.
+    """
+    run = test.run
+    synthetic = [k for k, s in enumerate(test.samples) if s.synthetic and (s.meta or {}).get("synthetic")]
+    if not synthetic:
+        return NA(
+            f"the test split of view '{run.view}' holds no synthetic defect (add some: workbench synth)"
+        )
+    chosen = policy_in_use(project, run.id, run.view, given)
+    if chosen is not None:
+        name, stored, why = chosen
+        try:
+            policy = ThresholdPolicy.from_dict(stored)
+        except (ValueError, KeyError, TypeError) as exc:
+            return NA(f"policy '{name}' cannot be read: {exc}")
+    else:
+        if normals is None or len(normals) == 0 or not np.isfinite(normals).all():
+            return NA(f"{run.id} has no policy and no finite normal validation or training score to fit one")
+        far = DEFAULT_TARGET["far"]
+        policy = fit_policy("false_alarm_rate", scores=normals, max_fpr=far)
+        name, why = (
+            None,
+            f"fitted here: false-alarm rate <= {far:g} on {len(normals)} normal {normals_from} images",
+        )
+    if policy.level == "pixel" and test.maps is None:
+        return NA(f"policy '{name}' is pixel-level and the run's test maps were not loaded")
+    part = test.subset(np.isin(np.arange(len(test.samples)), synthetic))
+    found = detections(part.samples, part.scores, part.maps, part.masks, policy.threshold_for, policy.level)
     return {
-        "result": result_id,
-        "level": level,
-        "threshold": source,
-        "rows": rows,
-        "by_type": margin(0),
-        "by_size": margin(1),
-        "by_zone": margin(2),
-        "overall": row([h for v in groups.values() for h in v]),
+        "split": test.split,
+        "policy": {
+            "name": name,
+            "source": policy.source,
+            "level": policy.level,
+            "threshold": policy.threshold_for(run.view),
+            "why": why,
+        },
+        **group_rates(found),
     }

@@ -2,7 +2,7 @@
 
 Each ``draw_<type>(image, bead, params, noise, rng)`` returns the edited float image and the region it
 touched; ``params`` is a JSON-able dict (line index, arclength stretch, type-specific amplitudes) made by
-:func:`workbench.synth.placement.sample_params` or by hand in the Synthesis pane.
+:func:`workbench.synth.placement.place` or by hand in the Synthesis pane.
 """
 
 from __future__ import annotations
@@ -77,19 +77,24 @@ def draw_narrowing(image, bead: Bead, p: dict, noise: float, rng: np.random.Gene
 
 
 def draw_misalignment(image, bead: Bead, p: dict, noise: float, rng: np.random.Generator):
-    """The nozzle off its path: the stretch moved ``shift`` px sideways, bending in and out smoothly."""
+    """The nozzle off its path: the stretch moved ``shift`` px sideways, bending in and out smoothly.
+
+    ``seam`` darkens the joint the bead no longer covers.
+    """
     line, s, s0, s1 = _stretch(bead, p)
     i = _span(s, s0, s1, bead, line)
     bump = plateau(s[i], s0, s1, float(p.get("ramp", 0.3 * (s1 - s0))))
     br = Branch(i, float(p["shift"]) * bump, np.ones(len(i)))
     reach = float(band_halfwidth(bead.lines[line].widths).max())
-    return apply_edit(image, bead, line, StretchEdit(s0, s1, [br, *_context(s, s0, s1, reach)]), noise, rng)[
-        :2
-    ]
+    edit = StretchEdit(s0, s1, [br, *_context(s, s0, s1, reach)], seam=float(p.get("seam", 0.0)))
+    return apply_edit(image, bead, line, edit, noise, rng)[:2]
 
 
 def draw_bifurcation(image, bead: Bead, p: dict, noise: float, rng: np.random.Generator):
-    """A split stream: two thinner branches ``spread`` px apart that rejoin (or one that runs out and ends)."""
+    """A split stream: two thinner branches ``spread`` px apart that rejoin (or one that runs out and ends).
+
+    ``seam`` darkens the joint where it shows between the branches.
+    """
     line, s, s0, s1 = _stretch(bead, p)
     i = _span(s, s0, s1, bead, line)
     spread, thin = float(p["spread"]), float(p.get("thin", 0.55))
@@ -109,20 +114,37 @@ def draw_bifurcation(image, bead: Bead, p: dict, noise: float, rng: np.random.Ge
         side = np.full(len(k), thin)
         side[: max(len(k) // 6, 2)] = np.linspace(1.0, thin, max(len(k) // 6, 2))
         branches = [Branch(i, np.zeros(len(i)), main), Branch(k, spread * rise[own], side, (False, True))]
-    edit = StretchEdit(s0, s1, [*branches, *_context(s, s0, s1, reach)])
+    edit = StretchEdit(s0, s1, [*branches, *_context(s, s0, s1, reach)], seam=float(p.get("seam", 0.0)))
     return apply_edit(image, bead, line, edit, noise, rng)[:2]
 
 
 def draw_hole(image, bead: Bead, p: dict, noise: float, rng: np.random.Generator):
-    """A void in the sealant: a dark elliptic opening with a lit far wall and a rim catching the light."""
+    """Voids in the sealant: dark elliptic openings with a lit far wall and a rim catching the light.
+
+    ``count`` voids (default 1) share the stretch evenly, each taking ``fill`` of its share (a row of
+    pores where the flow was interrupted); one void spans the whole stretch.
+    """
     line, s, s0, s1 = _stretch(bead, p)
-    ln = bead.lines[line]
-    k = int(np.argmin(np.abs(s - 0.5 * (s0 + s1))))
+    count = int(p.get("count", 1))
+    if count < 1:
+        raise ValueError(f"a hole defect needs a count of at least 1 void, found {count}")
+    pitch = (s1 - s0) / count
+    fill = float(p.get("fill", 1.0)) if count > 1 else 1.0
+    result = image.copy()
+    region = np.zeros(image.shape[:2], bool)
+    for k in range(count):
+        mid = s0 + (k + 0.5) * pitch
+        region |= _void(result, bead.lines[line], s, mid, max(pitch * fill / 2, 1.5), p, noise, rng)
+    return result, region
+
+
+def _void(image, ln, s: np.ndarray, mid: float, a: float, p: dict, noise: float, rng: np.random.Generator):
+    """Draw one void of half-length ``a`` px centred at arclength ``mid`` into ``image``; the region it touched."""
+    k = int(np.argmin(np.abs(s - mid)))
     half = float(ln.widths[k]) / 2
     n = normals(ln.points)[k]
     t = np.array([n[1], -n[0]])
     centre = ln.points[k] + n * float(p.get("offset", 0.0)) * half
-    a = max((s1 - s0) / 2, 1.5)
     b = max(float(p.get("breadth", 0.5)) * half, 1.5)
     h, w = image.shape[:2]
     x0, y0, x1, y1 = window_around(centre[None, :], max(a, b) + 6, (h, w))
@@ -132,7 +154,7 @@ def draw_hole(image, bead: Bead, p: dict, noise: float, rng: np.random.Generator
     r = np.sqrt((u / a) ** 2 + (v / b) ** 2)
     edge = r * min(a, b)  # ~ px from the centre along the smaller axis
     inside = np.clip(min(a, b) - edge + 0.5, 0.0, 1.0)
-    orig = image[y0:y1, x0:x1]
+    orig = image[y0:y1, x0:x1].copy()
     # which flank of the bead faces the light: the brighter one
     flank = [
         remap(image, np.array([[q[0]]]), np.array([[q[1]]]))[0, 0].mean()
@@ -154,11 +176,10 @@ def draw_hole(image, bead: Bead, p: dict, noise: float, rng: np.random.Generator
     out = orig + lip
     out = inside[:, :, None] * interior + (1 - inside[:, :, None]) * out
     out = out + matched_noise(rng, inside.shape, noise, out.shape[2], inside)
-    result = image.copy()
-    result[y0:y1, x0:x1] = out
+    image[y0:y1, x0:x1] = out
     region = np.zeros((h, w), bool)
     region[y0:y1, x0:x1] = (inside > 0) | (np.abs(rim) > 0.02)
-    return result, region
+    return region
 
 
 DRAW = {

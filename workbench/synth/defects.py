@@ -23,6 +23,7 @@ from workbench.synth.surface_defects import SURFACE_TYPES
 DEFECT_TYPES = BEAD_TYPES + SURFACE_TYPES
 # share of the sample (view) area a defect's mask covers
 SIZE_CLASSES = {"small": (0.002, 0.005), "medium": (0.005, 0.012), "large": (0.012, 0.03)}
+MIN_VISIBLE = 12  # px: a mask smaller than this is an edit too faint to count as a defect
 
 
 def size_class(area_share: float) -> str:
@@ -93,8 +94,22 @@ def preview(
     if isinstance(bead, dict):
         bead = Bead.from_dict(bead)
     if params is None:
-        params = place(kind, bead, sample_image.shape[:2], np.random.default_rng(seed), SIZE_CLASSES[size])
+        made = synthesize_one(sample_image, bead, kind, size, np.random.default_rng(seed))
+        return made.image, made.mask
     return render(sample_image, bead, kind, params, seed)
+
+
+def _aim(area_range: tuple[float, float], rng: np.random.Generator) -> float:
+    """A target share inside ``area_range``, kept off its ends so a draw a little off still lands inside."""
+    lo, hi = np.log(area_range[0]), np.log(area_range[1])
+    margin = 0.15 * (hi - lo)
+    return float(np.exp(rng.uniform(lo + margin, hi - margin)))
+
+
+def _off_by(share: float, area_range: tuple[float, float]) -> float:
+    """How far (log ratio) ``share`` lies outside ``area_range``; 0 inside."""
+    lo, hi = area_range
+    return max(np.log(lo / share), np.log(share / hi), 0.0)
 
 
 def synthesize_one(
@@ -107,25 +122,44 @@ def synthesize_one(
     zone: int | None = None,
     zone_names: list[str] | None = None,
     roi: np.ndarray | None = None,
-    tries: int = 4,
+    tries: int = 5,
+    area_range: tuple[float, float] | None = None,
 ) -> Synthesized:
     """A random defect of ``kind`` and target ``size`` in ``zone`` (label in ``zones``); PlacementError if none fits.
 
-    A draw whose mask ends up empty (the edit changed too little to see) is retried with new parameters.
+    The mask is measured after each draw: one whose area falls outside the size class (or ``area_range``,
+    a share of the sample that overrides the class) is drawn again with the target scaled by how far it
+    missed, up to ``tries`` draws, and the closest draw is kept; its recorded size is the class it reached.
+    A draw that changes too few pixels to see counts as a miss.
     """
     check_type(kind, bead)
     if size not in SIZE_CLASSES:
         raise ValueError(f"unknown size '{size}'; expected one of {', '.join(SIZE_CLASSES)}")
+    want = tuple(area_range) if area_range is not None else SIZE_CLASSES[size]
+    if not 0 < want[0] <= want[1] < 1:
+        raise ValueError(f"area range must be shares of the sample with 0 < low <= high < 1, found {want}")
     h, w = image.shape[:2]
+    aim, gain = _aim(want, rng), 1.0
+    best: tuple[float, dict, np.ndarray, np.ndarray] | None = None
     for _ in range(tries):
-        params = place(kind, bead, (h, w), rng, SIZE_CLASSES[size], zones=zones, zone=zone, roi=roi)
+        params = place(kind, bead, (h, w), rng, (aim * gain,) * 2, zones=zones, zone=zone, roi=roi)
         seed = int(rng.integers(0, 2**31 - 1))
         after, mask = render(image, bead, kind, params, seed)
         area = float((mask > 0).sum())
-        if area >= 12:
-            params = {**params, "seed": seed}
-            zname = None
-            if zone is not None:
-                zname = zone_names[zone - 1] if zone_names and 0 < zone <= len(zone_names) else str(zone)
-            return Synthesized(after, mask, kind, zname, size_class(area / (h * w)), size, params)
-    raise PlacementError(f"a '{kind}' defect changed no visible pixels in {tries} tries")
+        if area < MIN_VISIBLE:
+            gain *= 1.5
+            continue
+        off = _off_by(area / (h * w), want)
+        if best is None or off < best[0]:
+            best = (off, {**params, "seed": seed}, after, mask)
+        if off == 0.0:
+            break
+        gain *= float(np.clip(aim * h * w / area, 0.25, 4.0))
+    if best is None:
+        raise PlacementError(f"a '{kind}' defect changed no visible pixels in {tries} tries")
+    _, params, after, mask = best
+    zname = None
+    if zone is not None:
+        zname = zone_names[zone - 1] if zone_names and 0 < zone <= len(zone_names) else str(zone)
+    share = float((mask > 0).sum()) / (h * w)
+    return Synthesized(after, mask, kind, zname, size_class(share), size, params)

@@ -2,9 +2,10 @@
 
 Per view: seed 000's metric tables (mean ± std over seeds, validation in parentheses), every run,
 operating points (seeds 002 and 003), the threshold policy, ROC/PR curves, score histograms with the
-threshold, the worst false positives and negatives with heatmaps, size-aware misses, timings and
-memory, t-tests with Benjamini-Hochberg, the knee chart (seed 001) and robustness drops. Every "n/a"
-carries its reason as a footnote. The caller saves the project (evaluation may add results).
+threshold, the worst false positives and negatives with heatmaps, size-aware misses, the detection
+of synthetic defects per type and size ("what would this station miss?"), timings and memory, t-tests
+with Benjamini-Hochberg, the knee chart (seed 001) and robustness drops. Every "n/a" carries its
+reason as a footnote. The caller saves the project (evaluation may add results).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from workbench.jobs.report.sections import (
     stats_tables,
     timing_table,
 )
+from workbench.jobs.report.synthetic import synthetic_section
 from workbench.jobs.report.tables import esc
 from workbench.jobs.robustness import robustness as run_robustness
 
@@ -157,6 +159,8 @@ def _view_section(
         )
     out.append("</div>")
     out.append("<h3>Size-aware misses</h3>" + size_table(records))
+    out.append(f'<h3 id="{esc(anchor)}-synthetic">What this station would miss</h3>')
+    out.append(synthetic_section(records, firsts))
     out.append(f'<h3 id="{esc(anchor)}-timing">Timings and memory</h3>' + timing_table(records))
     out.append(f'<h3 id="{esc(anchor)}-stats">Statistics</h3>' + stats_tables(stats))
     out.append("<h3>Accuracy against inference time</h3>" + knee_section(stats, groups))

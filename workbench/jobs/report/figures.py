@@ -1,5 +1,6 @@
 """Report figures as PNG bytes (matplotlib, Agg backend): ROC/PR curves, score histograms with the
-threshold, worst false positives and negatives with heatmaps, and the accuracy / speed knee chart."""
+threshold, worst false positives and negatives with heatmaps, the accuracy / speed knee chart and the
+detection rates of synthetic defects."""
 
 from __future__ import annotations
 
@@ -238,4 +239,34 @@ def knee_figure(knee: dict[str, Any], groups_stats: dict[str, Any], groups: list
     ax.legend(fontsize=7, frameon=False, loc="best")
     ax.margins(x=0.25, y=0.25)
     ax.set_xlim(left=0)  # a time is never negative, even when a noisy std says otherwise
+    return _png(fig)
+
+
+SIZE_COLORS = ("#9ecae1", "#4292c6", "#08519c")
+
+
+def detection_figure(panels: list[tuple[str, dict]], sizes: tuple[str, ...]) -> bytes | None:
+    """Bars of the detection rate per defect type and size, one panel per (title, {(type, size): [hit, n]})."""
+    if not panels:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.8), squeeze=False)
+    width = 0.8 / len(sizes)
+    for ax, (title, cells) in zip(axes.ravel(), panels):
+        types = sorted({t for t, _ in cells if t != "all"})
+        for k, size in enumerate(sizes):
+            counts = [cells.get((t, size), [0, 0]) for t in types]
+            xs = [i + (k - (len(sizes) - 1) / 2) * width for i in range(len(types))]
+            rates = [100 * d / n if n else 0.0 for d, n in counts]
+            bars = ax.bar(xs, rates, width, color=SIZE_COLORS[k % len(SIZE_COLORS)], label=size)
+            for bar, (_, n) in zip(bars, counts):
+                if n:  # how many defects the bar stands for
+                    x = bar.get_x() + width / 2
+                    ax.annotate(
+                        str(n), (x, bar.get_height()), ha="center", va="bottom", fontsize=6, color="#555555"
+                    )
+        ax.set_xticks(range(len(types)), types, rotation=20, fontsize=8)
+        ax.set(ylim=(0, 130), yticks=range(0, 101, 20), ylabel="detected (%)", title=title)
+        ax.legend(fontsize=7, frameon=False, ncol=len(sizes), loc="upper left")
+    fig.tight_layout()
     return _png(fig)
