@@ -60,3 +60,52 @@ def test_gui_without_display_says_so_and_writes_a_summary(tmp_path):
     assert result.stdout.splitlines()[0].startswith("no display found")
     summary = tmp_path / "s_summary.txt"
     assert summary.exists() and "samples" in summary.read_text()
+
+
+def test_template_cuts_the_box_of_a_video_frame_and_refuses_one_outside(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    from workbench.io.images import read_image
+    from workbench.io.video import VideoReader
+
+    video = tmp_path / "v.mp4"
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (96, 64))
+    for _ in range(6):
+        writer.write(cv2.GaussianBlur(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8), (0, 0), 2))
+    writer.release()
+    out = tmp_path / "t.png"
+    assert main(["template", str(video), "--frame", "3", "--box", "10,20,30,40", "--out", str(out)]) == 0
+    with VideoReader(video) as reader:
+        want = reader.read(3)[20:60, 10:40]
+    assert np.array_equal(read_image(out).image, want)
+    assert main(["template", str(video), "--frame", "3", "--box", "80,20,30,40", "--out", str(out)]) == 1
+    assert "box 80,20,30,40 reaches outside frame 3 of v.mp4 (96x64 px)" in capsys.readouterr().err
+
+
+def test_label_sets_the_samples_of_passes_and_names_a_missing_pass(tmp_path, capsys):
+    import numpy as np
+
+    from workbench.project import Project
+
+    path = tmp_path / "s.awb"
+    with Project.create(path) as p:
+        src = p.add_source("video", "line.mp4")
+        images = [np.full((8, 8, 3), 10 * i, np.uint8) for i in range(6)]
+        infos = [
+            {"source": src, "pass_index": i // 2, "view": "ab"[i % 2], "label": "good"} for i in range(6)
+        ]
+        p.add_samples(images, infos)
+        p.save()
+    assert main(["label", str(path), "--pass", "1", "--label", "defective"]) == 0
+    assert main(["label", str(path), "--pass", "2", "--view", "b", "--label", "unknown"]) == 0
+    with Project.open(path) as p:
+        labels = {(s.pass_index, s.view): s.label for s in p.samples()}
+    assert labels == {
+        (0, "a"): "good", (0, "b"): "good", (1, "a"): "defective", (1, "b"): "defective",
+        (2, "a"): "good", (2, "b"): "unknown",
+    }  # fmt: skip
+    capsys.readouterr()
+    assert main(["label", str(path), "--pass", "7", "--label", "good"]) == 1
+    assert "no samples of pass 7" in capsys.readouterr().err

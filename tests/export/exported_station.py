@@ -29,12 +29,16 @@ def load_helper():
     return sys.modules[name]
 
 
-def train_tiny(project_path: Path, model: str = "patchcore", **params) -> list[str]:
-    """Fit a tiny model on every view's train split (with the view's ROI) and store the runs."""
+def train_tiny(
+    project_path: Path, model: str = "patchcore", views: list[str] | None = None, **params
+) -> list[str]:
+    """Fit a tiny model on every view's (or the given views') train split with the view's ROI; store the runs."""
     params = params or TINY_PATCHCORE
     ids = []
     with Project.open(project_path) as p:
         for name, v in p.views.items():
+            if views is not None and name not in views:
+                continue
             images = [p.sample_image(s.id) for s in p.samples(view=name, split="train")]
             roi = roi_for(v.roi, v.roi_margin, v.crop.h, v.crop.w)
             m = registry.create(model, **params).fit(images, roi=roi)

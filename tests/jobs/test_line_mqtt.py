@@ -86,7 +86,6 @@ class Subscriber:
 def _reference_verdicts(station) -> dict[tuple[int, str], tuple[str, float]]:
     """{(first frame of the pass, view): ('OK'/'NG', score)} from torch predict on the project's samples."""
     bundle = Bundle.load(station["bundle"])
-    policy = bundle.policy
     out = {}
     with Project.open(station["project"]) as p:
         passes = p.sources[0].meta["passes"]
@@ -95,6 +94,7 @@ def _reference_verdicts(station) -> dict[tuple[int, str], tuple[str, float]]:
             samples = p.samples(view=run.view)
             scores, maps = model.predict([p.sample_image(s.id) for s in samples])
             v = bundle.view(run.view)
+            policy = v.policy
             zones = {run.view: (v.zones, v.zone_names)} if policy.level == "pixel" else None
             ng = apply_policy(policy, scores, [run.view] * len(samples), list(maps), zones, {run.view: v.roi})
             for s, bad, s_ in zip(samples, ng, scores):

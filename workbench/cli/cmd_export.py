@@ -27,8 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--policy",
+        dest="policies",
+        action="append",
         default=None,
-        help="threshold policy of the project to ship (default: 'default' or the only one)",
+        metavar="NAME",
+        help="threshold policy of the project to ship (repeat, one per exported run); it must have been made "
+        "for the exported run of its view (default: the policy made for each run, 'default' first; a run "
+        "without one gets a threshold fitted on its good validation samples)",
     )
     p.add_argument(
         "--fusion",
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"project file not found: {args.project}")
     with terminal_progress("export") as (progress, cancel):
         result = export_station(
-            args.project, args.out, run_ids=args.runs, policy=args.policy, fusion=args.fusion,
+            args.project, args.out, run_ids=args.runs, policies=args.policies, fusion=args.fusion,
             missing=args.missing, strict=not args.no_parity_gate, progress=progress, cancel=cancel,
         )  # fmt: skip
     print(f"bundle   {result.path}")
@@ -70,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
             f"on {e['samples']} samples (max map diff {e.get('relative_diff', 0):.2e} of range, "
             f"{e.get('verdicts_identical', 0)}/{e['samples']} verdicts identical)"
         )
-    print(f"policy   {result.manifest['policy_note']}")
+    for v in result.manifest["views"]:
+        print(f"policy   {v['name']}: {v['policy_note']}")
     return 0 if result.parity["passed"] else 3

@@ -1,4 +1,5 @@
-"""`workbench import-video|import-dataset|export-dataset`: bring images into a project and back out."""
+"""`workbench import-video|import-dataset|export-dataset|template`: bring images into a project and back out;
+cut a view's template from a frame of a video."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 import re
 
 from workbench.cli.progress import terminal_progress
-from workbench.io.images import read_image
+from workbench.io.images import read_image, write_image
 from workbench.io.passes import PassRule
-from workbench.io.video import frame_range, probe
+from workbench.io.video import VideoReader, frame_range, probe
 from workbench.jobs.import_dataset import export_dataset, import_dataset
 from workbench.jobs.import_video import import_video
 from workbench.project import Project
@@ -29,6 +30,16 @@ def _window_arg(text: str) -> tuple[int, int]:
     if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
         raise argparse.ArgumentTypeError(f"expected a window WxH in pixels (e.g. 320x240), found '{text}'")
     return int(m.group(1)), int(m.group(2))
+
+
+def _box_arg(text: str) -> tuple[int, int, int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*", text)
+    if not m or int(m.group(3)) == 0 or int(m.group(4)) == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a box X,Y,W,H in pixels (e.g. 120,40,200,160), found '{text}'"
+        )
+    x, y, w, h = (int(g) for g in m.groups())
+    return x, y, w, h
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +100,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_import_video)
 
+    p = subparsers.add_parser(
+        "template",
+        help="cut a view's template (or a whole frame) from a video frame as a PNG",
+        description="Write frame N of a video, or the box X,Y,W,H of it, as a PNG: a view's template for "
+        "`import-video --template NAME=PNG`. Without --box the whole frame is written, to find the box in.",
+    )
+    p.add_argument("video", help="the video file (mp4, avi, mkv)")
+    p.add_argument("--frame", type=int, required=True, metavar="N", help="frame index (0 = the first)")
+    p.add_argument("--box", type=_box_arg, default=None, metavar="X,Y,W,H", help="the region in pixels")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.set_defaults(func=cmd_template)
+
     p = subparsers.add_parser("import-dataset", help="import an MVTec-layout folder (with GT masks)")
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("dir", help="the dataset folder (train/good, test/<type>, ground_truth/<type>)")
@@ -133,6 +156,20 @@ def cmd_import_video(args: argparse.Namespace) -> int:
     print(f"source {result.source}: {len(result.passes)} passes, {len(result.sample_ids)} samples")
     if result.unmatched:
         print(f"{len(result.unmatched)} pass/view pairs had no match (see warnings above)")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    with VideoReader(args.video) as reader:
+        frame = reader.read(args.frame)
+    height, width = frame.shape[:2]
+    x, y, w, h = args.box or (0, 0, width, height)
+    if x + w > width or y + h > height:
+        raise ValueError(
+            f"box {x},{y},{w},{h} reaches outside frame {args.frame} of {reader.name} ({width}x{height} px)"
+        )
+    write_image(args.out, frame[y : y + h, x : x + w])
+    print(f"wrote {args.out}: {w}x{h} px from frame {args.frame} of {reader.name} at {x},{y}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`workbench samples|split`: list a project's samples; assign train/val/test by pass."""
+"""`workbench samples|split|label`: list a project's samples; assign train/val/test by pass; label samples."""
 
 from __future__ import annotations
 
@@ -41,6 +41,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reshuffle-test", action="store_true", help="let passes already in test move (not advised)"
     )
     p.set_defaults(func=cmd_split)
+
+    p = subparsers.add_parser(
+        "label",
+        help="label samples good, defective or unknown, chosen by pass or by id",
+        description="Label the samples of the given passes (every view, or --view) or the given sample "
+        "ids; e.g. the parts quality control rejected: workbench label P --pass 3 --pass 7 --label defective",
+    )
+    p.add_argument("project", help="the project file (.awb)")
+    p.add_argument(
+        "--label", required=True, choices=("good", "defective", "unknown"), help="the label to set"
+    )
+    p.add_argument(
+        "--pass", dest="passes", type=int, action="append", default=[], metavar="N", help="a pass (repeat)"
+    )
+    p.add_argument(
+        "--sample",
+        dest="samples",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a sample id (repeat)",
+    )
+    p.add_argument("--view", default=None, help="only this view's samples of the passes")
+    p.add_argument("--source", default=None, help="only passes of this source (default: every source)")
+    p.set_defaults(func=cmd_label)
 
 
 def sample_record(s) -> dict:
@@ -89,4 +115,37 @@ def cmd_split(args: argparse.Namespace) -> int:
             result = split_samples(project, rule, args.view, progress=progress, cancel=cancel)
         project.save()
     print(", ".join(f"{k} {n}" for k, n in sorted(result.counts.items())) + f" ({result.changed} changed)")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    if not args.passes and not args.samples:
+        raise ValueError("label: name the samples with --pass N or --sample ID (repeat either)")
+    with Project.open(args.project) as project:
+        if args.source is not None and args.source not in {s.id for s in project.sources}:
+            known = ", ".join(s.id for s in project.sources) or "none"
+            raise ValueError(f"project {project.name} has no source {args.source!r}; sources: {known}")
+        views = sorted({s.view for s in project.samples()})
+        if args.view is not None and args.view not in views:
+            raise ValueError(
+                f"project {project.name} has no samples of view {args.view!r}; views: {', '.join(views)}"
+            )
+        ids = list(args.samples)
+        if args.passes:
+            chosen = [
+                s
+                for s in project.samples(view=args.view)
+                if s.pass_index in args.passes and args.source in (None, s.source)
+            ]
+            found = {s.pass_index for s in chosen}
+            missing = sorted(set(args.passes) - found)
+            if missing:
+                raise ValueError(
+                    f"no samples of pass {', '.join(map(str, missing))} in project {project.name}"
+                )
+            ids += [s.id for s in chosen]
+        ids = list(dict.fromkeys(ids))
+        project.update_samples(ids, label=args.label)
+        project.save()
+    print(f"labelled {len(ids)} samples {args.label}")
     return 0

@@ -3,7 +3,8 @@ sha256 checksums of every file; written to a temporary folder and renamed into p
 
 Layout of a bundle folder::
 
-    manifest.json          format, software versions, station, pass rule, fusion, policy, views, checksums
+    manifest.json          format, software versions, station, pass rule, fusion, views (each with the
+                           threshold policy of its run), checksums
     parity.json            onnxruntime vs torch on the test split (see workbench.export.parity)
     models/<view>.onnx     (1, h, w, 3) uint8 RGB working image -> score (1,), map (1, H, W)
     templates/<view>.png   the view's template (RGB)
@@ -29,7 +30,7 @@ import numpy as np
 from workbench.metrics.policy import ThresholdPolicy
 
 FORMAT = "anomaly-workbench-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a threshold policy per view (1: one for the whole bundle)
 MANIFEST = "manifest.json"
 PARITY = "parity.json"
 
@@ -120,13 +121,14 @@ def move_into_place(tmp: Path, out: Path) -> None:
 
 @dataclass
 class BundleView:
-    """One view of a loaded bundle: its manifest entry and images."""
+    """One view of a loaded bundle: its manifest entry, images and the threshold policy of its run."""
 
     name: str
     entry: dict[str, Any]
     template: np.ndarray  # (h, w, 3) uint8 RGB
     roi: np.ndarray  # (H, W) uint8 0/255 at crop size, dilated
     zones: np.ndarray | None  # (H, W) uint8 labels, 0 = none
+    policy: ThresholdPolicy
     zone_names: list[str] = field(default_factory=list)
 
     @property
@@ -177,6 +179,11 @@ class Bundle:
         views = []
         for e in manifest["views"]:
             zones = read_png(path / e["zones"], color=False) if e.get("zones") else None
+            stored = e.get("policy", manifest.get("policy"))  # version 1: one policy for all views
+            try:
+                policy = ThresholdPolicy.from_dict(stored)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise BundleError(f"{mf}: view {e['name']!r} has no usable threshold policy: {exc}") from exc
             views.append(
                 BundleView(
                     e["name"],
@@ -184,14 +191,11 @@ class Bundle:
                     read_png(path / e["template"], color=True),
                     read_png(path / e["roi"], color=False),
                     zones,
+                    policy,
                     list(e.get("zone_names", [])),
                 )
             )
         return cls(path, manifest, views)
-
-    @property
-    def policy(self) -> ThresholdPolicy:
-        return ThresholdPolicy.from_dict(self.manifest["policy"])
 
     @property
     def parity(self) -> dict[str, Any] | None:

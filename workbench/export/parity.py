@@ -83,27 +83,23 @@ def view_parity(
 
 def check_parity(
     views: list[dict[str, Any]],
-    policy: ThresholdPolicy,
     split: str = "test",
     tolerance: float = TOLERANCE,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
 ) -> dict[str, Any]:
-    """The parity report of all views. ``views``: dicts with name, model, runtime, images, sample_ids, roi,
-    zones, zone_names (and optional exporter/fallback_reason, copied into the report)."""
-    report: dict[str, Any] = {
-        "tolerance": tolerance,
-        "split": split,
-        "policy_level": policy.level,
-        "views": {},
-    }
+    """The parity report of all views. ``views``: dicts with name, model, runtime, images, sample_ids, policy
+    (the view's ThresholdPolicy), roi, zones, zone_names (and optional exporter/fallback_reason, copied
+    into the report)."""
+    report: dict[str, Any] = {"tolerance": tolerance, "split": split, "views": {}}
     for i, v in enumerate(views):
         cancel.raise_if_cancelled()
         progress(i / max(1, len(views)), f"parity of view {v['name']} ({len(v['images'])} samples)")
         entry = view_parity(
-            v["name"], v["model"], v["runtime"], v["images"], v["sample_ids"], policy,
+            v["name"], v["model"], v["runtime"], v["images"], v["sample_ids"], v["policy"],
             v["roi"], v.get("zones"), v.get("zone_names", []), tolerance, cancel,
         )  # fmt: skip
+        entry["policy_level"] = v["policy"].level
         entry["exporter"] = v.get("exporter", "")
         if v.get("fallback_reason"):
             entry["fallback_reason"] = v["fallback_reason"]

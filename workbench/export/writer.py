@@ -42,11 +42,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ViewExport:
-    """What one view contributes: its definition, the fitted model, its run record and parity crops."""
+    """What one view contributes: its definition, the fitted model, its run record, the threshold policy
+    made for that run (and where it came from) and parity crops."""
 
     view: ViewInfo
     model: Any
     run: dict[str, Any]
+    policy: ThresholdPolicy
+    policy_note: str = ""
     images: list[np.ndarray] = field(default_factory=list)  # (H, W, 3) uint8 crops for the parity check
     sample_ids: list[int] = field(default_factory=list)
     split_note: str = ""
@@ -78,12 +81,10 @@ def _versions() -> dict[str, str]:
 def write_bundle(
     out: str | Path,
     items: list[ViewExport],
-    policy: ThresholdPolicy,
     *,
     station: dict[str, Any] | None = None,
     pass_rule: dict[str, Any] | None = None,
     fusion: dict[str, Any] | None = None,
-    policy_note: str = "",
     tolerance: float = TOLERANCE,
     strict: bool = True,
     progress: ProgressFn = no_progress,
@@ -152,6 +153,8 @@ def write_bundle(
                     "model": model.name,
                     "params": model.get_params(),
                     "run": it.run,
+                    "policy": it.policy.to_dict(),
+                    "policy_note": it.policy_note,
                 }
             )
             session = open_session(tmp / graph, device="cpu")
@@ -159,13 +162,13 @@ def write_bundle(
             parity_views.append(
                 {
                     "name": v.name, "model": model, "runtime": runtime, "images": it.images,
-                    "sample_ids": it.sample_ids, "roi": roi, "zones": v.zones, "zone_names": list(v.zone_names),
-                    "exporter": done.exporter, "fallback_reason": done.fallback_reason, "split_note": it.split_note,
+                    "sample_ids": it.sample_ids, "policy": it.policy, "roi": roi, "zones": v.zones,
+                    "zone_names": list(v.zone_names), "exporter": done.exporter,
+                    "fallback_reason": done.fallback_reason, "split_note": it.split_note,
                 }
             )  # fmt: skip
         report = check_parity(
             parity_views,
-            policy,
             tolerance=tolerance,
             progress=sub_progress(progress, 0.7, 0.97),
             cancel=cancel,
@@ -185,8 +188,6 @@ def write_bundle(
             "station": station or {},
             "pass_rule": pass_rule or {},
             "fusion": fusion or {"rule": "any", "missing": "ng"},
-            "policy": policy.to_dict(),
-            "policy_note": policy_note,
             "parity": {"file": PARITY, "passed": report["passed"], "tolerance": tolerance},
             "views": entries,
         }

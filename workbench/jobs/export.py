@@ -1,10 +1,11 @@
 """Export job: a station project's trained runs become a verified line bundle (ONNX + JSON + PNG).
 
-By default the newest run of each view is exported; ``run_ids`` picks others (one per view). The
-threshold policy is the project's policy named ``policy`` (default: the one named "default", else the
-only one); a project without any gets a per-view image-level policy fitted here on the validation
-normals (``false_alarm_rate``, ``max_fpr`` 1 %), noted in the manifest. The job trains nothing and
-leaves the project unchanged.
+By default the newest run of each view is exported; ``run_ids`` picks others (one per view). A
+threshold belongs to the run it was set for, so each exported view gets the thresholds of a project
+policy made for its run (``policies`` names them; default: the one made for the run, 'default'
+first), and a view that no project policy fits gets an image-level policy fitted here on its run's
+validation normals (``false_alarm_rate``, ``max_fpr`` 1 %), noted in the manifest. A named policy
+that fits no exported run is refused. The job trains nothing and leaves the project unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.export.writer import BundleResult, ViewExport, write_bundle
+from workbench.jobs.evaluate_policy import policy_runs
 from workbench.metrics.policy import ThresholdPolicy, fit_policy
 from workbench.models import registry
 from workbench.project import Project
@@ -70,54 +72,122 @@ def _crops(
     return ids, [project.sample_image(i) for i in ids]
 
 
-def choose_policy(
-    project: Project, name: str | None, models: dict[str, Any], cancel: CancelToken
-) -> tuple[ThresholdPolicy, str]:
-    """(policy, note) from the project, or fitted on the validation normals when the project has none."""
+def _describe_runs(runs: dict[str, str] | None) -> str:
+    if runs is None:
+        return "names no run"
+    return "was made for " + ", ".join(f"{r} (view {v!r})" for v, r in runs.items())
+
+
+def for_view(policy: ThresholdPolicy, view: str) -> ThresholdPolicy:
+    """The part of ``policy`` that applies to ``view``: its thresholds, zones and area rule; no other view's."""
+
+    def own(d: dict) -> dict:
+        return {view: dict(d[view])} if view in d else {}
+
+    return ThresholdPolicy(
+        threshold=policy.threshold_for(view),
+        level=policy.level,
+        per_view={view: policy.threshold_for(view)},
+        per_zone=own(policy.per_zone),
+        min_area=policy.min_area,
+        min_area_per_zone=own(policy.min_area_per_zone),
+        source=policy.source,
+        params=dict(policy.params),
+    )
+
+
+def _fit_for_run(project: Project, view: str, run, model, cancel: CancelToken) -> tuple[ThresholdPolicy, str]:
+    """An image-level policy for one run from its scores on the view's good validation samples (else train)."""
+    split = "val"
+    _, images = _crops(project, view, "val", "good")
+    if not images:
+        split = "train"
+        _, images = _crops(project, view, "train", "good")
+    if not images:
+        raise ValueError(
+            f"view {view!r} has no good validation or training samples to set a threshold for {run.id} from"
+        )
+    cancel.raise_if_cancelled()
+    scores, _ = model.predict(images, cancel=cancel)
+    scores = [float(x) for x in scores]
+    policy = fit_policy(
+        "false_alarm_rate", scores=scores, views=[view] * len(scores), max_fpr=DEFAULT_MAX_FPR
+    )
+    policy.params.update(run=run.id, view=view, fitted_on=split, n_val=len(scores), fitted_at="export")
+    return policy, (
+        f"fitted at export on {len(scores)} good {'validation' if split == 'val' else 'training'} samples "
+        f"of {run.id} (max false-alarm rate {DEFAULT_MAX_FPR:g})"
+    )
+
+
+def choose_policies(
+    project: Project,
+    runs: dict[str, Any],
+    models: dict[str, Any],
+    names: list[str] | None = None,
+    cancel: CancelToken = NEVER_CANCEL,
+) -> dict[str, tuple[ThresholdPolicy, str]]:
+    """{view: (policy, note)}: for each exported run, thresholds made for that very run.
+
+    A project policy fits a view when it was made for the view's exported run (or names no run at
+    all). With ``names`` only those policies are considered and every exported view must be fitted
+    by exactly one of them, else ValueError says which run lacks one. Without ``names`` a view takes
+    the policy made for its run ('default' first, then the only one; policies naming a run before
+    those naming none); a view that no project policy fits gets one fitted here on its run's good
+    validation samples, and its note says so.
+    """
     policies = project.policies
-    if name is not None:
+    run_views = {r.id: r.view for r in project.runs}
+    for name in names or []:
         if name not in policies:
             raise ValueError(
                 f"project {project.name} has no policy {name!r}; policies: {', '.join(policies) or 'none'}"
             )
-        return ThresholdPolicy.from_dict(policies[name]), f"policy {name!r} of the project"
-    if "default" in policies:
-        return ThresholdPolicy.from_dict(policies["default"]), "policy 'default' of the project"
-    if len(policies) == 1:
-        (only,) = policies
-        return ThresholdPolicy.from_dict(policies[only]), f"policy {only!r} of the project"
-    if policies:
-        raise ValueError(
-            f"project {project.name} has several policies ({', '.join(policies)}); pick one with --policy"
-        )
-    scores, views = [], []
-    for view, model in models.items():
-        split = "val"
-        _, images = _crops(project, view, "val", "good")
-        if not images:
-            split = "train"
-            _, images = _crops(project, view, "train", "good")
-        if not images:
+    considered = list(dict.fromkeys(names)) if names else list(policies)
+    covers = {n: policy_runs(policies[n], run_views) for n in considered}
+    chosen: dict[str, tuple[ThresholdPolicy, str]] = {}
+    used: set[str] = set()
+    for view, run in runs.items():
+        specific = [n for n in considered if covers[n] is not None and covers[n].get(view) == run.id]
+        fitting = specific or [n for n in considered if covers[n] is None]
+        if not names and "default" in fitting:
+            fitting = ["default"]
+        if len(fitting) > 1:
             raise ValueError(
-                f"view {view!r} has no good validation or training samples to set a threshold from"
+                f"view {view!r} ({run.id}): several policies fit ({', '.join(fitting)}); "
+                + ("name only one of them" if names else "pick with --policy (repeat it, one per run)")
             )
-        cancel.raise_if_cancelled()
-        s, _ = model.predict(images, cancel=cancel)
-        scores.extend(float(x) for x in s)
-        views.extend([view] * len(s))
-        log.info("view %s: threshold fitted on %d good %s samples", view, len(s), split)
-    policy = fit_policy("false_alarm_rate", scores=scores, views=views, max_fpr=DEFAULT_MAX_FPR)
-    return (
-        policy,
-        f"no policy in the project: fitted at export on good validation samples (max false-alarm rate {DEFAULT_MAX_FPR:g})",
-    )
+        if fitting:
+            (name,) = fitting
+            used.add(name)
+            note = f"policy {name!r} of the project" + ("" if specific else " (it names no run)")
+            chosen[view] = for_view(ThresholdPolicy.from_dict(policies[name]), view), note
+            continue
+        if names:
+            named = "; ".join(f"policy {n!r} {_describe_runs(covers[n])}" for n in considered)
+            raise ValueError(
+                f"{named}; none fits {run.id}, the run exported for view {view!r}: a threshold does not carry "
+                f"over between runs. Export the run it was made for (--run), fit one for {run.id} "
+                f"(workbench policy {Path(project.path).name} --run {run.id}), or leave out --policy"
+            )
+        chosen[view] = _fit_for_run(project, view, run, models[view], cancel)
+        # A warning when the project has policies (none made for this run), plain news when it has none.
+        level = logging.WARNING if policies else logging.INFO
+        log.log(level, "view %s: no policy of the project fits %s; %s", view, run.id, chosen[view][1])
+    unused = [n for n in names or [] if n not in used]
+    if unused:
+        raise ValueError(
+            "; ".join(f"policy {n!r} {_describe_runs(covers[n])}" for n in unused)
+            + f", which is not exported (exported: {', '.join(r.id for r in runs.values())})"
+        )
+    return chosen
 
 
 def export_station(
     project_path: str | os.PathLike,
     out: str | os.PathLike,
     run_ids: list[str] | None = None,
-    policy: str | None = None,
+    policies: list[str] | None = None,
     fusion: str = "any",
     missing: str = "ng",
     strict: bool = True,
@@ -133,9 +203,10 @@ def export_station(
             log.warning("views without a trained run are not exported: %s", ", ".join(missing_views))
         progress(0.0, "loading models")
         models = {v: load_model(project, r) for v, r in runs.items()}
-        pol, note = choose_policy(project, policy, models, cancel)
+        chosen = choose_policies(project, runs, models, policies, cancel)
         items = []
         for v, r in runs.items():
+            pol, note = chosen[v]
             ids, images = _crops(project, v, "test")
             note_v = ""
             if not images:
@@ -144,7 +215,7 @@ def export_station(
             items.append(
                 ViewExport(
                     views[v], models[v], {"id": r.id, "model": r.model, "created": r.created, "meta": r.meta},
-                    images, ids, note_v,
+                    pol, note, images, ids, note_v,
                 )
             )  # fmt: skip
         rule = {}
@@ -154,6 +225,6 @@ def export_station(
                 break
         station = {"name": project.name, "project": str(Path(project_path).resolve())}
         return write_bundle(
-            out, items, pol, station=station, pass_rule=rule, fusion={"rule": fusion, "missing": missing},
-            policy_note=note, strict=strict, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel,
+            out, items, station=station, pass_rule=rule, fusion={"rule": fusion, "missing": missing},
+            strict=strict, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel,
         )  # fmt: skip

@@ -4,8 +4,8 @@ a verdict per view and one per part (late fusion), emitted as JSON on stdout / M
 The per-frame work is the import's (``workbench.io.extract``): the presence signal feeds an online
 pass segmenter; while a part is present every view is matched coarse-to-fine and the best-aligned
 frame kept (:class:`~workbench.core.best_frame.BestFrameTracker`). When a pass closes, each view's
-crop goes through its bundle graph, the threshold policy gives the view verdict and the fusion rule
-the part verdict.
+crop goes through its bundle graph, the threshold policy of the view's run gives the view verdict and
+the fusion rule the part verdict.
 """
 
 from __future__ import annotations
@@ -104,7 +104,6 @@ class LineInspector:
         source: str = "",
     ) -> None:
         self.bundle, self.runtimes = bundle, runtimes
-        self.policy = bundle.policy
         fz = bundle.manifest.get("fusion", {})
         self.fusion = fusion or fz.get("rule", "any")
         self.missing = missing or fz.get("missing", "ng")
@@ -169,7 +168,7 @@ class LineInspector:
                 continue
             c = ranked[0]
             score, amap = self.runtimes[bv.name].infer(c.crop)
-            r = view_verdict(self.policy, bv.name, score, amap, bv.roi, bv.zones, bv.zone_names)
+            r = view_verdict(bv.policy, bv.name, score, amap, bv.roi, bv.zones, bv.zone_names)
             r.update(
                 {"frame": int(c.frame), "match": round(float(c.score), 4), "crop_xy": [int(c.x), int(c.y)]}
             )
