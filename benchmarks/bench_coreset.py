@@ -81,7 +81,7 @@ def main() -> None:
     feats, source = embedding()
     k = int(feats.shape[0] * RATIO)
     t = time.perf_counter()
-    ours = greedy_coreset(feats, k, projection_dim=128, seed=0)
+    ours = greedy_coreset(feats, k, seed=0)  # default projection (256 principal directions)
     ours_s = time.perf_counter() - t
     if Path(PEER).exists():
         with tempfile.TemporaryDirectory() as tmp:

@@ -53,3 +53,31 @@ def test_chunked_nearest_neighbours_match_brute_force():
     dd, ii = full.topk(3, largest=False)
     assert torch.equal(i, ii)
     assert torch.allclose(d, dd, atol=1e-4)
+
+
+def _radius(x: np.ndarray, idx: np.ndarray) -> float:
+    d, _ = nearest_neighbors(torch.from_numpy(x), torch.from_numpy(x[idx]), k=1)
+    return float(d.max())
+
+
+def test_principal_projection_covers_nearly_as_well_as_greedy_on_every_dimension():
+    # Features with most of their spread in a few directions and a little in many (as CNN patch
+    # features): 16 principal directions plus residual norms nearly reproduce the full-dim selection.
+    rng = np.random.default_rng(3)
+    low = clustered(6000, 12, 3) @ rng.standard_normal((12, 200)).astype(np.float32)
+    x = (low + 0.3 * rng.standard_normal((6000, 200))).astype(np.float32)
+    k = 300
+    full = _radius(x, greedy_coreset(x, k, projection_dim=None, seed=0))
+    pca = greedy_coreset(x, k, projection_dim=16, seed=0)
+    assert len(set(pca.tolist())) == k
+    assert _radius(x, pca) <= 1.05 * full
+    np.testing.assert_array_equal(pca, greedy_coreset(x, k, projection_dim=16, seed=0))  # seeded
+
+
+def test_projected_selection_never_picks_a_point_twice_when_residuals_dominate():
+    # Isotropic noise: two principal directions keep almost nothing, the residual norms are most of
+    # every distance, and a chosen point's own estimated distance (twice its residual) is large.
+    x = np.random.default_rng(5).standard_normal((3000, 64)).astype(np.float32)
+    for greedy in (greedy_coreset, exact_greedy_coreset):
+        idx = greedy(x, 500, projection_dim=2, seed=1)
+        assert len(set(idx.tolist())) == 500

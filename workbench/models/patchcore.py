@@ -31,7 +31,7 @@ class PatchCore(AnomalyModel):
     weights, tests only), ``image_size`` ((H, W) working size; None: the images' own size, no
     distortion), ``patch_size`` (neighbourhood aggregation), ``embed_dim`` (channel reduction),
     ``coreset_ratio`` (fraction of patches kept), ``num_neighbors`` (image-score reweighting),
-    ``projection_dim`` (random projection for the coreset search), ``chunk_patches`` (patches held
+    ``projection_dim`` (principal directions for the coreset search, residual norms kept), ``chunk_patches`` (patches held
     at once while building the bank), ``nn_search`` ('exact'; 'ivf': an inverted-file index that
     compares each patch with about ``nn_probe`` of the bank; 'auto': 'ivf' on CPU for banks of
     more than ``IVF_MIN_BANK`` patches, 'exact' otherwise), ``sigma`` (map smoothing, pixels),
@@ -58,7 +58,7 @@ class PatchCore(AnomalyModel):
         embed_dim: int = 1024,
         coreset_ratio: float = 0.05,
         num_neighbors: int = 3,
-        projection_dim: int = 128,
+        projection_dim: int = 256,
         chunk_patches: int = 150_000,
         nn_search: str = "auto",
         nn_probe: float = 0.1,
