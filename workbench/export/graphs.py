@@ -89,7 +89,7 @@ class _FeatureGraph(nn.Module):
         parts = []
         for f in feats:
             if patch_size > 1:
-                f = F.avg_pool2d(f, patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
+                f = F.avg_pool2d(f, patch_size, stride=1, padding=patch_size // 2)  # zero padding, as fit
             if f.shape[-2:] != (h, w):
                 f = F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False)
             parts.append(f)
