@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/bench_models.py all --data demo --budget-s 300
 
 ``--data demo``: a demo station (rendered by the demo generator into ``--demo-dir`` when it is not
-there yet; 40 passes, 30 % with a bead defect) is trained through the workbench's own train job,
+there yet; 60 passes, 60 % with a bead defect) is trained through the workbench's own train job,
 one run per view with the view's ROI mask, ``--budget-s`` split evenly over the three views, and
 evaluated on its test split with the evaluation job (the figures are means over the views, and
 each view's figures are in ``views``). ``all`` stands for every registered model.
@@ -90,7 +90,7 @@ def demo_station(folder: Path) -> Path:
 
     path = folder / STATION_FILE
     if not path.is_file():
-        build_demo_station(folder, passes=40, defect_rate=0.3, seed=0)
+        build_demo_station(folder, passes=60, defect_rate=0.6, seed=0)
     return path
 
 
@@ -145,7 +145,7 @@ def run_one_demo(args) -> dict:
         "benchmark": "models",
         "model": name,
         "params": params,
-        "data": "demo station (40 passes, 3 views, ROI masks)",
+        "data": "demo station (60 passes, 60 % with a bead defect, 3 views, ROI masks)",
         "image_auroc": mean("image_auroc"),
         "pixel_auroc": mean("pixel_auroc"),
         "aupro": mean("aupro"),
