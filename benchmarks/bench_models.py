@@ -117,8 +117,10 @@ def run_one_demo(args) -> dict:
     if "time_budget_s" in known:
         params.setdefault("time_budget_s", args.budget_s / n_views)
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "station.awb"
-        shutil.copy(demo_station(Path(args.demo_dir)), copy)
+        src = demo_station(Path(args.demo_dir))
+        copy = Path(tmp) / src.name
+        shutil.copy(src, copy)
+        shutil.copytree(src.with_name(src.name + ".d"), copy.with_name(src.name + ".d"))  # its data files
         with Project.open(copy) as project:
             t = time.perf_counter()
             out = train_views(project, name, params, device="cpu")
