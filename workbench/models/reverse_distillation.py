@@ -11,7 +11,6 @@ lr 0.005, betas (0.5, 0.999), 200 epochs, batch 16.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_pr
 from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import resolve_device
 from workbench.models.components.anomaly_map import gaussian_blur
-from workbench.models.components.training import TrainedModel, check_budget, seeded, snapshots, train_loop
+from workbench.models.components.training import TrainedModel, batch_sampler, seeded
 from workbench.models.components.working import grid_mask
 
 
@@ -178,19 +177,15 @@ class ReverseDistillation(TrainedModel):
         images, roi_u8, work, valid = self._prepare_fit(images, roi)
         n = len(work)
         bs = max(1, min(int(self.train_batch), n))
-        max_iters = (
-            int(self.max_iters) if self.max_iters is not None else int(self.epochs) * math.ceil(n / bs)
-        )
-        check_budget(max_iters, self.time_budget_s, self.val_every, self.patience)
+        max_iters = self._iterations(n, bs)
         val = self._prepare_val(val_images, val_labels, roi_u8)
         device = resolve_device(self.device)
-        rng = np.random.default_rng(self.seed)
+        next_batch = batch_sampler(np.random.default_rng(self.seed), n, bs)
         self._get_teacher(device)
         with seeded(self.seed, device):
             nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
             params = [p for net in nets.values() for p in net.parameters()]
             opt = torch.optim.Adam(params, lr=float(self.lr), betas=tuple(float(b) for b in self.betas))
-            order: list[int] = []
 
             def loss_of(dists: list[torch.Tensor], m: np.ndarray) -> torch.Tensor:
                 total = 0.0
@@ -200,9 +195,7 @@ class ReverseDistillation(TrainedModel):
                 return total
 
             def step(it: int, frac: float) -> float:
-                if len(order) < bs:
-                    order.extend(rng.permutation(n).tolist())
-                idx = np.array([order.pop(0) for _ in range(bs)])
+                idx = next_batch()
                 for net in nets.values():
                     net.train()
                 loss = loss_of(self._distances(nets, work[idx], device, cancel), valid[idx])
@@ -211,20 +204,11 @@ class ReverseDistillation(TrainedModel):
                 opt.step()
                 return float(loss.detach())
 
-            validate = snapshot = restore = None
+            validate = None
             if val is not None:
                 validate = self._validator(nets, val, device, cancel, loss_of)
-                snapshot, restore = snapshots(nets)
-            history = train_loop(
-                step, max_iters, self.time_budget_s, progress, cancel,
-                validate, int(self.val_every), int(self.patience), snapshot, restore,
-            )  # fmt: skip
-        for net in nets.values():
-            net.eval()
-        self.roi_ = roi_u8
-        self.image_size_ = np.asarray(work.shape[1:3], np.int64)
-        self.history_ = history
-        self.nets_ = nets
+            history = self._run_training(nets, step, max_iters, progress, cancel, validate)
+        self._set_fitted(nets, roi_u8, work, history)
         return self
 
     def _validator(self, nets, val, device, cancel, loss_of):
