@@ -40,3 +40,18 @@ def test_models_command_lists_params_and_defaults(capsys):
     assert infos["padim"]["params"]["n_features"]["default"] == 100
     assert main(["models"]) == 0
     assert "num_neighbors = 3" in capsys.readouterr().out
+
+
+def test_check_weights_loads_the_packaged_weights_and_names_a_missing_teacher(tmp_path, monkeypatch, capsys):
+    import workbench.models.efficientad as efficientad
+
+    assert main(["models", "--check-weights", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows["efficientnet_lite0"].startswith("ok")
+    assert rows["efficientad teacher small"].startswith("ok")
+    # The teacher a default needs is gone: exit 1, and the line says how to make it.
+    monkeypatch.setattr(efficientad, "TEACHER_DIR", tmp_path)
+    assert main(["models", "--check-weights"]) == 1
+    out = capsys.readouterr().out
+    assert "efficientad teacher small: missing" in out
+    assert "make_efficientad_teacher.py --size small" in out
