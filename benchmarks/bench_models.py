@@ -175,7 +175,8 @@ def run_one(args) -> dict:
     known = cls.param_defaults()
     if "time_budget_s" not in known:
         params.pop("time_budget_s")
-    if "image_size" in known and "image_size" not in params and known["image_size"] is None:
+    scheduled = callable(getattr(cls, "resolved", None))  # None = the schedule's size, not the full size
+    if "image_size" in known and "image_size" not in params and known["image_size"] is None and not scheduled:
         params["image_size"] = [256, 256]
     model = cls(**params)
     t = time.perf_counter()
@@ -203,6 +204,8 @@ def run_one(args) -> dict:
         "infer_ms_per_image": round(infer_ms, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if scheduled:
+        out["resolved"] = model.resolved()
     return out
 
 

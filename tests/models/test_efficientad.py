@@ -142,3 +142,26 @@ def test_time_budget_counts_the_preparation_too():
     # A budget already spent by the teacher statistics still runs one step, then stops.
     model = factory(max_iters=50, time_budget_s=1e-6).fit(tiny_images())
     assert len(model.history_) == 1 and model.is_fitted
+
+
+def test_schedule_auto_picks_the_cpu_schedule_without_cuda_and_explicit_values_win():
+    cpu = EfficientAD(device="cpu").resolved()
+    assert cpu == {"schedule": "cpu", "image_size": (128, 128), "lr": 1e-3, "time_budget_s": 300.0}
+    paper = EfficientAD(schedule="paper", device="cpu").resolved()
+    assert paper == {"schedule": "paper", "image_size": (256, 256), "lr": 1e-4, "time_budget_s": None}
+    mixed = EfficientAD(schedule="paper", image_size=(64, 96), lr=5e-4, time_budget_s=20, device="cpu")
+    assert mixed.resolved() == {"schedule": "paper", "image_size": (64, 96), "lr": 5e-4, "time_budget_s": 20}
+    # The working size the fit uses is the schedule's, and it is what predict and export read back.
+    model = EfficientAD(pretrained_teacher=False, max_iters=1, penalty_images=1, device="cpu").fit(
+        tiny_images(2)
+    )
+    assert tuple(model.image_size_) == (128, 128)
+    scores, maps = model.predict(tiny_images(1))
+    assert maps.shape[1:] == tiny_images(1)[0].shape[:2]
+
+
+def test_unknown_schedule_and_bad_rate_are_refused_before_training():
+    with pytest.raises(ValueError, match="schedule"):
+        EfficientAD(schedule="fastest", pretrained_teacher=False, device="cpu").fit(tiny_images(2))
+    with pytest.raises(ValueError, match="lr"):
+        factory(lr=0.0).fit(tiny_images(2))

@@ -66,6 +66,8 @@ def train_views(
             "n_train": len(images),
             "train_ids": [s.id for s in train],
         }
+        if callable(getattr(estimator, "resolved", None)):  # defaults chosen at fit time (e.g. by device)
+            meta["resolved"] = estimator.resolved()
         test = project.samples(view=name, split="test")
         result = None
         if test:

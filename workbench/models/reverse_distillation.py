@@ -22,8 +22,7 @@ from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_pr
 from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import resolve_device
 from workbench.models.components.anomaly_map import gaussian_blur
-from workbench.models.components.training import TrainedModel, batch_sampler, seeded
-from workbench.models.components.working import grid_mask
+from workbench.models.components.training import TrainedModel, batch_sampler, roi_mean_loss, seeded
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -187,18 +186,11 @@ class ReverseDistillation(TrainedModel):
             params = [p for net in nets.values() for p in net.parameters()]
             opt = torch.optim.Adam(params, lr=float(self.lr), betas=tuple(float(b) for b in self.betas))
 
-            def loss_of(dists: list[torch.Tensor], m: np.ndarray) -> torch.Tensor:
-                total = 0.0
-                for d in dists:
-                    w = torch.from_numpy(grid_mask(m, d.shape[-2:])).to(device)
-                    total = total + (d * w).sum() / w.sum().clamp_min(1.0)
-                return total
-
             def step(it: int, frac: float) -> float:
                 idx = next_batch()
                 for net in nets.values():
                     net.train()
-                loss = loss_of(self._distances(nets, work[idx], device, cancel), valid[idx])
+                loss = roi_mean_loss(self._distances(nets, work[idx], device, cancel), valid[idx], device)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -206,12 +198,12 @@ class ReverseDistillation(TrainedModel):
 
             validate = None
             if val is not None:
-                validate = self._validator(nets, val, device, cancel, loss_of)
+                validate = self._validator(nets, val, device, cancel)
             history = self._run_training(nets, step, max_iters, progress, cancel, validate)
         self._set_fitted(nets, roi_u8, work, history)
         return self
 
-    def _validator(self, nets, val, device, cancel, loss_of):
+    def _validator(self, nets, val, device, cancel):
         from workbench.metrics import auroc
 
         work, valid, labels = val
@@ -223,7 +215,7 @@ class ReverseDistillation(TrainedModel):
             with torch.no_grad():
                 for i in range(0, len(work), max(1, int(self.batch_size))):
                     d = self._distances(nets, work[i : i + self.batch_size], device, cancel)
-                    losses.append(float(loss_of(d, valid[i : i + self.batch_size])))
+                    losses.append(float(roi_mean_loss(d, valid[i : i + self.batch_size], device)))
                     m = sum(F.interpolate(x[:, None], size=work.shape[1:3], mode="bilinear")[:, 0] for x in d)
                     m = m.cpu().numpy()
                     m[~valid[i : i + self.batch_size]] = 0

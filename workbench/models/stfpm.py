@@ -21,8 +21,7 @@ from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_pr
 from workbench.metrics import auroc
 from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import resolve_device
-from workbench.models.components.training import TrainedModel, batch_sampler, seeded
-from workbench.models.components.working import grid_mask
+from workbench.models.components.training import TrainedModel, batch_sampler, roi_mean_loss, seeded
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -159,17 +158,10 @@ class Stfpm(TrainedModel):
             else:
                 opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
 
-            def loss_of(dists: list[torch.Tensor], m: np.ndarray) -> torch.Tensor:
-                total = 0.0
-                for d in dists:
-                    w = torch.from_numpy(grid_mask(m, d.shape[-2:])).to(device)
-                    total = total + (d * w).sum() / w.sum().clamp_min(1.0)
-                return total
-
             def step(it: int, frac: float) -> float:
                 idx = next_batch()
                 student.train()
-                loss = loss_of(self._distances(nets, work[idx], device, cancel), valid[idx])
+                loss = roi_mean_loss(self._distances(nets, work[idx], device, cancel), valid[idx], device)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -185,7 +177,7 @@ class Stfpm(TrainedModel):
                     with torch.no_grad():
                         for i in range(0, len(vwork), max(1, int(self.batch_size))):
                             d = self._distances(nets, vwork[i : i + self.batch_size], device, cancel)
-                            losses.append(float(loss_of(d, vvalid[i : i + self.batch_size])))
+                            losses.append(float(roi_mean_loss(d, vvalid[i : i + self.batch_size], device)))
                             mm = self._combine(d, vwork.shape[1:3]).cpu().numpy()
                             mm[~vvalid[i : i + self.batch_size]] = 0
                             scores.append(mm.reshape(len(mm), -1).max(1))

@@ -22,7 +22,7 @@ from torch import nn
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
 from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import AnomalyModel, NotFittedError, check_images, check_roi, resolve_device
-from workbench.models.components.working import check_resize_mode, maps_to_inputs, prepare_working
+from workbench.models.components.working import check_resize_mode, grid_mask, maps_to_inputs, prepare_working
 
 StepFn = Callable[[int, float], float]
 
@@ -132,6 +132,15 @@ def batch_sampler(rng: np.random.Generator, n: int, batch: int) -> Callable[[], 
         return idx
 
     return next_batch
+
+
+def roi_mean_loss(dists: list[torch.Tensor], valid: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Sum over feature levels of each (B, h, w) distance map's mean inside the ROI (``valid`` (B, H, W))."""
+    total = torch.zeros((), device=device)
+    for d in dists:
+        w = torch.from_numpy(grid_mask(valid, d.shape[-2:])).to(device)
+        total = total + (d * w).sum() / w.sum().clamp_min(1.0)
+    return total
 
 
 @contextlib.contextmanager
