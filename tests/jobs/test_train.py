@@ -65,3 +65,16 @@ def test_unknown_view_is_named(station):
             lambda f, m="": None,
             CancelToken(),
         )
+
+
+def test_a_run_records_the_schedule_its_model_chose_at_fit_time(station):
+    from workbench.jobs.train import train_views
+
+    params = dict(pretrained_teacher=False, max_iters=2, penalty_images=1, penalty_size=16)
+    with Project.open(station) as p:
+        out = train_views(p, "efficientad", params, device="cpu")
+        run = p.run(out["runs"][0])
+        # Left to 'auto' on a CPU: the cpu schedule's working size and rate, stored beside the params.
+        assert run.params["schedule"] == "auto" and run.params["image_size"] is None
+        assert run.meta["resolved"]["schedule"] == "cpu"
+        assert list(run.meta["resolved"]["image_size"]) == [128, 128] and run.meta["resolved"]["lr"] == 1e-3
