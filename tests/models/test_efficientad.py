@@ -60,12 +60,15 @@ def test_missing_teacher_names_the_script_to_run(tmp_path):
         model.fit(tiny_images())
 
 
-@pytest.mark.skipif(not teacher_path("small").is_file(), reason="packaged teacher not generated")
-def test_packaged_teacher_is_loaded_by_default_and_saved_with_the_run():
+@pytest.mark.parametrize("size", ["small", "medium"])
+def test_packaged_teacher_is_loaded_by_default_and_saved_with_the_run(size):
     from safetensors.torch import load_file
 
-    model = EfficientAD(image_size=(24, 32), max_iters=1, penalty_images=1, device="cpu").fit(tiny_images(2))
-    file_w = load_file(str(teacher_path("small")))["0.weight"].float().numpy()
+    if not teacher_path(size).is_file():
+        pytest.skip(f"packaged {size} teacher not generated")
+    model = EfficientAD(pdn_size=size, image_size=(24, 32), max_iters=1, penalty_images=1, device="cpu")
+    model.fit(tiny_images(2))
+    file_w = load_file(str(teacher_path(size)))["0.weight"].float().numpy()
     np.testing.assert_array_equal(model.state_dict()["net.teacher.0.weight"], file_w)
 
 
