@@ -80,8 +80,8 @@ class EfficientAD(TrainedModel):
     random teacher, tests and comparisons only); ``schedule`` ('auto', 'paper' or 'cpu': the
     defaults of ``image_size``, ``lr`` and ``time_budget_s``, see the module doc); ``image_size``
     (working (H, W)); ``resize_mode`` ('stretch' or 'pad'); ``max_iters`` / ``time_budget_s``
-    (training budget, whichever ends first); ``lr``, ``weight_decay``, ``lr_step_at`` (fraction of the budget after which the lr is
-    multiplied by ``lr_step_factor``); ``train_batch`` (images per step); ``hard_quantile``
+    (training budget, whichever ends first); ``lr``, ``weight_decay``, ``lr_step_at`` (fraction
+    of the budget after which the lr is multiplied by ``lr_step_factor``); ``train_batch`` (images per step); ``hard_quantile``
     (hard feature loss); ``penalty`` (generated-image penalty on/off) and ``penalty_images``;
     ``quantiles`` (map normalization); ``val_every`` / ``patience`` (early stop with validation
     images); ``batch_size`` (inference); ``device``; ``seed``.
@@ -160,11 +160,8 @@ class EfficientAD(TrainedModel):
                 out[key] = getattr(self, key)
         return out
 
-    def _working_size(self) -> tuple[int, int]:
-        size = self.resolved()["image_size"]
-        if size is None or len(size) != 2 or min(int(v) for v in size) < 16:
-            raise ValueError(f"image_size: expected (height, width) of at least 16 pixels; found {size}")
-        return int(size[0]), int(size[1])
+    def _configured_size(self) -> Any:
+        return self.resolved()["image_size"]
 
     # -- networks ---------------------------------------------------------------------------------
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:

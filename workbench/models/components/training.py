@@ -237,8 +237,12 @@ class TrainedModel(AnomalyModel):
         return self
 
     # -- shared fit/predict plumbing ----------------------------------------------------------------
+    def _configured_size(self) -> Any:
+        """The (H, W) the model was asked to work at (subclasses with schedules resolve it there)."""
+        return self.image_size
+
     def _working_size(self) -> tuple[int, int]:
-        size = self.image_size
+        size = self._configured_size()
         if size is None or len(size) != 2 or min(int(v) for v in size) < 16:
             raise ValueError(f"image_size: expected (height, width) of at least 16 pixels; found {size}")
         return int(size[0]), int(size[1])
