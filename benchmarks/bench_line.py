@@ -22,8 +22,8 @@ import torch
 from workbench.core.masks import roi_for
 from workbench.jobs.demo import build_demo_station
 from workbench.jobs.export import export_station
-from workbench.jobs.line import LineInspector, frames_of, run_line
-from workbench.jobs.line_sinks import Outputs
+from workbench.line.inspect import LineInspector, frames_of, run_line
+from workbench.line.sinks import Outputs
 from workbench.models import registry
 from workbench.project import Project
 
@@ -50,7 +50,7 @@ def train(project: Path, name: str) -> None:
 
 def baseline_fps(bundle: Path, video: Path) -> float:
     """Frames per second of pass detection + matching + best frame alone (no inference)."""
-    from workbench.export.bundle import Bundle
+    from workbench.line.bundle import Bundle
 
     b = Bundle.load(bundle)
 

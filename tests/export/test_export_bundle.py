@@ -13,8 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from exported_station import exported_station  # noqa: E402
 
-from workbench.export.bundle import Bundle, BundleError, sha256  # noqa: E402
 from workbench.jobs.export import export_station, load_model  # noqa: E402
+from workbench.line.bundle import Bundle, BundleError, sha256  # noqa: E402
 from workbench.project import Project  # noqa: E402
 
 

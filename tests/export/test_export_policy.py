@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from exported_station import exported_station, train_tiny  # noqa: E402
 
 from workbench.cli.main import main  # noqa: E402
-from workbench.export.bundle import Bundle  # noqa: E402
 from workbench.jobs.evaluate_policy import fit_run_policy  # noqa: E402
 from workbench.jobs.export import DEFAULT_MAX_FPR, choose_policies, choose_runs, load_model  # noqa: E402
+from workbench.line.bundle import Bundle  # noqa: E402
 from workbench.metrics import ThresholdPolicy  # noqa: E402
 from workbench.metrics.curves import threshold_at_fpr  # noqa: E402
 from workbench.project import Project  # noqa: E402

@@ -9,7 +9,7 @@ import torch
 
 from workbench.export.graphs import ExportError, export_module
 from workbench.export.onnx_export import export_onnx
-from workbench.export.runtime import ViewRuntime, open_session, to_working
+from workbench.line.runtime import ViewRuntime, open_session, to_working
 from workbench.models import registry
 from workbench.models.base import AnomalyModel
 from workbench.models.components.preprocess import prepare_batch

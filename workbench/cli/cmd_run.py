@@ -77,8 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.progress import CancelToken
-    from workbench.jobs.line import run_line
-    from workbench.jobs.line_sinks import MqttSink, Outputs, ZoneAlerts, parse_host_port
+    from workbench.line.inspect import run_line
+    from workbench.line.sinks import MqttSink, Outputs, ZoneAlerts, parse_host_port
 
     if not args.bundle.is_dir():
         raise FileNotFoundError(f"bundle folder not found: {args.bundle}")

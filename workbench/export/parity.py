@@ -2,7 +2,7 @@
 same crops, and the verdicts both give under the threshold policy; a JSON report the GUI can show.
 
 Passing means, per view, max |map_onnx - map_torch| < ``tolerance`` x (torch map range) and every
-verdict identical. The onnxruntime side goes through :class:`workbench.export.runtime.ViewRuntime`,
+verdict identical. The onnxruntime side goes through :class:`workbench.line.runtime.ViewRuntime`,
 the very path the line uses (resize to the working size included).
 """
 

@@ -19,7 +19,10 @@ import torch
 from workbench import __version__
 from workbench.core.masks import roi_for
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
-from workbench.export.bundle import (
+from workbench.export.graphs import export_module, resize_mode, working_size
+from workbench.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES, export_onnx
+from workbench.export.parity import TOLERANCE, ParityError, check_parity, describe_failure
+from workbench.line.bundle import (
     FORMAT,
     FORMAT_VERSION,
     PARITY,
@@ -30,10 +33,7 @@ from workbench.export.bundle import (
     temp_dir_for,
     write_png,
 )
-from workbench.export.graphs import export_module, resize_mode, working_size
-from workbench.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES, export_onnx
-from workbench.export.parity import TOLERANCE, ParityError, check_parity, describe_failure
-from workbench.export.runtime import ViewRuntime, open_session, to_working
+from workbench.line.runtime import ViewRuntime, open_session, to_working
 from workbench.metrics.policy import ThresholdPolicy
 from workbench.project.types import ViewInfo
 

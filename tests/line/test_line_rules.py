@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.export.verdict import fuse, view_verdict
-from workbench.jobs.line_sinks import ZoneAlerts, parse_host_port
+from workbench.line.sinks import ZoneAlerts, parse_host_port
+from workbench.line.verdict import fuse, view_verdict
 from workbench.metrics.policy import ThresholdPolicy
 
 

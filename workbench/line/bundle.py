@@ -214,7 +214,7 @@ class Bundle:
         self, device: str = "auto", require_gpu: bool = False, threads: int | None = None
     ) -> dict:
         """{view name: ViewRuntime} with one onnxruntime session per view (providers logged)."""
-        from workbench.export.runtime import ViewRuntime, open_session
+        from workbench.line.runtime import ViewRuntime, open_session
 
         out = {}
         for v in self.views:

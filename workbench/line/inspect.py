@@ -26,13 +26,13 @@ from workbench.core.best_frame import BestFrameTracker
 from workbench.core.matching import FramePyramid, ViewMatcher
 from workbench.core.preprocess import gray_to_rgb
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.export.bundle import Bundle
-from workbench.export.verdict import fuse, view_verdict
 from workbench.io.camera import open_camera
 from workbench.io.extract import initial_reference
 from workbench.io.passes import PassRule, PassSegmenter, presence_thumbnail, presence_value
 from workbench.io.video import FrameRange, VideoReader
-from workbench.jobs.line_sinks import Outputs
+from workbench.line.bundle import Bundle
+from workbench.line.sinks import Outputs
+from workbench.line.verdict import fuse, view_verdict
 
 log = logging.getLogger(__name__)
 

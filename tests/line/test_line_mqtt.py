@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
 from exported_station import exported_station  # noqa: E402
 
 from workbench.cli.main import main  # noqa: E402
-from workbench.export.bundle import Bundle  # noqa: E402
 from workbench.jobs.export import load_model  # noqa: E402
+from workbench.line.bundle import Bundle  # noqa: E402
 from workbench.metrics.policy import apply_policy  # noqa: E402
 from workbench.project import Project  # noqa: E402
 
