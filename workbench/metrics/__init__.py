@@ -18,6 +18,17 @@ from workbench.metrics.curves import (
     threshold_at_fpr,
     threshold_at_tnr,
 )
+from workbench.metrics.intervals import (
+    INTERVAL_METHOD,
+    MIN_EXPORT_NORMALS,
+    SMALL_VALIDATION_NORMALS,
+    Rate,
+    format_rate,
+    is_small_validation,
+    proportion_interval,
+    rate,
+    small_validation_text,
+)
 from workbench.metrics.pixel import (
     iou_max,
     pixel_auroc,
@@ -50,6 +61,15 @@ from workbench.metrics.stats import (
 )
 
 __all__ = [
+    "INTERVAL_METHOD",
+    "MIN_EXPORT_NORMALS",
+    "SMALL_VALIDATION_NORMALS",
+    "Rate",
+    "format_rate",
+    "is_small_validation",
+    "proportion_interval",
+    "rate",
+    "small_validation_text",
     "Comparison",
     "Counts",
     "MeanStd",
