@@ -41,7 +41,7 @@ def main(seed: int = 0) -> dict:
     scores = (rng.normal(size=n) + 2 * labels).astype(np.float32)
     thresholds = rng.normal(size=200).astype(np.float32)
     start = time.perf_counter()
-    rc = ScoreRecount(scores, labels)
+    rc = ScoreRecount(labels, scores)
     image_build = time.perf_counter() - start
     for t in thresholds[:20]:
         assert rc.counts(t).as_dict() == dict(zip(("tp", "fp", "tn", "fn"), _naive(scores, labels, t)))
@@ -56,7 +56,7 @@ def main(seed: int = 0) -> dict:
     roi = np.ones((256, 256), bool)
     roi[:, :8] = False
     start = time.perf_counter()
-    prc = PixelRecount(maps, masks, roi)
+    prc = PixelRecount(masks, maps, roi)
     pixel_build = time.perf_counter() - start
     pix_thresholds = rng.random(50).astype(np.float32)
     pixel_ms = _time_ms(prc.counts, pix_thresholds)

@@ -48,10 +48,10 @@ def test_metrics_equal_a_direct_computation_on_fresh_predictions(tmp_path_factor
         model = load_model(p, "run2")
         scores, maps = model.predict([as_rgb(p.sample_image(i)) for i in ids])
         labels = np.array([p.sample(i).label == "defective" for i in ids])
-        assert record["metrics"]["all"]["image_auroc"] == pytest.approx(auroc(scores, labels))
+        assert record["metrics"]["all"]["image_auroc"] == pytest.approx(auroc(labels, scores))
         # Maps are stored as float16: compare with the stored maps, restricted to the view's ROI.
         masks = [(p.gt_mask(i) if p.gt_mask(i) is not None else np.zeros(maps[0].shape)) > 0 for i in ids]
-        expected = pixel_auroc(test.maps, masks, test.roi)
+        expected = pixel_auroc(masks, test.maps, test.roi)
         assert record["metrics"]["all"]["pixel_auroc"] == pytest.approx(expected)
         assert np.abs(np.array(test.maps) - maps).max() < 1e-2 * (1 + np.abs(maps).max())
 
@@ -64,7 +64,7 @@ def test_real_and_synthetic_defects_are_evaluated_apart(tmp_path_factory, tmp_pa
     assert set(record["metrics"]) == {"all", "real", "synthetic"}
     assert record["counts"]["test"]["synthetic"] == int((test.labels & test.synthetic).sum()) == 2
     real = test.subset(~test.synthetic)
-    assert record["metrics"]["real"]["image_auroc"] == pytest.approx(auroc(real.scores, real.labels))
+    assert record["metrics"]["real"]["image_auroc"] == pytest.approx(auroc(real.labels, real.scores))
 
 
 def test_operating_points_use_validation_thresholds(tmp_path_factory, tmp_path):
@@ -79,7 +79,7 @@ def test_operating_points_use_validation_thresholds(tmp_path_factory, tmp_path):
         assert entry["fpr"] == pytest.approx(flagged[~test.labels].mean())
         assert entry["fnr"] == pytest.approx((~flagged[test.labels]).mean())
     for entry in record["recall_at_precision"]:
-        op = recall_at_precision(val.scores, val.labels, entry["min_precision"])
+        op = recall_at_precision(val.labels, val.scores, entry["min_precision"])
         assert entry["threshold"] == op.threshold
         assert entry["recall"] == pytest.approx((test.scores[test.labels] >= op.threshold).mean())
 

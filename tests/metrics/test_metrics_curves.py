@@ -37,8 +37,8 @@ def _data(seed: int, n: int = 400, levels: int | None = None):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_auroc_and_ap_match_sklearn_with_and_without_ties(seed, levels):
     s, y = _data(seed, levels=levels)
-    assert auroc(s, y) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
-    assert average_precision(s, y) == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
+    assert auroc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
+    assert average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
@@ -50,21 +50,21 @@ def test_auroc_and_ap_match_sklearn_with_and_without_ties(seed, levels):
 def test_auroc_and_ap_match_sklearn_on_any_small_set(pairs):
     s = np.array([float(a) for a, _ in pairs])
     y = np.array([b for _, b in pairs])
-    assert auroc(s, y) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
-    assert average_precision(s, y) == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
+    assert auroc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
+    assert average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
 
 
 def test_auroc_is_invariant_to_monotone_rescaling_and_flips_with_negation():
     s, y = _data(5)
-    assert auroc(np.exp(s), y) == pytest.approx(auroc(s, y), abs=1e-12)
-    assert auroc(-s, y) == pytest.approx(1 - auroc(s, y), abs=1e-12)
+    assert auroc(y, np.exp(s)) == pytest.approx(auroc(y, s), abs=1e-12)
+    assert auroc(y, -s) == pytest.approx(1 - auroc(y, s), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_f1_max_matches_brute_force_over_every_threshold(seed):
     s, y = _data(seed, levels=10)
     best = max(skm.f1_score(y, s >= t) for t in np.unique(s))
-    op = f1_max(s, y)
+    op = f1_max(y, s)
     assert op.value == pytest.approx(best, abs=1e-9)
     assert skm.f1_score(y, s >= op.threshold) == pytest.approx(op.value, abs=1e-12)
     c = op.counts
@@ -78,7 +78,7 @@ def test_f1_max_matches_brute_force_over_every_threshold(seed):
 def test_precision_recall_f1_match_sklearn_at_a_threshold():
     s, y = _data(4)
     for t in (-1.0, 0.3, 1.5, 99.0):
-        p, r, f = precision_recall_f1(s, y, t)
+        p, r, f = precision_recall_f1(y, s, t)
         pred = s >= t
         assert p == pytest.approx(skm.precision_score(y, pred, zero_division=0), abs=1e-12)
         assert r == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
@@ -89,12 +89,12 @@ def test_recall_at_precision_hand_computed():
     # Sorted by score: d d n d n d. At t=0.8 precision 2/2, recall 2/4; at t=0.6 precision 3/4.
     s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     y = np.array([1, 1, 0, 1, 0, 1])
-    op = recall_at_precision(s, y, 0.996)
+    op = recall_at_precision(y, s, 0.996)
     assert (op.value, op.threshold) == (0.5, 0.8)
-    assert recall_at_precision(s, y, 0.75).value == 0.75
-    assert recall_at_precision(s, y, 0.6).value == 1.0  # 4 / 6 flagged correct at t=0.4
+    assert recall_at_precision(y, s, 0.75).value == 0.75
+    assert recall_at_precision(y, s, 0.6).value == 1.0  # 4 / 6 flagged correct at t=0.4
     # Precision 0.996 is never reached when the top score is normal: recall 0, nothing flagged.
-    op = recall_at_precision(np.array([1.0, 0.5]), np.array([0, 1]), 0.996)
+    op = recall_at_precision(np.array([0, 1]), np.array([1.0, 0.5]), 0.996)
     assert op.value == 0.0 and op.counts.tp + op.counts.fp == 0
 
 
@@ -107,7 +107,7 @@ def test_recall_at_precision_is_the_best_feasible_recall(seed, x):
         for t in np.unique(s)
         if skm.precision_score(y, s >= t, zero_division=0) >= x
     ]
-    assert recall_at_precision(s, y, x).value == pytest.approx(max(feasible, default=0.0), abs=1e-12)
+    assert recall_at_precision(y, s, x).value == pytest.approx(max(feasible, default=0.0), abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -139,7 +139,7 @@ def test_rates_at_tnr_uses_thresholds_from_training_normals():
     train = np.arange(100, dtype=float)
     test = np.array([5.0, 95.0, 99.5, 120.0, 50.0])
     y = np.array([0, 0, 0, 1, 1])
-    rows = rates_at_tnr(train, test, y)
+    rows = rates_at_tnr(y, test, train)
     assert [r["tnr"] for r in rows] == [0.99, 0.95, 0.90]
     r99 = rows[0]  # threshold 98.5: flags 99.5 (normal) and 120 (defective)
     assert (r99["fp"], r99["tn"], r99["tp"], r99["fn"]) == (1, 2, 1, 1)
@@ -156,36 +156,36 @@ def test_fp_share_defined_values():
 
 
 def test_confusion_at_counts_ties_as_flagged():
-    c = confusion_at([0.5, 0.5, 0.2], [1, 0, 1], 0.5)
+    c = confusion_at([1, 0, 1], [0.5, 0.5, 0.2], 0.5)
     assert (c.tp, c.fp, c.tn, c.fn) == (1, 1, 0, 1)
 
 
 def test_one_class_sets_raise_undefined_metric():
     s = np.array([0.1, 0.2, 0.3])
     with pytest.raises(UndefinedMetricError, match="no defective samples"):
-        auroc(s, [0, 0, 0])
+        auroc([0, 0, 0], s)
     with pytest.raises(UndefinedMetricError, match="no normal samples"):
-        auroc(s, [1, 1, 1])
+        auroc([1, 1, 1], s)
     with pytest.raises(UndefinedMetricError, match="no defective"):
-        average_precision(s, [0, 0, 0])
+        average_precision([0, 0, 0], s)
     with pytest.raises(UndefinedMetricError):
-        f1_max(s, [0, 0, 0])
+        f1_max([0, 0, 0], s)
     with pytest.raises(UndefinedMetricError):
-        precision_recall_f1(s, [0, 0, 0], 0.2)
+        precision_recall_f1([0, 0, 0], s, 0.2)
     # Defined without normals: every defective can be found.
-    assert average_precision(s, [1, 1, 1]) == 1.0
-    assert f1_max(s, [1, 1, 1]).value == 1.0
+    assert average_precision([1, 1, 1], s) == 1.0
+    assert f1_max([1, 1, 1], s).value == 1.0
 
 
 def test_bad_input_says_what_was_expected_and_found():
     with pytest.raises(ValueError, match=r"expected no NaN, found 1 NaN \(first at index 1\)"):
-        auroc([0.1, np.nan, 0.3], [0, 1, 1])
+        auroc([0, 1, 1], [0.1, np.nan, 0.3])
     with pytest.raises(ValueError, match=r"expected shape \(3,\)"):
-        auroc([0.1, 0.2, 0.3], [0, 1])
+        auroc([0, 1], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match=r"expected 0/1 or bool, found values \[2\]"):
-        auroc([0.1, 0.2, 0.3], [0, 1, 2])
+        auroc([0, 1, 2], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="1-D"):
-        auroc(np.zeros((2, 2)), [0, 1])
+        auroc([0, 1], np.zeros((2, 2)))
     with pytest.raises(ValueError, match="max_fpr"):
         threshold_at_fpr([1.0, 2.0], 1.5)
     with pytest.raises(ValueError, match="at least one normal score"):

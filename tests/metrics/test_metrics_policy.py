@@ -65,9 +65,9 @@ def test_each_source_fits_the_threshold_its_metric_defines():
     p = fit_policy("false_alarm_rate", scores=s, labels=y, max_fpr=0.05)
     assert p.threshold == threshold_at_fpr(s[~y], 0.05) and p.params == {"max_fpr": 0.05}
     assert fit_policy("precision", scores=s, labels=y, min_precision=0.95).threshold == (
-        recall_at_precision(s, y, 0.95).threshold
+        recall_at_precision(y, s, 0.95).threshold
     )
-    assert fit_policy("f1", scores=s, labels=y).threshold == f1_max(s, y).threshold
+    assert fit_policy("f1", scores=s, labels=y).threshold == f1_max(y, s).threshold
     with pytest.raises(ValueError, match="needs the parameter max_fpr"):
         fit_policy("false_alarm_rate", scores=s, labels=y)
     with pytest.raises(ValueError, match="manual policy needs no fit"):
@@ -96,7 +96,7 @@ def test_pixel_iou_policy_matches_iou_max_and_zones_get_their_own_value():
     zone_img[:, 6:] = 1
     views = ["v"] * 6
     p = fit_policy("iou", maps=maps, masks=masks, views=views, zones={"v": (zone_img, ["right"])})
-    assert p.level == "pixel" and p.threshold == iou_max(maps, masks).threshold
+    assert p.level == "pixel" and p.threshold == iou_max(masks, maps).threshold
     # The right zone has no defect: IoU is undefined there, so it keeps the view's threshold, on record.
     assert "v" not in p.per_zone and p.params["not_fitted"] == ["v/right"]
     assert p.threshold_for("v", "right") == p.per_view["v"]

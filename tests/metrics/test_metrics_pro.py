@@ -57,21 +57,21 @@ def _case(seed, n=3, size=10, levels=12):
 @given(st.integers(0, 100_000), st.sampled_from([0.01, 0.05, 0.3, 1.0]))
 def test_aupro_equals_naive_on_random_cases(seed, limit):
     maps, masks = _case(seed)
-    assert aupro(maps, masks, limit) == pytest.approx(naive_auspro(maps, masks, limit), abs=1e-9)
+    assert aupro(masks, maps, limit) == pytest.approx(naive_auspro(maps, masks, limit), abs=1e-9)
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 100_000), st.sampled_from([0.2, 0.5, 0.9]), st.sampled_from([0.05, 0.3]))
 def test_auspro_equals_naive_with_relative_saturation(seed, sat, limit):
     maps, masks = _case(seed)
-    got = auspro(maps, masks, sat, limit)
+    got = auspro(masks, maps, sat, limit)
     assert got == pytest.approx(naive_auspro(maps, masks, limit, sat), abs=1e-9)
 
 
 @pytest.mark.parametrize("sat", [1, 3, 7])
 def test_auspro_equals_naive_with_absolute_saturation(sat):
     maps, masks = _case(11)
-    got = auspro(maps, masks, sat, 0.3, absolute=True)
+    got = auspro(masks, maps, sat, 0.3, absolute=True)
     assert got == pytest.approx(naive_auspro(maps, masks, 0.3, sat, absolute=True), abs=1e-9)
 
 
@@ -79,7 +79,7 @@ def test_aupro_respects_the_roi():
     maps, masks = _case(5, size=14)
     roi = np.zeros((14, 14), bool)
     roi[1:12, 2:13] = True
-    assert aupro(maps, masks, 0.3, roi=roi) == pytest.approx(
+    assert aupro(masks, maps, 0.3, roi=roi) == pytest.approx(
         naive_auspro(maps, masks, 0.3, roi=roi), abs=1e-9
     )
 
@@ -89,21 +89,21 @@ def test_hand_made_values():
     g[0, 0:2, 0:2] = True  # region A, 4 px
     g[0, 4:6, 4:6] = True  # region B, 4 px
     perfect = g.astype(np.float32)
-    assert aupro(perfect, g) == 1.0
+    assert aupro(g, perfect) == 1.0
     # A constant map: one threshold, the curve is the diagonal: area 0.3 * 0.3 / 2, over 0.3.
-    assert aupro(np.zeros_like(perfect), g) == pytest.approx(0.15)
+    assert aupro(g, np.zeros_like(perfect)) == pytest.approx(0.15)
     # A found above every normal pixel, B below them: PRO 0.5 over the whole range.
     half = np.full(g.shape, 0.5, np.float32)
     half[0, 0:2, 0:2] = 1.0
     half[0, 4:6, 4:6] = 0.0
-    assert aupro(half, g) == pytest.approx(0.5)
+    assert aupro(g, half) == pytest.approx(0.5)
     # Half of A found first: PRO 0.25 but sPRO with saturation 0.5 counts A as fully found.
     part = np.full(g.shape, 0.5, np.float32)
     part[0, 0, 0:2] = 1.0
     part[0, 1, 0:2] = 0.0
     part[0, 4:6, 4:6] = 1.0
-    assert aupro(part, g) == pytest.approx(0.75)
-    assert auspro(part, g, saturation=0.5) == pytest.approx(1.0)
+    assert aupro(g, part) == pytest.approx(0.75)
+    assert auspro(g, part, saturation=0.5) == pytest.approx(1.0)
 
 
 def test_diagonal_regions_are_one_component_under_8_connectivity():
@@ -112,7 +112,7 @@ def test_diagonal_regions_are_one_component_under_8_connectivity():
     g[0, 3, 3] = True  # a second region
     m = np.zeros(g.shape, np.float32)
     m[0, 0, 0] = 1.0  # half of the first region, nothing of the second, no false alarm
-    fpr, pro = pro_curve(m, g)
+    fpr, pro = pro_curve(g, m)
     assert pro[1] == pytest.approx(0.25) and fpr[1] == 0.0
 
 
@@ -122,30 +122,30 @@ def test_fpr_on_good_only_uses_defect_free_images_for_the_rate():
     # Large scores on normal pixels of the defective image no longer count as false alarms.
     noisy = maps.copy()
     noisy[0][~masks[0]] = 1000.0
-    assert auspro(noisy, masks, 1.0, 0.3, fpr_on_good_only=True) == auspro(
-        maps, masks, 1.0, 0.3, fpr_on_good_only=True
+    assert auspro(masks, noisy, 1.0, 0.3, fpr_on_good_only=True) == auspro(
+        masks, maps, 1.0, 0.3, fpr_on_good_only=True
     )
-    assert auspro(noisy, masks, 1.0, 0.3, fpr_on_good_only=True) > auspro(noisy, masks, 1.0, 0.3)
+    assert auspro(masks, noisy, 1.0, 0.3, fpr_on_good_only=True) > auspro(masks, noisy, 1.0, 0.3)
 
 
 def test_pro_metrics_refuse_undefined_and_bad_input():
     maps, masks = _case(1)
     with pytest.raises(UndefinedMetricError, match="no defect region"):
-        aupro(maps, np.zeros_like(masks))
+        aupro(np.zeros_like(masks), maps)
     with pytest.raises(UndefinedMetricError, match="no normal pixel"):
-        aupro(maps, np.ones_like(masks))
+        aupro(np.ones_like(masks), maps)
     with pytest.raises(ValueError, match=r"fpr_limit: expected a value in \(0, 1\]"):
-        aupro(maps, masks, 0.0)
+        aupro(masks, maps, 0.0)
     with pytest.raises(ValueError, match="saturation"):
-        auspro(maps, masks, 1.5)
+        auspro(masks, maps, 1.5)
     with pytest.raises(ValueError, match="one value or 3"):
-        auspro(maps, masks, [0.5, 0.5])
+        auspro(masks, maps, [0.5, 0.5])
     with pytest.raises(ValueError, match="but its mask has shape"):
-        aupro(maps, masks[:, :5])
+        aupro(masks[:, :5], maps)
 
 
 def test_maps_of_different_sizes_are_pooled():
     a_maps, a_masks = _case(21, n=2, size=9)
     b_maps, b_masks = _case(22, n=2, size=13)
     maps, masks = [*a_maps, *b_maps], [*a_masks, *b_masks]
-    assert aupro(maps, masks, 0.3) == pytest.approx(naive_auspro(maps, masks, 0.3), abs=1e-9)
+    assert aupro(masks, maps, 0.3) == pytest.approx(naive_auspro(maps, masks, 0.3), abs=1e-9)

@@ -23,7 +23,7 @@ def _naive(s, y, t) -> Counts:
 def test_score_recount_equals_naive_counts_at_any_threshold(pairs, thresholds):
     s = np.array([a / 4 for a, _ in pairs], dtype=np.float32)
     y = np.array([b for _, b in pairs], dtype=bool)
-    rc = ScoreRecount(s, y)
+    rc = ScoreRecount(y, s)
     ts = [t / 4 for t in thresholds]
     for t in ts:
         assert rc.counts(t) == _naive(s, y, t)
@@ -35,7 +35,7 @@ def test_score_recount_equals_naive_counts_at_any_threshold(pairs, thresholds):
 @given(st.lists(st.integers(0, 10), min_size=1, max_size=50), st.integers(-1, 11), st.integers(-1, 11))
 def test_changed_lists_exactly_the_samples_whose_verdict_flips(values, a, b):
     s = np.array(values, dtype=np.float64)
-    rc = ScoreRecount(s, np.zeros(s.size, bool))
+    rc = ScoreRecount(np.zeros(s.size, bool), s)
     expected = np.flatnonzero((s >= a) != (s >= b))
     assert sorted(rc.changed(a, b).tolist()) == expected.tolist()
     assert verdict_changes(s, a, b).tolist() == expected.tolist()
@@ -47,7 +47,7 @@ def test_pixel_recount_counts_only_roi_pixels():
     masks = rng.random((5, 20, 16)) < 0.1
     roi = np.zeros((20, 16), bool)
     roi[3:17, 2:14] = True
-    rc = PixelRecount(maps, masks, roi)
+    rc = PixelRecount(masks, maps, roi)
     sel = np.broadcast_to(roi, maps.shape)
     for t in (0.0, 0.25, 0.5, 0.9, 1.1):
         assert rc.counts(t) == _naive(maps[sel], masks[sel], t)
@@ -63,9 +63,9 @@ def test_counts_rates_have_documented_zero_cases():
 
 def test_recount_refuses_nan():
     with pytest.raises(ValueError, match="expected no NaN"):
-        ScoreRecount([0.1, np.nan], [0, 1])
+        ScoreRecount([0, 1], [0.1, np.nan])
     with pytest.raises(ValueError, match="threshold: expected a number, found NaN"):
-        ScoreRecount([0.1, 0.2], [0, 1]).counts(float("nan"))
+        ScoreRecount([0, 1], [0.1, 0.2]).counts(float("nan"))
 
 
 def _zoned_maps(seed: int):
@@ -90,7 +90,7 @@ def test_zone_recount_gives_the_verdicts_of_a_pixel_level_zone_policy(seed):
     from workbench.metrics import ThresholdPolicy, ZoneRecount, apply_policy
 
     maps, zones, roi, labels, masks = _zoned_maps(seed)
-    zr = ZoneRecount(maps, labels, zones, ["A", "B", "C"], roi=roi, masks=masks)
+    zr = ZoneRecount(labels, maps, zones, ["A", "B", "C"], roi=roi, masks=masks)
     assert zr.regions == ["A", "B", "C", ""]
     assert np.isneginf(zr.peaks[:, 2]).all(), "zone C has no pixel"
     rng = np.random.default_rng(seed + 10)
@@ -110,7 +110,7 @@ def test_zone_recount_counts_a_region_on_its_own_defects_and_every_normal():
     from workbench.metrics import ZoneRecount
 
     maps, zones, roi, labels, masks = _zoned_maps(0)
-    zr = ZoneRecount(maps, labels, zones, ["A", "B", "C"], roi=roi, masks=masks)
+    zr = ZoneRecount(labels, maps, zones, ["A", "B", "C"], roi=roi, masks=masks)
     assert zr.in_region[:, 0].tolist() == [False, True, False, False, False, False]
     assert zr.in_region[:, 1].tolist() == [False, False, False, True, False, False]
     a = (zones == 1) & roi
@@ -131,6 +131,6 @@ def test_zone_recount_refuses_maps_of_another_shape():
 
     maps, zones, roi, labels, _masks = _zoned_maps(0)
     with pytest.raises(ValueError, match="zones' shape"):
-        ZoneRecount(maps[:, :, :8], labels, zones, ["A", "B"], roi=roi)
+        ZoneRecount(labels, maps[:, :, :8], zones, ["A", "B"], roi=roi)
     with pytest.raises(ValueError, match="thresholds"):
-        ZoneRecount(maps, labels, zones, ["A", "B"], roi=roi).verdicts([0.5])
+        ZoneRecount(labels, maps, zones, ["A", "B"], roi=roi).verdicts([0.5])

@@ -43,5 +43,5 @@ def test_fixed_edges_are_reused_and_must_cover_every_view():
         size_aware_misses(masks, [False, False], ["v", "v"], edges={"w": (0.1, 0.2)})
     with pytest.raises(ValueError, match="one view name per mask"):
         size_aware_misses(masks, [False, False], ["v"])
-    with pytest.raises(ValueError, match=r"detected: expected shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"y_pred \(verdicts\): expected shape \(2,\)"):
         size_aware_misses(masks, [False], ["v", "v"])

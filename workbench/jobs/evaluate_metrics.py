@@ -94,8 +94,8 @@ def image_metrics(data: SplitData) -> dict[str, Any]:
     if reason:
         return {k: NA(reason) for k in (*keys, "image_fp_share")}
     s, y = data.scores, data.labels
-    out: dict[str, Any] = {"image_auroc": attempt(auroc, s, y), "image_ap": attempt(average_precision, s, y)}
-    op = attempt(f1_max, s, y)
+    out: dict[str, Any] = {"image_auroc": attempt(auroc, y, s), "image_ap": attempt(average_precision, y, s)}
+    op = attempt(f1_max, y, s)
     if isinstance(op, NA):
         out.update({k: op for k in keys[2:]})
         out["image_fp_share"] = op
@@ -142,12 +142,12 @@ def pixel_metrics(data: SplitData) -> dict[str, Any]:
         return {k: NA(reason) for k in keys}
     maps, masks, roi = pd.maps, pd.masks, pd.roi
     out: dict[str, Any] = {
-        "pixel_auroc": attempt(pixel_auroc, maps, masks, roi),
-        "pixel_ap": attempt(pixel_average_precision, maps, masks, roi),
-        "aupro": attempt(aupro, maps, masks, AUPRO_FPR, roi),
-        "auspro": attempt(auspro, maps, masks, 1.0, AUSPRO_FPR, roi),
+        "pixel_auroc": attempt(pixel_auroc, masks, maps, roi),
+        "pixel_ap": attempt(pixel_average_precision, masks, maps, roi),
+        "aupro": attempt(aupro, masks, maps, AUPRO_FPR, roi),
+        "auspro": attempt(auspro, masks, maps, 1.0, AUSPRO_FPR, roi),
     }
-    op = attempt(iou_max, maps, masks, roi)
+    op = attempt(iou_max, masks, maps, roi)
     if isinstance(op, NA):
         out.update({k: op for k in keys[4:]})
         return out
@@ -174,7 +174,7 @@ def rates_from_normals(test: SplitData, normal_scores: np.ndarray | None, source
     reason = nan_reason(test)
     if reason:
         return NA(reason)
-    rates = attempt(rates_at_tnr, normal_scores, test.scores, test.labels, TNRS)
+    rates = attempt(rates_at_tnr, test.labels, test.scores, normal_scores, TNRS)
     if isinstance(rates, NA):
         return rates
     return [{**r, "threshold_from": source} for r in rates]
@@ -195,8 +195,8 @@ def recall_at_precisions(val: SplitData | None, test: SplitData) -> list | NA:
         return NA(f"no defective test sample among {len(test.samples)}")
     out = []
     for p in PRECISIONS:
-        op = recall_at_precision(val.scores, val.labels, p)
-        c = confusion_at(test.scores, test.labels, op.threshold)
+        op = recall_at_precision(val.labels, val.scores, p)
+        c = confusion_at(test.labels, test.scores, op.threshold)
         out.append(
             {
                 "min_precision": p,

@@ -63,11 +63,11 @@ def _aurocs(scores, labels, maps, masks, rois, pixel_keep) -> tuple[Any, Any]:
     if np.isnan(scores).any():
         na = NA(f"NaN scores on {int(np.isnan(scores).sum())} augmented images")
         return na, na
-    img = attempt(auroc, scores, labels)
+    img = attempt(auroc, labels, scores)
     keep = np.flatnonzero(pixel_keep)
     if not pixel_keep[labels].any():
         return img, NA("no defective test sample has a GT mask")
-    pix = attempt(pixel_auroc, [maps[i] for i in keep], [masks[i] for i in keep], [rois[i] for i in keep])
+    pix = attempt(pixel_auroc, [masks[i] for i in keep], [maps[i] for i in keep], [rois[i] for i in keep])
     return img, pix
 
 

@@ -1,4 +1,6 @@
-"""Image-level metrics on scores (N,) and labels (N,) (1 = defective): AUROC, AP, F1-max, recall at precision.
+"""Image-level metrics on labels (N,) (1 = defective) and scores (N,): AUROC, AP, F1-max, recall at precision.
+
+Arguments come in scikit-learn's order and names: ``(y_true, y_score)``.
 
 A sample is flagged defective when ``score >= threshold``. Every function raises ValueError on NaN scores
 or mismatched shapes and :class:`UndefinedMetricError` (a ValueError) where the metric has no value, e.g.
@@ -109,38 +111,38 @@ def recall_at_precision_sorted(rc: Recount, min_precision: float, unit: str = "s
     return OperatingPoint(float(tp[i] / rc.n_pos), float(values[i]), rc.counts(values[i]))
 
 
-def auroc(scores, labels) -> float:
-    """Return the image AUROC of scores (N,) against labels (N,) bool/0-1 (1 = defective)."""
-    return auroc_sorted(Recount(scores, labels))
+def auroc(y_true, y_score) -> float:
+    """Return the image AUROC of scores ``y_score`` (N,) against labels ``y_true`` (N,) bool/0-1 (1 = defective)."""
+    return auroc_sorted(Recount(y_true, y_score))
 
 
-def average_precision(scores, labels) -> float:
+def average_precision(y_true, y_score) -> float:
     """Return the image average precision (AU-PR as scikit-learn computes it); needs >= 1 defective."""
-    return average_precision_sorted(Recount(scores, labels))
+    return average_precision_sorted(Recount(y_true, y_score))
 
 
-def f1_max(scores, labels) -> OperatingPoint:
+def f1_max(y_true, y_score) -> OperatingPoint:
     """Return the best F1 over all thresholds and the threshold reaching it (flag ``score >= threshold``)."""
-    return best_ratio_sorted(Recount(scores, labels), "f1")
+    return best_ratio_sorted(Recount(y_true, y_score), "f1")
 
 
-def recall_at_precision(scores, labels, min_precision: float = 0.996) -> OperatingPoint:
+def recall_at_precision(y_true, y_score, min_precision: float = 0.996) -> OperatingPoint:
     """Return the highest recall with precision >= ``min_precision`` and its threshold (seed 002)."""
-    return recall_at_precision_sorted(Recount(scores, labels), min_precision)
+    return recall_at_precision_sorted(Recount(y_true, y_score), min_precision)
 
 
-def confusion_at(scores, labels, threshold: float) -> Counts:
+def confusion_at(y_true, y_score, threshold: float) -> Counts:
     """Return TP/FP/TN/FN with ``score >= threshold`` flagged; rates on it have documented zero cases."""
-    return Recount(scores, labels).counts(threshold)
+    return Recount(y_true, y_score).counts(threshold)
 
 
-def precision_recall_f1(scores, labels, threshold: float) -> tuple[float, float, float]:
+def precision_recall_f1(y_true, y_score, threshold: float) -> tuple[float, float, float]:
     """Return (precision, recall, F1) at ``threshold``.
 
     Precision is 0.0 when nothing is flagged (scikit-learn's zero_division=0); recall and F1 are
     undefined (UndefinedMetricError) without a defective sample.
     """
-    rc = Recount(scores, labels)
+    rc = Recount(y_true, y_score)
     _require(rc, "recall", "samples", neg=False)
     c = rc.counts(threshold)
     return c.precision, c.recall, c.f1
@@ -193,14 +195,14 @@ def threshold_at_tnr(normal_scores, tnr: float) -> float:
     return threshold_at_fpr(normal_scores, 1.0 - tnr)
 
 
-def rates_at_tnr(normal_scores, scores, labels, tnrs=(0.99, 0.95, 0.90)) -> list[dict]:
-    """Return FPR and FNR on a test set at thresholds set from normal (training) scores at each TNR.
+def rates_at_tnr(y_true, y_score, normal_scores, tnrs=(0.99, 0.95, 0.90)) -> list[dict]:
+    """Return FPR and FNR on a test set (``y_true``, ``y_score``) at thresholds from ``normal_scores`` at each TNR.
 
     Seed 003's protocol: thresholds come from defect-free images only, then test FPR = FP/(FP+TN) and
     FNR = FN/(FN+TP). Each entry: {"tnr", "threshold", "fpr", "fnr", "tp", "fp", "tn", "fn"}. FPR is
     undefined without a normal test sample, FNR without a defective one (UndefinedMetricError).
     """
-    rc = Recount(scores, labels)
+    rc = Recount(y_true, y_score)
     _require(rc, "FPR/FNR", "test samples")
     out = []
     for tnr in tnrs:

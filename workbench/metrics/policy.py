@@ -120,7 +120,7 @@ def _fit_value(source: str, scores: np.ndarray, labels: np.ndarray, params: Mapp
     """One threshold from flat scores and labels with the given source."""
     if source == "false_alarm_rate":
         return threshold_at_fpr(scores[~labels], float(params["max_fpr"]))
-    rc = Recount(scores, labels)
+    rc = Recount(labels, scores)
     if source == "precision":
         return recall_at_precision_sorted(rc, float(params["min_precision"])).threshold
     return best_ratio_sorted(rc, source).threshold

@@ -123,8 +123,8 @@ def _check_limit(fpr_limit: float) -> None:
 
 
 def auspro(
-    maps: MapsLike,
-    masks: MapsLike,
+    y_true: MapsLike,
+    y_score: MapsLike,
     saturation: float | Sequence[float] = 1.0,
     fpr_limit: float = 0.05,
     roi=None,
@@ -133,25 +133,28 @@ def auspro(
 ) -> float:
     """Return the normalized area under the saturated per-region overlap curve up to ``fpr_limit``.
 
+    ``y_true`` are the GT masks, ``y_score`` the anomaly maps (scikit-learn's order).
     ``saturation`` is one value or one per map: with ``absolute=False`` a fraction of each region's
     area in (0, 1] (1.0 gives AUPRO); with ``absolute=True`` a pixel count, capped at the region's area
     (MVTec LOCO's absolute saturation thresholds). Seed 003 integrates up to an FPR of 0.05.
     """
     _check_limit(fpr_limit)
-    r_scores, r_ids, r_sat, neg = _regions(maps, masks, roi, saturation, absolute, fpr_on_good_only)
+    r_scores, r_ids, r_sat, neg = _regions(y_score, y_true, roi, saturation, absolute, fpr_on_good_only)
     fpr, spro = _curve(r_scores, r_ids, r_sat, neg, fpr_limit)
     return _area(fpr, spro, fpr_limit)
 
 
-def aupro(maps: MapsLike, masks: MapsLike, fpr_limit: float = 0.3, roi=None) -> float:
-    """Return the MVTec AD AUPRO: area under the per-region overlap curve up to ``fpr_limit``, over it."""
-    return auspro(maps, masks, 1.0, fpr_limit, roi)
+def aupro(y_true: MapsLike, y_score: MapsLike, fpr_limit: float = 0.3, roi=None) -> float:
+    """Return the MVTec AD AUPRO of maps ``y_score`` against masks ``y_true``: area under the per-region
+    overlap curve up to ``fpr_limit``, over it."""
+    return auspro(y_true, y_score, 1.0, fpr_limit, roi)
 
 
 def pro_curve(
-    maps: MapsLike, masks: MapsLike, fpr_limit: float = 1.0, roi=None
+    y_true: MapsLike, y_score: MapsLike, fpr_limit: float = 1.0, roi=None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (FPR, PRO) (K,) float64 at every distinct threshold until the FPR passes ``fpr_limit``."""
+    """Return (FPR, PRO) (K,) float64 of maps against masks at every distinct threshold until the FPR
+    passes ``fpr_limit``."""
     _check_limit(fpr_limit)
-    r_scores, r_ids, r_sat, neg = _regions(maps, masks, roi, 1.0, False, False)
+    r_scores, r_ids, r_sat, neg = _regions(y_score, y_true, roi, 1.0, False, False)
     return _curve(r_scores, r_ids, r_sat, neg, fpr_limit)

@@ -88,14 +88,14 @@ def ceil_to_dtype(threshold, dtype: np.dtype) -> np.ndarray:
 
 
 class Recount:
-    """Counts at any threshold from scores (N,) and labels (N,) bool, both sorted once at construction.
+    """Counts at any threshold from labels ``y_true`` (N,) bool and scores ``y_score`` (N,), sorted once.
 
     ``pos`` and ``neg`` hold the sorted (ascending) defective and normal scores; other metrics in this
     package reuse them.
     """
 
-    def __init__(self, scores, labels) -> None:
-        s, y = check_scores_labels(scores, labels)
+    def __init__(self, y_true, y_score) -> None:
+        s, y = check_scores_labels(y_score, y_true)
         self.pos = np.sort(s[y])
         self.neg = np.sort(s[~y])
 
@@ -125,8 +125,8 @@ class Recount:
 class ScoreRecount(Recount):
     """Image-level recount that also lists the samples whose verdict changes between two thresholds."""
 
-    def __init__(self, scores, labels) -> None:
-        s, y = check_scores_labels(scores, labels)
+    def __init__(self, y_true, y_score) -> None:
+        s, y = check_scores_labels(y_score, y_true)
         self.order = np.argsort(s, kind="stable")
         self.sorted_scores = s[self.order]
         ys = y[self.order]
@@ -145,10 +145,11 @@ class ScoreRecount(Recount):
 
 
 class PixelRecount(Recount):
-    """Pixel-level recount over every pixel inside the ROI of maps (N, H, W) against masks (N, H, W)."""
+    """Pixel-level recount over every pixel inside the ROI of maps ``y_score`` (N, H, W) against masks
+    ``y_true`` (N, H, W)."""
 
-    def __init__(self, maps: MapsLike, masks: MapsLike, roi=None) -> None:
-        s, y = collect_pixels(maps, masks, roi)
+    def __init__(self, y_true: MapsLike, y_score: MapsLike, roi=None) -> None:
+        s, y = collect_pixels(y_score, y_true, roi)
         self.pos = np.sort(s[y])
         neg = s[~y]
         del s, y
@@ -173,16 +174,18 @@ class ZoneRecount:
     (``min_area`` <= 1) decides: a sample is defective when a pixel inside the ROI reaches the
     threshold of the zone holding it; ROI pixels outside every zone (labels 0 or above the number of
     names) use the view's threshold and form the last region, named ``""``, when there are any.
-    ``maps`` (N, H, W), ``labels`` (N,) bool, ``zones`` (H, W) int labels (k > 0 is
-    ``zone_names[k - 1]``), ``roi`` (H, W) bool or None, ``masks`` (N, H, W) GT or None.
+    ``y_true`` (N,) bool sample labels, ``y_score`` the maps (N, H, W), ``zones`` (H, W) int labels
+    (k > 0 is ``zone_names[k - 1]``), ``roi`` (H, W) bool or None, ``masks`` (N, H, W) GT or None.
 
     Building reads every map once; a count is then a comparison of (N, R) peaks (sample verdicts) or
     two binary searches (one region's counts).
     """
 
-    def __init__(self, maps: MapsLike, labels, zones: np.ndarray, zone_names, roi=None, masks=None) -> None:
-        m_list = as_map_list(maps)
-        self.labels = check_labels(labels, len(m_list))
+    def __init__(
+        self, y_true, y_score: MapsLike, zones: np.ndarray, zone_names, roi=None, masks=None
+    ) -> None:
+        m_list = as_map_list(y_score, "maps")
+        self.labels = check_labels(y_true, len(m_list))
         names = [str(n) for n in zone_names]
         zones = np.asarray(zones)
         region = np.where((zones >= 1) & (zones <= len(names)), zones, 0).astype(np.int64) - 1
@@ -234,7 +237,7 @@ class ZoneRecount:
         its normals the normal samples (defects elsewhere are left out)."""
         if k not in self._recounts:
             keep = ~self.labels | self.in_region[:, k]
-            self._recounts[k] = Recount(self.peaks[keep, k], self.in_region[keep, k])
+            self._recounts[k] = Recount(self.in_region[keep, k], self.peaks[keep, k])
         return self._recounts[k].counts(threshold)
 
     def changed(self, thresholds, k: int, old: float) -> np.ndarray:

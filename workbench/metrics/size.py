@@ -47,26 +47,26 @@ def size_tertiles(masks: MapsLike, views: Sequence[str]) -> dict[str, tuple[floa
 
 
 def size_aware_misses(
-    masks: MapsLike,
-    detected,
+    y_true: MapsLike,
+    y_pred,
     views: Sequence[str],
     edges: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, dict[str, dict[str, int]]]:
     """Return {view: {bin: {"missed": FN, "total": defective images}}} for bins small/medium/large.
 
-    ``masks`` are the GT masks (N, H, W) or a list of (H, W); ``detected`` (N,) bool is each image's
-    verdict; ``views`` (N,) the view names. ``edges`` default to this set's own tertiles; a view absent
+    ``y_true`` are the GT masks (N, H, W) or a list of (H, W); ``y_pred`` (N,) bool is each image's
+    verdict (scikit-learn's order); ``views`` (N,) the view names. ``edges`` default to this set's own tertiles; a view absent
     from ``edges`` raises ValueError (its bins would not be comparable).
     """
-    ratios = area_ratios(masks)
+    ratios = area_ratios(y_true)
     n = ratios.size
     v = np.array(_check_views(views, n))
-    det = np.asarray(detected)
+    det = np.asarray(y_pred)
     if det.shape != (n,):
-        raise ValueError(f"detected: expected shape ({n},) to match the masks, found {det.shape}")
+        raise ValueError(f"y_pred (verdicts): expected shape ({n},) to match the masks, found {det.shape}")
     det = det.astype(bool)
     if edges is None:
-        edges = size_tertiles(masks, list(v))
+        edges = size_tertiles(y_true, list(v))
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name in dict.fromkeys(v.tolist()):
         sel = (v == name) & (ratios > 0)

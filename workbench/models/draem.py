@@ -348,7 +348,7 @@ class Draem(TrainedModel):
                             float(self._loss(nets, work[sl], altered[sl], masks[sl], valid[sl], device))
                         )
             if labels is not None:
-                return -auroc(np.concatenate(scores), labels)
+                return -auroc(labels, np.concatenate(scores))
             return float(np.mean(losses))
 
         return validate

@@ -379,7 +379,7 @@ class EfficientAD(TrainedModel):
                     scores.append(both.flatten(1).max(1).values.cpu().numpy())
                     losses.append(float(both.sum() / m.sum().clamp_min(1.0)))
             if labels is not None:
-                return -auroc(np.concatenate(scores), labels)
+                return -auroc(labels, np.concatenate(scores))
             return float(np.mean(losses))
 
         return validate

@@ -257,7 +257,7 @@ class FastFlow(TrainedModel):
                     m = self._combine(outs, work.shape[1:3]).cpu() * valid_t[sl]
                     scores.append(m.flatten(1).max(1).values.numpy())
             if labels is not None:
-                return -auroc(np.concatenate(scores), labels)
+                return -auroc(labels, np.concatenate(scores))
             return float(np.mean(losses))
 
         return validate

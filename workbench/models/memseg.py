@@ -378,7 +378,7 @@ class MemSeg(TrainedModel):
                         logits = self._logits(head, memory, x, device, cancel)
                         losses.append(float(loss_of(logits, masks[i : i + bs], v)) * len(x))
             if labels is not None:
-                return -auroc(np.concatenate(scores), labels)
+                return -auroc(labels, np.concatenate(scores))
             return float(np.sum(losses) / len(work))
 
         return validate

@@ -221,7 +221,7 @@ class ReverseDistillation(TrainedModel):
                     m[~valid[i : i + self.batch_size]] = 0
                     scores.append(m.reshape(len(m), -1).max(1))
             if labels is not None:
-                return -auroc(np.concatenate(scores), labels)
+                return -auroc(labels, np.concatenate(scores))
             return float(np.mean(losses))
 
         return validate

@@ -338,7 +338,7 @@ class SimpleNet(TrainedModel):
             with torch.no_grad():
                 if labels is not None:
                     s = self._score(nets, emb_std) * mask.to(device)
-                    return -auroc(s.flatten(1).max(1).values.cpu().numpy(), labels)
+                    return -auroc(labels, s.flatten(1).max(1).values.cpu().numpy())
                 gen = torch.Generator().manual_seed(self.seed)  # same noise at every evaluation
                 return float(losses(patches(np.arange(len(work)), emb, mask), gen))
 

@@ -182,7 +182,7 @@ class Stfpm(TrainedModel):
                             mm[~vvalid[i : i + self.batch_size]] = 0
                             scores.append(mm.reshape(len(mm), -1).max(1))
                     if labels is not None:
-                        return -auroc(np.concatenate(scores), labels)
+                        return -auroc(labels, np.concatenate(scores))
                     return float(np.mean(losses))
 
             history = self._run_training(nets, step, max_iters, progress, cancel, validate)

@@ -139,7 +139,7 @@ def load_scores(project, run_ids: list[str]) -> dict[str, RunScores]:
     for rid in run_ids:
         data = ensure_split(project, rid, "test", with_maps=False, predict=False)
         out[rid] = RunScores(
-            rid, data.run.view, data.ids, data.labels, data.scores, ScoreRecount(data.scores, data.labels)
+            rid, data.run.view, data.ids, data.labels, data.scores, ScoreRecount(data.labels, data.scores)
         )
     return out
 
@@ -163,7 +163,7 @@ def load_zones(project, run_ids: list[str]) -> dict[str, RunZones]:
     for rid in run_ids:
         data = ensure_split(project, rid, "test", with_maps=True, predict=False)
         zones, names = view_zones(project.views.get(data.run.view), data.maps[0].shape)
-        recount = ZoneRecount(data.maps, data.labels, zones, names, roi=data.roi, masks=data.masks)
+        recount = ZoneRecount(data.labels, data.maps, zones, names, roi=data.roi, masks=data.masks)
         out[rid] = RunZones(rid, data.run.view, data.ids, recount)
     return out
 
@@ -180,7 +180,7 @@ def starting_threshold(data: RunScores | RunZones) -> float:
 
     if isinstance(data, RunZones):
         peaks = data.recount.peaks.max(axis=1) if data.recount.peaks.size else np.zeros(0)
-        recount, scores = Recount(peaks, data.labels), peaks[np.isfinite(peaks)]
+        recount, scores = Recount(data.labels, peaks), peaks[np.isfinite(peaks)]
     else:
         recount, scores = data.recount, data.scores
     try:
