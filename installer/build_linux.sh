@@ -2,7 +2,7 @@
 # Build the Linux one-folder application (dist/workbench/) with PyInstaller and smoke-test it offline:
 # `workbench --version`, `workbench models`, the packaged weights loaded (`models --check-weights`), the demo
 # station opened offscreen with a screenshot (nothing trained), `workbench info`.
-# Needs: the project's venv with the gui, ort and installer extras (scripts/setup.sh installs them).
+# Needs: the project's venv with the workstation, gui, ort and installer extras (scripts/setup.sh installs them).
 # Usage: installer/build_linux.sh [--no-smoke]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -43,6 +43,7 @@ class LineSummary:
 
     parts: int = 0
     ng: int = 0
+    suspect: int = 0
     frames: int = 0
     seconds: float = 0.0
     inference_seconds: float = 0.0

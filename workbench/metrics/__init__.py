@@ -47,18 +47,32 @@ from workbench.metrics.recount import (
     verdict_changes,
 )
 from workbench.metrics.size import area_ratios, size_aware_misses, size_tertiles
-from workbench.metrics.stats import (
-    Comparison,
-    MeanStd,
-    best_models,
-    knee_point,
-    mean_std,
-    paired_t,
-    paired_tests,
-    pareto_front,
-    welch_t,
-    welch_tests,
-)
+
+# stats needs scipy, which the line runtime (workbench.line imports the policy) must not: loaded on first use.
+_LAZY = {
+    name: "workbench.metrics.stats"
+    for name in (
+        "Comparison",
+        "MeanStd",
+        "best_models",
+        "knee_point",
+        "mean_std",
+        "paired_t",
+        "paired_tests",
+        "pareto_front",
+        "welch_t",
+        "welch_tests",
+    )
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'workbench.metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "INTERVAL_METHOD",
