@@ -18,17 +18,6 @@ from workbench.metrics.curves import (
     threshold_at_fpr,
     threshold_at_tnr,
 )
-from workbench.metrics.intervals import (
-    INTERVAL_METHOD,
-    MIN_EXPORT_NORMALS,
-    SMALL_VALIDATION_NORMALS,
-    Rate,
-    format_rate,
-    is_small_validation,
-    proportion_interval,
-    rate,
-    small_validation_text,
-)
 from workbench.metrics.pixel import (
     iou_max,
     pixel_auroc,
@@ -48,21 +37,28 @@ from workbench.metrics.recount import (
 )
 from workbench.metrics.size import area_ratios, size_aware_misses, size_tertiles
 
-# stats needs scipy, which the line runtime (workbench.line imports the policy) must not: loaded on first use.
+# stats and intervals need scipy, which the line runtime (workbench.line imports the policy) must not:
+# they load on first use.
 _LAZY = {
-    name: "workbench.metrics.stats"
-    for name in (
-        "Comparison",
-        "MeanStd",
-        "best_models",
-        "knee_point",
-        "mean_std",
-        "paired_t",
-        "paired_tests",
-        "pareto_front",
-        "welch_t",
-        "welch_tests",
-    )
+    "Comparison": "workbench.metrics.stats",
+    "MeanStd": "workbench.metrics.stats",
+    "best_models": "workbench.metrics.stats",
+    "knee_point": "workbench.metrics.stats",
+    "mean_std": "workbench.metrics.stats",
+    "paired_t": "workbench.metrics.stats",
+    "paired_tests": "workbench.metrics.stats",
+    "pareto_front": "workbench.metrics.stats",
+    "welch_t": "workbench.metrics.stats",
+    "welch_tests": "workbench.metrics.stats",
+    "INTERVAL_METHOD": "workbench.metrics.intervals",
+    "MIN_EXPORT_NORMALS": "workbench.metrics.intervals",
+    "SMALL_VALIDATION_NORMALS": "workbench.metrics.intervals",
+    "Rate": "workbench.metrics.intervals",
+    "format_rate": "workbench.metrics.intervals",
+    "is_small_validation": "workbench.metrics.intervals",
+    "proportion_interval": "workbench.metrics.intervals",
+    "rate": "workbench.metrics.intervals",
+    "small_validation_text": "workbench.metrics.intervals",
 }
 
 
