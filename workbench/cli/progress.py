@@ -1,4 +1,8 @@
-"""A terminal progress bar (tqdm) that speaks the core progress protocol, with Ctrl-C as cancel."""
+"""A terminal progress bar (tqdm) fed by the job runner's structured progress events, with Ctrl-C as cancel.
+
+The bar shows the overall fraction, the elapsed time and the estimated time left; the numbers of the
+latest event (a loss, a sweep's cell count) are shown beside it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,36 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workbench.core.progress import CancelToken, ProgressFn
+from workbench.core.progress import CancelToken, Progress, ProgressEvent
+
+SHOWN = ("cell", "cells", "done", "failed", "iteration", "loss", "val")
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def format_values(values: dict) -> str:
+    """The numbers people care about, short: 'cell 3/8 loss 0.0412'."""
+    parts = []
+    if "cell" in values and "cells" in values:
+        parts.append(f"cell {values['cell']}/{values['cells']}")
+    if "iteration" in values:
+        parts.append(f"iter {values['iteration']}")
+    for key in ("loss", "val"):
+        v = values.get(key)
+        if isinstance(v, int | float):
+            parts.append(f"{key} {v:.4g}")
+    return " ".join(parts)
 
 
 @contextmanager
-def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tuple[ProgressFn, CancelToken]]:
-    """Yield (progress, cancel): a tqdm bar on stderr, and a token that Ctrl-C sets.
+def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tuple[Progress, CancelToken]]:
+    """Yield (progress, cancel): a structured progress callable drawing a tqdm bar on stderr, and a
+    token that Ctrl-C sets.
 
     The first Ctrl-C asks the job to stop cleanly (the job raises Cancelled); a second one
     interrupts at once.
@@ -26,7 +54,7 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
         file=sys.stderr,
         disable=quiet,
         leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
     )
     previous = signal.getsignal(signal.SIGINT)
 
@@ -37,11 +65,16 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
         token.cancel()
         bar.set_description_str(f"{description} (stopping…)")
 
-    def progress(fraction: float | None, message: str = "") -> None:
-        if fraction is not None:
-            bar.n = int(round(min(max(fraction, 0.0), 1.0) * 1000))
-        if message:
-            bar.set_description_str(f"{description}: {message[:60]}", refresh=False)
+    def show(event: ProgressEvent) -> None:
+        if event.fraction is not None:
+            bar.n = int(round(event.fraction * 1000))
+        if event.message:
+            bar.set_description_str(f"{description}: {event.message[:60]}", refresh=False)
+        numbers = format_values(dict(event.values))
+        left = f" left {_fmt_seconds(event.eta_s)}" if event.eta_s is not None else ""
+        bar.set_postfix_str(
+            f"{_fmt_seconds(event.elapsed_s)}{left}" + (f" {numbers}" if numbers else ""), refresh=False
+        )
         bar.refresh()
 
     try:
@@ -49,7 +82,7 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
     except ValueError:  # not in the main thread
         previous = None
     try:
-        yield progress, token
+        yield Progress(show), token
     finally:
         bar.close()
         if previous is not None:

@@ -2,15 +2,23 @@
 
 A long function takes ``progress`` and ``cancel`` as arguments:
 
-* ``progress(fraction, message)`` with ``fraction`` in [0, 1] (or ``None`` when unknown);
+* ``progress(fraction, message)`` with ``fraction`` in [0, 1] (or ``None`` when unknown). Any plain
+  callable of that shape works. A job that has numbers to tell (a loss, an iteration, a cell's index)
+  calls :func:`report` instead: a structured :class:`Progress` receives them as a
+  :class:`ProgressEvent`, a plain callable gets the fraction and message only, so old callers keep
+  working and nobody parses numbers back out of text;
 * ``cancel`` is a :class:`CancelToken`; the function calls ``cancel.raise_if_cancelled()``
   often enough (at least every few hundred milliseconds) and lets :class:`Cancelled` propagate.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 ProgressFn = Callable[[float | None, str], None]
 
@@ -37,20 +45,109 @@ class CancelToken:
             raise Cancelled("cancelled by the user")
 
 
-def no_progress(fraction: float | None, message: str = "") -> None:
+def no_progress(fraction: float | None, message: str = "", **values: Any) -> None:
     """A progress callback that ignores everything."""
 
 
 NEVER_CANCEL = CancelToken()
 
 
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress report: overall ``fraction`` (None when unknown), a message for people, the numbers
+    behind it (``values``: e.g. ``loss``, ``iteration``, ``val``), seconds since the job started and an
+    estimate of the seconds left (None until the fraction has moved)."""
+
+    fraction: float | None
+    message: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (for queues between processes and machines)."""
+        return {
+            "fraction": self.fraction,
+            "message": self.message,
+            "values": dict(self.values),
+            "elapsed_s": self.elapsed_s,
+            "eta_s": self.eta_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ProgressEvent:
+        return cls(
+            d.get("fraction"),
+            d.get("message", ""),
+            dict(d.get("values") or {}),
+            float(d.get("elapsed_s", 0.0)),
+            d.get("eta_s"),
+        )
+
+
+class Progress:
+    """A structured progress callable: ``progress(fraction, message, **values)`` hands a
+    :class:`ProgressEvent` (with elapsed time and ETA) to ``sink``. Also usable where a plain
+    ``(fraction, message)`` callable is expected."""
+
+    structured = True
+
+    def __init__(self, sink: Callable[[ProgressEvent], None], clock: Callable[[], float] = time.monotonic):
+        self._sink = sink
+        self._clock = clock
+        self._t0 = clock()
+
+    def __call__(self, fraction: float | None, message: str = "", **values: Any) -> None:
+        elapsed = self._clock() - self._t0
+        if fraction is not None:
+            fraction = min(max(float(fraction), 0.0), 1.0)
+        eta = None
+        if fraction is not None and 0.0 < fraction < 1.0 and elapsed > 0:
+            eta = elapsed * (1.0 - fraction) / fraction  # constant-rate estimate from what is done so far
+        elif fraction == 1.0:
+            eta = 0.0
+        self._sink(ProgressEvent(fraction, message, _clean(values), elapsed, eta))
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            out[k] = v
+        elif isinstance(v, int):
+            out[k] = int(v)
+        else:
+            f = float(v)
+            out[k] = f if math.isfinite(f) else str(f)
+    return out
+
+
+def is_structured(progress: Any) -> bool:
+    """True when ``progress`` accepts numbers as keywords (see :func:`report`)."""
+    return bool(getattr(progress, "structured", False))
+
+
+def report(progress: ProgressFn, fraction: float | None, message: str = "", **values: Any) -> None:
+    """Tell ``progress`` the fraction and message, and the numbers in ``values`` when it takes them."""
+    if values and is_structured(progress):
+        progress(fraction, message, **values)  # type: ignore[call-arg]
+    else:
+        progress(fraction, message)
+
+
+class _Slice:
+    """A child's progress mapped into [start, stop] of its parent's, keeping the numbers."""
+
+    def __init__(self, parent: ProgressFn, start: float, stop: float):
+        self.parent, self.start, self.stop = parent, start, stop
+        self.structured = is_structured(parent)
+
+    def __call__(self, fraction: float | None, message: str = "", **values: Any) -> None:
+        if fraction is not None:
+            fraction = self.start + (self.stop - self.start) * min(max(fraction, 0.0), 1.0)
+        report(self.parent, fraction, message, **values)
+
+
 def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
     """Map a child's 0..1 progress into the [start, stop] slice of a parent's progress."""
-
-    def child(fraction: float | None, message: str = "") -> None:
-        if fraction is None:
-            progress(None, message)
-        else:
-            progress(start + (stop - start) * min(max(fraction, 0.0), 1.0), message)
-
-    return child
+    return _Slice(progress, start, stop)

@@ -1,8 +1,10 @@
-"""Training in a worker process with live progress, loss and cancel, and a model service process for
-the model catalogue, memory estimates and nearest-patch look-ups: the window itself never loads torch.
+"""Jobs in worker processes with live progress, loss and cancel, and a model service process for the
+model catalogue, memory estimates and nearest-patch look-ups: the window itself never loads torch.
 
-Both talk through multiprocessing queues that a QTimer drains in the GUI thread in small slices, so
-no event waits on a child. See :mod:`workbench.gui.train_worker` for the children's side.
+Jobs run through the job runner (:class:`workbench.jobs.runner.ChildRun`), whose structured progress
+events (fraction, message, numbers such as the loss) a QTimer drains in the GUI thread in small
+slices, so no event waits on a child. Training works on a staged copy of the station
+(:mod:`workbench.jobs.staging`) and only the window adds the runs to the open project.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from workbench.gui import train_worker
 from workbench.gui.station_model import StationModel
+from workbench.jobs.runner import ChildRun, Message
 
 POLL_MS = 30
 SLICE_S = 0.02  # the longest a poll keeps the GUI thread
-KILL_AFTER_MS = 600  # a child that has not stopped by then is terminated (cancel stops within a second)
+KILL_AFTER_MS = 600  # a child that has not stopped by then is killed (cancel stops within a second)
 
 
 def _context() -> Any:
@@ -31,13 +34,14 @@ def _context() -> Any:
 
 
 class ChildJob(QObject):
-    """A job in a child process that streams events ('progress', f, msg), ('loss', v, iteration), ('done', x),
-    ('cancelled',), ('error', msg) through a queue; cancel sets an Event, then kills if needed.
+    """A runner job in a child process; cancel asks it to stop, then kills it if needed.
 
-    Signals: ``progressed(fraction or None, message)``, ``lossed(iteration, loss)``, ``finished(x)``,
-    ``failed(message)``, ``cancelled()``.
+    Signals: ``evented(ProgressEvent)`` for every event, ``progressed(fraction or None, message)``,
+    ``lossed(iteration, loss)`` when an event carries a loss, ``finished(x)``, ``failed(message)``,
+    ``cancelled()``.
     """
 
+    evented = Signal(object)
     progressed = Signal(object, str)
     lossed = Signal(int, float)
     finished = Signal(object)
@@ -50,30 +54,32 @@ class ChildJob(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
-        self._proc: Any = None
-        self._events: Any = None
-        self._cancel: Any = None
+        self._run: ChildRun | None = None
         self._folder: str | None = None
         self._cancel_requested = False
         self._losses = 0
         self.running = False
+
+    @property
+    def _proc(self) -> ChildRun | None:
+        """The running child (None before it starts and after it ends)."""
+        return self._run
 
     def _begin(self) -> None:
         if self.running:
             raise RuntimeError("a job of this kind is already running")
         self.running, self._cancel_requested, self._losses = True, False, 0
 
-    def _launch(self, target: Callable, args: tuple, what: str) -> None:
-        """Start ``target(*args, events, cancel_event)`` in a spawned child and poll its events."""
+    def _launch(self, job: str, params: dict[str, Any], what: str) -> None:
+        """Start the runner job ``job`` in a spawned child and poll its messages."""
         if self._cancel_requested:
             self._end(self.cancelled.emit)
             return
-        ctx = _context()
-        self._events, self._cancel = ctx.Queue(), ctx.Event()
-        self._proc = ctx.Process(
-            target=target, args=(*args, self._events, self._cancel), daemon=True, name=what
-        )
-        self._proc.start()
+        try:
+            self._run = ChildRun(job, params, name=what, ctx=_context()).start()
+        except Exception as exc:  # noqa: BLE001 - e.g. no process can be started: say so
+            self._end_failed(f"cannot start the worker process: {exc}")
+            return
         self.progressed.emit(None, "Starting the worker process …")
         self._timer.start()
 
@@ -82,66 +88,53 @@ class ChildJob(QObject):
         if not self.running or self._cancel_requested:
             return
         self._cancel_requested = True
-        if self._cancel is not None:
-            self._cancel.set()
+        if self._run is not None:
+            self._run.cancel()
             QTimer.singleShot(KILL_AFTER_MS, self._kill)
 
     def _kill(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.terminate()
+        if self._run is not None and self._run.alive:
+            self._run.kill()
         if self.running and self._cancel_requested:
             self._end(self.cancelled.emit)
 
     def _poll(self) -> None:
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < SLICE_S:
-            try:
-                event = self._events.get_nowait()
-            except (queue.Empty, OSError, ValueError):
-                break
-            self._handle(event)
-            if not self.running or self._proc is None:
+        if self._run is None:
+            return
+        for msg in self._run.poll(max_s=SLICE_S):
+            self._handle(msg)
+            if not self.running or self._run is None:
                 return
-        if self._proc is not None and not self._proc.is_alive() and self._events.empty() and self.running:
-            if self._cancel_requested:
-                self._end(self.cancelled.emit)
-            else:
-                self._end_failed(
-                    f"the training process stopped unexpectedly (exit code {self._proc.exitcode})"
-                )
 
-    def _handle(self, event: tuple) -> None:
-        kind = event[0]
-        if kind == "progress" and not self._cancel_requested:
-            self.progressed.emit(event[1], event[2])
-        elif kind == "loss":
-            self._losses += 1  # the training's own iteration when it says it, else the n-th report
-            it = event[2] if len(event) > 2 and event[2] is not None else self._losses
-            self.lossed.emit(int(it), float(event[1]))
-        elif kind == "cancelled" or (kind == "done" and self._cancel_requested):
+    def _handle(self, msg: Message) -> None:
+        if msg.kind == "event" and not self._cancel_requested:
+            ev = msg.event
+            self.evented.emit(ev)
+            self.progressed.emit(ev.fraction, ev.message)
+            loss = ev.values.get("loss")
+            if isinstance(loss, int | float):
+                self._losses += 1  # the training's own iteration when it says it, else the n-th report
+                it = ev.values.get("iteration")
+                self.lossed.emit(int(it) if isinstance(it, int) else self._losses, float(loss))
+        elif msg.kind == "cancelled" or (msg.kind in ("done", "lost") and self._cancel_requested):
             self._end(self.cancelled.emit)
-        elif kind == "error":
-            self._end_failed(event[1])
-        elif kind == "done":
+        elif msg.kind in ("error", "lost"):
+            self._end_failed(msg.error)
+        elif msg.kind == "done":
             self._stop_child()
-            self._done(event[1])
+            self._done(msg.result)
 
     def _done(self, payload: Any) -> None:
         self._end(lambda: self.finished.emit(payload))
 
     def _stop_child(self) -> None:
         self._timer.stop()
-        if self._proc is not None:
-            self._proc.join(0.05)
-            if self._proc.is_alive():
-                self._proc.terminate()
-        self._proc = None
+        if self._run is not None and self._run.alive:
+            self._run.kill()
+        self._run = None
 
     def _end(self, emit: Callable[[], None]) -> None:
         self._stop_child()
-        if self._events is not None:
-            self._events.cancel_join_thread()
-        self._events = self._cancel = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
@@ -154,10 +147,9 @@ class ChildJob(QObject):
 
     def shutdown(self) -> None:
         self._cancel_requested = True
-        if self._cancel is not None:
-            self._cancel.set()
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.terminate()
+        if self._run is not None:
+            self._run.cancel()
+            self._run.kill()
         self._end(lambda: None)
 
 
@@ -167,20 +159,34 @@ class TrainProcess(ChildJob):
 
     def start(self, job: dict[str, Any]) -> None:
         """``job``: {'model', 'params', 'views', 'seed', 'device'} as for ``workbench.jobs.train``."""
+        from workbench.jobs import staging
+
         self._begin()
         folder = self._folder = tempfile.mkdtemp(prefix="workbench-train-")
         self.progressed.emit(None, "Reading the training samples …")
-        self.model.call(
-            lambda p: train_worker.stage_inputs(p, job, folder),
-            lambda _job: self._launch(train_worker.train_child, (folder,), "workbench-train"),
-            lambda e: self._end_failed(str(e)),
-        )
+        self._stage: staging.Stage | None = None
+
+        def stage(p):
+            return staging.stage_project(p, folder, job.get("views"))
+
+        def launch(st: staging.Stage) -> None:
+            self._stage = st
+            params = {"stage": str(st.path), "out": folder, "job": {**job, "views": job.get("views")}}
+            self._launch("train_staged", params, "workbench-train")
+
+        self.model.call(stage, launch, lambda e: self._end_failed(str(e)))
 
     def _done(self, payload: Any) -> None:
+        from workbench.jobs import staging
+
         self.progressed.emit(1.0, "Adding the runs to the station …")
-        folder = self._folder
+        outputs, id_map = payload["outputs"], self._stage.id_map
+
+        def apply(p):
+            return staging.apply_outputs(p, staging.read_outputs(outputs), id_map)
+
         self.model.edit(
-            lambda p: train_worker.apply_outputs(p, folder),
+            apply,
             "Train",
             on_done=lambda ids: self._end(lambda: self.finished.emit(ids)),
             on_error=lambda e: self._end_failed(str(e)),
@@ -192,9 +198,8 @@ class ReportProcess(ChildJob):
 
     def start(self, project_path: str, out_dir: str, policy: str | None, robustness: bool) -> None:
         self._begin()
-        self._launch(
-            train_worker.report_child, (project_path, out_dir, policy, robustness), "workbench-report"
-        )
+        params = {"project": project_path, "out_dir": out_dir, "policy": policy, "robustness": robustness}
+        self._launch(train_worker.REPORT_JOB, params, "workbench-report")
 
 
 class ModelService(QObject):

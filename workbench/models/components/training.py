@@ -2,7 +2,8 @@
 and state as numpy arrays (``net.<network>.<tensor>`` plus the model's own ``*_`` arrays).
 
 The loop stops at ``max_iters`` or ``time_budget_s`` (whichever comes first), streams the loss
-through ``progress(fraction, "iter i/n loss x")`` and a structured ``history_`` list, checks
+through ``progress`` (the numbers as ``iteration``/``loss``/``val`` values of a structured event,
+see :func:`workbench.core.progress.report`) and a structured ``history_`` list, checks
 ``cancel`` every iteration, and with validation images evaluates every ``val_every`` iterations,
 keeps the best weights and stops after ``patience`` evaluations without improvement.
 """
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, report
 from workbench.models.backbones import FeatureExtractor
 from workbench.models.base import AnomalyModel, NotFittedError, check_images, check_roi, resolve_device
 from workbench.models.components.working import check_resize_mode, grid_mask, maps_to_inputs, prepare_working
@@ -98,7 +99,8 @@ def train_loop(
             msg = f"iter {it}/{max_iters} loss {loss:.4f}" + (
                 f" val {entry['val']:.4f}" if "val" in entry else ""
             )
-            progress(min(done, 1.0), msg)
+            extra = {"val": entry["val"]} if "val" in entry else {}
+            report(progress, min(done, 1.0), msg, iteration=it, loss=loss, **extra)
         if stop:
             break
     if best_state is not None and restore is not None:
