@@ -76,7 +76,7 @@ def test_cookie_video_from_the_cli_to_line_verdicts(video, tmp_path, capsys):
     assert record["counts"]["test"]["defective"] >= 2 and record["metrics"]["all"]["image_auroc"] >= 0.9
 
     bundle = tmp_path / "bundle"
-    out = run_cli(["export", project, "--out", bundle], capsys)
+    out = run_cli(["export", project, "--out", bundle, "--accept-small-validation"], capsys)
     assert "parity ok" in out
     lines = run_cli(["run", bundle, "--source", path, "--device", "cpu"], capsys).splitlines()
     results = [json.loads(x) for x in lines if x.startswith("{")]

@@ -72,7 +72,7 @@ def test_other_scene_from_video_to_line_verdicts(tmp_path, capsys):
         p.save()
 
     bundle = tmp_path / "bundle"
-    out = run_cli(["export", project, "--out", bundle], capsys)
+    out = run_cli(["export", project, "--out", bundle, "--accept-small-validation"], capsys)
     assert "parity ok" in out
     lines = run_cli(["run", bundle, "--source", video, "--device", "cpu"], capsys).splitlines()
     results = [json.loads(x) for x in lines if x.startswith("{")]

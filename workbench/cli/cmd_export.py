@@ -48,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a view not found in a pass counts as (default ng)",
     )
     p.add_argument(
+        "--accept-small-validation",
+        action="store_true",
+        help="export even when a view's threshold rests on fewer than 5 normal samples (flagged in the manifest)",
+    )
+    p.add_argument(
         "--no-parity-gate",
         action="store_true",
         help="write the bundle even if parity fails (marked in the manifest)",
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_station(
             args.project, args.out, run_ids=args.runs, policies=args.policies, fusion=args.fusion,
             missing=args.missing, strict=not args.no_parity_gate, progress=progress, cancel=cancel,
+            accept_small_validation=args.accept_small_validation,
         )  # fmt: skip
     print(f"bundle   {result.path}")
     for v in result.manifest["views"]:

@@ -121,8 +121,32 @@ def fit_run_policy(
         raise EvaluationError(
             f"run {run_id}: cannot fit a '{source}' policy on the validation split: {exc}"
         ) from None
-    policy.params.update(run=run_id, view=run.view, fitted_on="val", n_val=n, cli_source=source)
+    n_normals = int((~data.labels).sum())
+    policy.params.update(
+        run=run_id, view=run.view, fitted_on="val", n_val=n, n_normals=n_normals, cli_source=source
+    )
     return policy
+
+
+def normals_behind(project, stored: dict, view: str) -> tuple[int | None, str]:
+    """(how many normal samples a stored policy's threshold for ``view`` rests on, where they are).
+
+    A fitted policy records ``n_normals`` (one number, or one per view); one that does not (older
+    projects, the Thresholds pane's hand-set sliders) rests on the good samples of the split it was set
+    on (``fitted_on`` or ``split_shown``), counted now. None when the policy says nothing of its origin.
+    """
+    params = stored.get("params", {}) if isinstance(stored, dict) else {}
+    split = params.get("fitted_on") or params.get("split_shown")
+    where = {"val": "validation", "train": "training", "test": "test"}.get(str(split), str(split))
+    n = params.get("n_normals")
+    if isinstance(n, dict):
+        n = n.get(view)
+    if isinstance(n, int | float) and not isinstance(n, bool):
+        return int(n), where
+    if split in ("val", "train", "test"):
+        good = [s for s in project.samples(view=view, split=split, label="good") if not s.synthetic]
+        return len(good), where
+    return None, "unknown"
 
 
 def policy_for_run(name: str, stored: dict, test: SplitData, view: ViewInfo | None) -> dict[str, Any]:

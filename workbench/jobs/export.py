@@ -19,7 +19,8 @@ import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.export.writer import BundleResult, ViewExport, write_bundle
-from workbench.jobs.evaluate_policy import policy_runs
+from workbench.jobs.evaluate_policy import normals_behind, policy_runs
+from workbench.metrics.intervals import MIN_EXPORT_NORMALS, small_validation_text
 from workbench.metrics.policy import ThresholdPolicy, fit_policy
 from workbench.models import registry
 from workbench.project import Project
@@ -113,7 +114,9 @@ def _fit_for_run(project: Project, view: str, run, model, cancel: CancelToken) -
     policy = fit_policy(
         "false_alarm_rate", scores=scores, views=[view] * len(scores), max_fpr=DEFAULT_MAX_FPR
     )
-    policy.params.update(run=run.id, view=view, fitted_on=split, n_val=len(scores), fitted_at="export")
+    policy.params.update(
+        run=run.id, view=view, fitted_on=split, n_val=len(scores), n_normals=len(scores), fitted_at="export"
+    )
     return policy, (
         f"fitted at export on {len(scores)} good {'validation' if split == 'val' else 'training'} samples "
         f"of {run.id} (max false-alarm rate {DEFAULT_MAX_FPR:g})"
@@ -183,6 +186,42 @@ def choose_policies(
     return chosen
 
 
+class SmallValidationError(ValueError):
+    """A view's threshold rests on fewer than MIN_EXPORT_NORMALS normal samples and nobody accepted it."""
+
+
+def validation_sizes(project: Project, chosen: dict[str, tuple[ThresholdPolicy, str]]) -> dict[str, dict]:
+    """{view: {"n_normals", "split", "small", "text"}}: how many normals each exported threshold rests on."""
+    out = {}
+    for view, (pol, _note) in chosen.items():
+        n, where = normals_behind(project, pol.to_dict(), view)
+        if n is None:
+            flag, text = (
+                "small validation: unknown number of normals",
+                "rests on an unknown number of normals",
+            )
+        else:
+            flag, text = small_validation_text(n), f"threshold rests on {n} normal {where} samples"
+        out[view] = {
+            "n_normals": n,
+            "split": where,
+            "small": bool(flag),
+            "text": f"{text} ({flag})" if flag else text,
+        }
+    return out
+
+
+def check_validation_sizes(sizes: dict[str, dict], accept_small_validation: bool) -> None:
+    """Raise SmallValidationError naming the views whose threshold rests on < MIN_EXPORT_NORMALS normals."""
+    few = {v: s for v, s in sizes.items() if s["n_normals"] is None or s["n_normals"] < MIN_EXPORT_NORMALS}
+    if few and not accept_small_validation:
+        views = "; ".join(f"view {v!r}: {s['text']}" for v, s in few.items())
+        raise SmallValidationError(
+            f"{views}. A threshold on fewer than {MIN_EXPORT_NORMALS} normals cannot bound the false-alarm "
+            "rate; add normal validation passes (workbench split) or export anyway with --accept-small-validation"
+        )
+
+
 def export_station(
     project_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -193,8 +232,14 @@ def export_station(
     strict: bool = True,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    accept_small_validation: bool = False,
 ) -> BundleResult:
-    """Export the station at ``project_path`` to the bundle folder ``out``; returns paths, manifest, parity."""
+    """Export the station at ``project_path`` to the bundle folder ``out``; returns paths, manifest, parity.
+
+    Refuses (SmallValidationError, nothing written) when a view's threshold rests on fewer than
+    MIN_EXPORT_NORMALS normal samples, unless ``accept_small_validation``; each view's policy note (in
+    the manifest and on the console) says how many normals its threshold rests on.
+    """
     with Project.open(project_path) as project:
         runs = choose_runs(project, run_ids)
         views = project.views
@@ -204,6 +249,9 @@ def export_station(
         progress(0.0, "loading models")
         models = {v: load_model(project, r) for v, r in runs.items()}
         chosen = choose_policies(project, runs, models, policies, cancel)
+        sizes = validation_sizes(project, chosen)
+        check_validation_sizes(sizes, accept_small_validation)
+        chosen = {v: (pol, f"{note}; {sizes[v]['text']}") for v, (pol, note) in chosen.items()}
         items = []
         for v, r in runs.items():
             pol, note = chosen[v]

@@ -127,8 +127,9 @@ def interval_text(r: Rate, digits: int = 2) -> str:
     return f"{r.low:.{digits}f}-{r.high:.{digits}f}"
 
 
-def format_rate(name: str, k: int, n: int, unit: str = "normals", digits: int = 2,
-                method: str = INTERVAL_METHOD) -> str:
+def format_rate(
+    name: str, k: int, n: int, unit: str = "normals", digits: int = 2, method: str = INTERVAL_METHOD
+) -> str:
     """Return e.g. "FPR 0.00, <= 0.30 at 95 % from 9 normals" or "recall 0.80, 0.49-0.94 at 95 % from 10 defects".
 
     ``unit`` names what n counts (normals, defects, flagged samples).
