@@ -80,7 +80,8 @@ def test_template_cuts_the_box_of_a_video_frame_and_refuses_one_outside(tmp_path
     with VideoReader(video) as reader:
         want = reader.read(3)[20:60, 10:40]
     assert np.array_equal(read_image(out).image, want)
-    assert main(["template", str(video), "--frame", "3", "--box", "80,20,30,40", "--out", str(out)]) == 1
+    args = ["template", str(video), "--frame", "3", "--box", "80,20,30,40", "--out", str(out), "--overwrite"]
+    assert main(args) == 1
     assert "box 80,20,30,40 reaches outside frame 3 of v.mp4 (96x64 px)" in capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from project_helpers import textured
 
-from workbench.project import Project, ProjectError
+from workbench.project import SCHEMA_VERSION, Project, ProjectError
 
 
 def _digest(path) -> str:
@@ -61,7 +61,9 @@ def test_a_file_of_a_newer_schema_is_refused(tmp_path):
     with h5py.File(path, "r+") as f:
         f.attrs["schema_version"] = 7
     before = _digest(path)
-    with pytest.raises(ProjectError, match=r"made by a newer workbench \(schema 7\); this one reads up to 1"):
+    with pytest.raises(
+        ProjectError, match=rf"made by a newer workbench \(schema 7\); this one reads up to {SCHEMA_VERSION}"
+    ):
         Project.open(path)
     assert _digest(path) == before
 

@@ -23,7 +23,8 @@ from make_fixtures import expected  # noqa: E402
 
 def _blobs(project_path: Path) -> set[str]:
     sidecar = project_path.with_name(project_path.name + ".d")
-    return {p.name for p in sidecar.iterdir()} if sidecar.exists() else set()
+    # dot files are the bookkeeping of live sessions (claims), not data
+    return {p.name for p in sidecar.iterdir() if not p.name.startswith(".")} if sidecar.exists() else set()
 
 
 def _full_project(path: Path, rng) -> Project:
@@ -217,29 +218,33 @@ def test_cli_new_info_and_pack(tmp_path, capsys, rng):
 
 def test_blob_store_reports_a_missing_blob_by_name(tmp_path):
     store = BlobStore(tmp_path / "x.awb")
-    with pytest.raises(ProjectError, match="img-0.h5 is missing"):
-        store.group("img-0")
+    with pytest.raises(ProjectError, match=f"img-{'0' * 32}.h5 is missing"):
+        store.group(f"img-{'0' * 32}")
+    with pytest.raises(ProjectError, match="not a plain data-file name"):
+        store.group("../img-" + "0" * 32)
 
 
 def test_old_schemas_are_migrated_in_memory_and_upgraded_at_save(tmp_path, monkeypatch):
     from workbench.project import mainfile, project, schema
 
-    def migrate_v1_to_v2(f):
+    future = SCHEMA_VERSION + 1
+
+    def migrate_to_future(f):
         meta = json.loads(f.attrs["meta"])
         f.attrs["meta"] = json.dumps({**meta, "migrated": True})
 
     for module in (schema, project, mainfile):
-        monkeypatch.setattr(module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, migrate_v1_to_v2)
+        monkeypatch.setattr(module, "SCHEMA_VERSION", future)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION, migrate_to_future)
     fixture = FIXTURES / "v1.awb"
     before = fixture.read_bytes()
     with Project.open(fixture) as p:
         assert p.schema_version == 1 and p.meta["migrated"] is True
         assert np.array_equal(p.gt_mask(2), expected()["mask"])  # edited mask taken from the migrated copy
-        p.save_as(tmp_path / "v2.awb")
-        assert p.schema_version == 2
+        p.save_as(tmp_path / "future.awb")
+        assert p.schema_version == future
     assert fixture.read_bytes() == before  # opening an old file never changes it
-    with h5py.File(tmp_path / "v2.awb", "r") as f:
-        assert f.attrs["schema_version"] == 2
-    with Project.open(tmp_path / "v2.awb") as p:
+    with h5py.File(tmp_path / "future.awb", "r") as f:
+        assert f.attrs["schema_version"] == future
+    with Project.open(tmp_path / "future.awb") as p:
         assert p.meta["migrated"] is True and len(p.samples()) == 4

@@ -28,13 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=480, help="frame height in px (default 480)")
     p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
     p.add_argument("--contact-sheet", type=Path, default=None, help="also write a contact sheet PNG here")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the demo in --out (only a folder the demo made)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.cli.overwrite import check_demo_target, check_image_target
     from workbench.cli.progress import terminal_progress
     from workbench.jobs.demo import build_demo_station
 
+    check_demo_target(args.out, args.overwrite)
+    if args.contact_sheet:
+        check_image_target(args.contact_sheet, args.overwrite, "--contact-sheet")
     with terminal_progress("demo station") as (progress, cancel):
         result = build_demo_station(
             args.out,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from pathlib import Path
 
+from workbench.cli.overwrite import check_image_target
 from workbench.cli.progress import terminal_progress
 from workbench.io.images import read_image, write_image
 from workbench.io.passes import PassRule
@@ -110,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frame", type=int, required=True, metavar="N", help="frame index (0 = the first)")
     p.add_argument("--box", type=_box_arg, default=None, metavar="X,Y,W,H", help="the region in pixels")
     p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing image at --out")
     p.set_defaults(func=cmd_template)
 
     p = subparsers.add_parser("import-dataset", help="import an MVTec-layout folder (with GT masks)")
@@ -136,7 +139,7 @@ def cmd_import_video(args: argparse.Namespace) -> int:
         if name in templates:
             raise ValueError(f"view '{name}' is given twice in --template")
         templates[name] = read_image(path).image
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=True) as project:
         with terminal_progress("import-video") as (progress, cancel):
             result = import_video(
                 project,
@@ -160,6 +163,7 @@ def cmd_import_video(args: argparse.Namespace) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
+    check_image_target(Path(args.out), args.overwrite)
     with VideoReader(args.video) as reader:
         frame = reader.read(args.frame)
     height, width = frame.shape[:2]
@@ -174,7 +178,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_import_dataset(args: argparse.Namespace) -> int:
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=True) as project:
         with terminal_progress("import-dataset") as (progress, cancel):
             result = import_dataset(project, args.dir, args.view, progress=progress, cancel=cancel)
         project.save()

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=args.run is not None) as project:
         if args.run is None:
             policies = project.policies
             if args.json:

@@ -11,7 +11,9 @@ from workbench.project import Project
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("new", help="create an empty project file (.awb)")
     p.add_argument("project", help="the project file to create, e.g. station.awb")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing project of that name")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing project of that name (never another file)"
+    )
     p.set_defaults(func=cmd_new)
 
     p = subparsers.add_parser("info", help="print what a project holds")
@@ -22,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("pack", help="write one self-contained project file (for sharing)")
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("--out", required=True, help="the single file to write")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing project at --out (never another file)"
+    )
     p.set_defaults(func=cmd_pack)
 
 
@@ -43,7 +48,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_pack(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
-        out = project.pack(args.out)
+        out = project.pack(args.out, overwrite=args.overwrite)
     print(f"packed {args.project} into {out}")
     return 0
 

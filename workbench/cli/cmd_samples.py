@@ -110,7 +110,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     rule = SplitRule(args.train, args.val, args.test, seed=args.seed, keep_test=not args.reshuffle_test)
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=True) as project:
         with terminal_progress("split") as (progress, cancel):
             result = split_samples(project, rule, args.view, progress=progress, cancel=cancel)
         project.save()
@@ -121,7 +121,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     if not args.passes and not args.samples:
         raise ValueError("label: name the samples with --pass N or --sample ID (repeat either)")
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=True) as project:
         if args.source is not None and args.source not in {s.id for s in project.sources}:
             known = ", ".join(s.id for s in project.sources) or "none"
             raise ValueError(f"project {project.name} has no source {args.source!r}; sources: {known}")

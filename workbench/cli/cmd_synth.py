@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=True) as project:
         with terminal_progress("synthesizing", quiet=args.quiet) as (progress, cancel):
             result = synthesize(
                 project,

@@ -97,7 +97,7 @@ def train_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken)
     """Job entry: params {'project': path, 'model', 'params', 'views', 'seed', 'device'}; saves the project."""
     from workbench.project import Project
 
-    project = Project.open(params["project"])
+    project = Project.open(params["project"], lock=True)
     try:
         out = train_views(
             project,

@@ -7,11 +7,8 @@ blobs by name. A packed project carries the same blobs as groups under ``/blobs/
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -19,44 +16,19 @@ import h5py
 import numpy as np
 
 from workbench.project import atomic
+from workbench.project.blob_check import BlobChecker, Digest
+from workbench.project.blob_gc import BLOB_SUFFIX, Claims, collect_garbage
 from workbench.project.errors import ProjectError
 from workbench.project.h5 import h5file
+from workbench.project.integrity import DamagedError, check_blob_name
 
 BLOB_FORMAT = "anomaly-workbench-blob"
-BLOB_SUFFIX = ".h5"
-_STALE_TEMP_SECONDS = 24 * 3600
+__all__ = ["BLOB_FORMAT", "BLOB_SUFFIX", "BlobStore", "Digest", "sidecar_for"]
 
 
 def sidecar_for(project_path: Path) -> Path:
     """Where the blobs of ``station.awb`` live: ``station.awb.d/`` beside it."""
     return project_path.with_name(project_path.name + ".d")
-
-
-class Digest:
-    """A running content hash over arrays, with their shapes and dtypes, for a blob's name."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._h = hashlib.blake2b(kind.encode(), digest_size=16)
-
-    def add(self, key: str, array: np.ndarray) -> None:
-        self._h.update(f"|{key}|{array.dtype.str}|{array.shape}|".encode())
-        self._h.update(np.ascontiguousarray(array).data)
-
-    def name(self) -> str:
-        return f"{self.kind}-{self._h.hexdigest()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":  # no cheap probe; fall back to the age of the file
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 class BlobStore:
@@ -65,13 +37,15 @@ class BlobStore:
     def __init__(self, project_path: Path, packed_names: Iterable[str] = ()) -> None:
         self.project_path = project_path
         self.sidecar = sidecar_for(project_path)
-        self.packed_names = set(packed_names)  # blobs inside the project file itself
+        self.packed_names = {check_blob_name(n, project_path.name) for n in packed_names}  # inside the file
         self._files: dict[str, h5py.File] = {}
         self._main: h5py.File | None = None
+        self.checker = BlobChecker()
+        self.claims = Claims(self.sidecar)
 
     # --- reading -------------------------------------------------------------------------------
     def file_of(self, name: str) -> Path:
-        return self.sidecar / (name + BLOB_SUFFIX)
+        return self.sidecar / (check_blob_name(name, "the project") + BLOB_SUFFIX)
 
     def exists(self, name: str) -> bool:
         return name in self.packed_names or self.file_of(name).is_file()
@@ -79,8 +53,8 @@ class BlobStore:
     def missing(self, names: Iterable[str]) -> list[str]:
         return sorted(n for n in set(names) if not self.exists(n))
 
-    def group(self, name: str) -> h5py.Group:
-        """The open root group of blob ``name``; ProjectError when it is gone or damaged."""
+    def group(self, name: str, what: str = "the project") -> h5py.Group:
+        """The open root group of blob ``name``; ProjectError naming ``what`` when it is gone or damaged."""
         if name in self._files:
             return self._files[name]
         path = self.file_of(name)
@@ -88,19 +62,47 @@ class BlobStore:
             try:
                 handle = h5file(path)
             except OSError as exc:
-                raise ProjectError(
-                    f"the data file {path.name} in {self.sidecar} is damaged ({exc}); restore it from a backup"
+                raise DamagedError(
+                    f"{what} is damaged: the data file {path.name} in {self.sidecar} cannot be opened ({exc}); "
+                    "restore it from a backup"
                 ) from None
             self._files[name] = handle
             return handle
         if name in self.packed_names:
-            if self._main is None:
-                self._main = h5file(self.project_path)
-            return self._main["blobs"][name]
+            try:
+                if self._main is None:
+                    self._main = h5file(self.project_path)
+                return self._main["blobs"][name]
+            except (OSError, KeyError) as exc:
+                raise DamagedError(
+                    f"{what} is damaged: the data {name} packed in {self.project_path.name} cannot be read "
+                    f"({exc})"
+                ) from None
         raise ProjectError(
-            f"the data file {path.name} is missing from {self.sidecar}; "
+            f"{what}: the data file {path.name} is missing from {self.sidecar}; "
             f"copy the whole folder {self.sidecar.name} next to {self.project_path.name}"
         )
+
+    def read(self, name: str, key: str, get: Callable[[h5py.Group], np.ndarray], what: str) -> np.ndarray:
+        """``get(group)`` of blob ``name``, checked against the blob's content hash under leaf ``key``."""
+        g = self.group(name, what)
+        try:
+            array = get(g)
+        except (KeyError, OSError, ValueError, IndexError, TypeError, RuntimeError) as exc:
+            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
+        return self.checker.check(name, g, key, array, what)
+
+    def leaf_keys(self, name: str, what: str) -> list[str] | None:
+        """The keys a blob lists in its (checked) table of contents, in order; None for a schema 1 blob."""
+        return self.checker.leaf_keys(name, self.group(name, what), what)
+
+    def check_all(self, name: str, what: str) -> None:
+        """Read every array of blob ``name`` and check it (DamagedError naming ``what``)."""
+        g = self.group(name, what)
+        try:
+            self.checker.check_all(name, g, what)
+        except (KeyError, OSError, ValueError, IndexError, TypeError, RuntimeError) as exc:
+            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
 
     def close(self) -> None:
         """Release every open handle (needed before files are renamed or removed on Windows)."""
@@ -115,21 +117,24 @@ class BlobStore:
     def write(self, digest: Digest, fill: Callable[[h5py.Group], None]) -> str:
         """Store a blob (``fill`` writes its datasets) unless one with the same content exists."""
         name = digest.name()
-        if self.exists(name):
-            return name
         try:
             self.sidecar.mkdir(exist_ok=True)
+            self.claims.add(name)  # before the blob appears: a concurrent save must not collect it
         except OSError as exc:
             raise ProjectError(atomic.os_error_message(exc, f"the data folder {self.sidecar}")) from None
+        if self.exists(name):
+            return name
         target = self.file_of(name)
         with atomic.replacing(target, f"data file {target.name}") as temp, h5file(temp, "w") as f:
             f.attrs["format"] = BLOB_FORMAT
             f.attrs["kind"] = digest.kind
+            f.attrs["leaves"] = digest.leaves_text()
             fill(f)
         return name
 
     def copy_blob_to(self, name: str, dest: h5py.Group) -> None:
-        """Copy blob ``name`` into group ``dest`` (raw chunks, no recompression)."""
+        """Copy blob ``name`` into group ``dest`` (raw chunks, no recompression), checked first."""
+        self.check_all(name, f"data file {name}")
         src = self.group(name)
         for key, value in src.attrs.items():
             dest.attrs[key] = value
@@ -167,46 +172,11 @@ class BlobStore:
 
     # --- cleaning ------------------------------------------------------------------------------
     def collect_garbage(self, referenced: set[str]) -> list[str]:
-        """Delete sidecar blobs nothing refers to and temporary files of dead writers; their names."""
-        removed: list[str] = []
-        try:
-            entries = list(self.sidecar.iterdir())
-        except OSError:
-            return removed
-        for entry in entries:
-            name = entry.name
-            if atomic.TEMP_MARK in name:
-                if self._stale_temp(entry):
-                    atomic.remove_quietly(entry)
-                continue
-            if not name.endswith(BLOB_SUFFIX):
-                continue  # not ours: never delete a user's file
-            stem = name[: -len(BLOB_SUFFIX)]
-            if stem not in referenced:
-                handle = self._files.pop(stem, None)
-                if handle is not None:
-                    handle.close()
-                atomic.remove_quietly(entry)
-                removed.append(stem)
-        try:
-            self.sidecar.rmdir()  # only succeeds when empty: an empty project keeps no folder
-        except OSError:
-            pass
-        return removed
+        """Delete sidecar blobs that neither ``referenced`` nor a live session needs; their names.
 
-    @staticmethod
-    def _stale_temp(entry: Path) -> bool:
-        tail = entry.name.split(atomic.TEMP_MARK, 1)[1]
-        pid_text = tail.split("-", 1)[0]
-        try:
-            pid = int(pid_text)
-        except ValueError:
-            return False
-        if pid == os.getpid():
-            return False  # ours, and not being written now (writes finish before a save)
-        if not _pid_alive(pid):
-            return True
-        try:
-            return time.time() - entry.stat().st_mtime > _STALE_TEMP_SECONDS
-        except OSError:
-            return False
+        Call right after a save under the writer lock: this session's own claims are then settled."""
+        self.claims.clear()
+        for stem in list(self._files):
+            if stem not in referenced:
+                self._files.pop(stem).close()
+        return collect_garbage(self.sidecar, referenced, None)

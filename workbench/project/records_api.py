@@ -11,6 +11,7 @@ import numpy as np
 from workbench.project import jsonattr
 from workbench.project.blobs import Digest
 from workbench.project.errors import ProjectError
+from workbench.project.integrity import DamagedError
 from workbench.project.samples_api import check_image
 from workbench.project.types import CropWindow, ResultInfo, RunInfo, SourceInfo, ViewInfo
 
@@ -180,12 +181,19 @@ class RecordsMixin:
         """The run's weights as numpy arrays, by the names they were given."""
         self._check_open()
         self._run(rid)
-        g = self._blobs.group(self._state.run_blobs[rid])
+        name, what = self._state.run_blobs[rid], f"the weights of run {rid}"
+        g = self._blobs.group(name, what)
         try:
             keys = jsonattr.loads(g.attrs["keys"], f"the weight names of run {rid}")
-            return {k: g["tensors"][f"t{i}"][()] for i, k in enumerate(keys)}
         except (KeyError, OSError) as exc:
-            raise ProjectError(f"the weights of run {rid} cannot be read ({exc})") from None
+            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
+        listed = self._blobs.leaf_keys(name, what)
+        if listed is not None and listed != [str(k) for k in keys]:
+            raise DamagedError(f"{what} are damaged: data file {name} lists other weights than it holds")
+        return {
+            k: self._blobs.read(name, str(k), lambda g, i=i: g["tensors"][f"t{i}"][()], what)
+            for i, k in enumerate(keys)
+        }
 
     def update_run(self, rid: str, meta: dict | None = None) -> None:
         """Replace a run's metadata (timings, notes)."""
@@ -261,14 +269,22 @@ class RecordsMixin:
             if missing:
                 raise ProjectError(f"result {result_id} has no map for sample(s) {missing[:5]}")
             rows = [where[s] for s in sample_ids]
-        g = self._blobs.group(blob)
+        what = f"the maps of result {result_id}"
+        g = self._blobs.group(blob, what)
         try:
-            maps = g["maps"]
-            if bool(g.attrs["stacked"]):
-                return [maps["all"][r].astype(np.float32) for r in rows]
-            return [maps[str(r)][()].astype(np.float32) for r in rows]
+            stacked = bool(g.attrs["stacked"])
         except (KeyError, OSError) as exc:
-            raise ProjectError(f"the maps of result {result_id} cannot be read ({exc})") from None
+            raise DamagedError(f"{what} cannot be read from data file {blob} ({exc})") from None
+        listed = self._blobs.leaf_keys(blob, what)
+        if listed is not None and ("stacked" if stacked else "list") not in listed:
+            raise DamagedError(f"{what} are damaged: data file {blob} does not hold the maps it lists")
+
+        def row(g: h5py.Group, r: int) -> np.ndarray:
+            return g["maps"]["all"][r] if stacked else g["maps"][str(r)][()]
+
+        return [
+            self._blobs.read(blob, str(r), lambda g, r=r: row(g, r), what).astype(np.float32) for r in rows
+        ]
 
     def remove_result(self, result_id: str) -> None:
         self._check_open()

@@ -278,11 +278,11 @@ class SamplesMixin:
             groups.setdefault(img.shape, []).append(sid)
         digest = Digest("img")
         rows: dict[int, tuple[str, int]] = {}
-        for k, (shape, members) in enumerate(groups.items()):
+        for k, members in enumerate(groups.values()):
             for r, sid in enumerate(members):
                 rows[sid] = (str(k), r)
                 img, mask = self._pending[sid]
-                digest.add(f"{k}/{r}/{shape}", img)
+                digest.add(f"{k}/{r}", img)
                 if mask is not None:
                     digest.add(f"m{k}/{r}", mask)
 
@@ -324,8 +324,6 @@ class SamplesMixin:
             raise ProjectError(f"no sample with id {sid!r} in project {self.name}") from None
 
     def _read_row(self, blob: str, group: str, key: str, row: int, what: str) -> np.ndarray:
-        g = self._blobs.group(blob)
-        try:
-            return g[group][key][row]
-        except (KeyError, OSError, ValueError, IndexError) as exc:
-            raise ProjectError(f"{what} cannot be read from data file {blob} ({exc})") from None
+        """One image or mask of a blob, checked against the blob's content hash."""
+        leaf = f"{key}/{row}" if group == "images" else f"m{key}/{row}"
+        return self._blobs.read(blob, leaf, lambda g: g[group][key][row], what)

@@ -16,10 +16,18 @@ from workbench.project.errors import ProjectError
 from workbench.project.h5 import h5file
 
 FORMAT = "anomaly-workbench-project"
-SCHEMA_VERSION = 1
+# 1: first release; 2: a checksum per record (``records``), identity ``uid`` and save counter ``generation``
+SCHEMA_VERSION = 2
+
+
+def migrate_v1_to_v2(f: h5py.File) -> None:
+    """Schema 1 had no identity and no checksums: an unknown identity, generation 0, nothing to verify."""
+    f.attrs["uid"] = ""
+    f.attrs["generation"] = 0
+
 
 # migrate_v{n}_to_v{n+1}: edits an h5py.File (writable, in memory) from schema n to n + 1
-MIGRATIONS: dict[int, Callable[[h5py.File], None]] = {}
+MIGRATIONS: dict[int, Callable[[h5py.File], None]] = {1: migrate_v1_to_v2}
 
 
 def _text(value: object) -> str:
@@ -70,6 +78,8 @@ def open_checked(path: Path) -> tuple[h5py.File, int]:
             raise ProjectError(
                 f"{path.name} has an unknown schema version {version}; expected 1 to {SCHEMA_VERSION}"
             )
+        if version < 2 and "records" in f.attrs:
+            raise ProjectError(f"{path.name} is damaged: it carries checksums but states schema {version}")
         if version < SCHEMA_VERSION:
             f = _migrated(f, version, path)
         return f, version

@@ -39,6 +39,9 @@ class State:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     map_blobs: dict[str, str] = field(default_factory=dict)  # "" when a result has no maps
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uid: str = ""  # the project's identity, kept for its life: another file at this path has another
+    generation: int = 0  # how many saves made this file; with uid, tells whether another process saved
+    mask_digests: dict[int, str] = field(default_factory=dict)  # checksums of edited masks on disk
 
     def next_id(self, counter: str) -> int:
         """A fresh number for ``counter``; numbers are never reused, even after removal."""
