@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from workbench.core.progress import CancelToken, Progress, ProgressEvent
 
-SHOWN = ("cell", "cells", "done", "failed", "iteration", "loss", "val")
+BAR = "{desc}: {percentage:3.0f}%|{bar}| "
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -24,10 +24,14 @@ def _fmt_seconds(s: float | None) -> str:
 
 
 def format_values(values: dict) -> str:
-    """The numbers people care about, short: 'cell 3/8 loss 0.0412'."""
+    """The numbers people care about, short: 'cells 3/8 2 running loss 0.0412'."""
     parts = []
-    if "cell" in values and "cells" in values:
-        parts.append(f"cell {values['cell']}/{values['cells']}")
+    if "done" in values and "cells" in values:
+        parts.append(f"cells {values['done']}/{values['cells']}")
+        if values.get("running"):
+            parts.append(f"{values['running']} running")
+        if values.get("failed"):
+            parts.append(f"{values['failed']} failed")
     if "iteration" in values:
         parts.append(f"iter {values['iteration']}")
     for key in ("loss", "val"):
@@ -54,7 +58,7 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
         file=sys.stderr,
         disable=quiet,
         leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        bar_format=BAR,
     )
     previous = signal.getsignal(signal.SIGINT)
 
@@ -72,9 +76,8 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
             bar.set_description_str(f"{description}: {event.message[:60]}", refresh=False)
         numbers = format_values(dict(event.values))
         left = f" left {_fmt_seconds(event.eta_s)}" if event.eta_s is not None else ""
-        bar.set_postfix_str(
-            f"{_fmt_seconds(event.elapsed_s)}{left}" + (f" {numbers}" if numbers else ""), refresh=False
-        )
+        tail = f"{_fmt_seconds(event.elapsed_s)}{left}" + (f" {numbers}" if numbers else "")
+        bar.bar_format = BAR + tail.replace("{", "{{").replace("}", "}}")
         bar.refresh()
 
     try:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
+import os
 import queue
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -100,8 +102,22 @@ class EventToken(CancelToken):
             raise Cancelled("cancelled by the user")
 
 
+def _exit_with_parent() -> None:
+    """End this child when its parent dies (a killed window or sweep must not leave workers computing)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def child_main(job: str, params: dict[str, Any], events: Any, cancel_event: Any) -> None:
     """Entry of a child process: run ``job`` and put plain tuples on ``events`` (see :func:`_decode`)."""
+    _exit_with_parent()
     try:
         fn = resolve(job)
         token = EventToken(cancel_event)
@@ -224,6 +240,13 @@ class ChildRun:
     def cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        """Cancel, give the child ``grace_s`` to end cleanly, then kill it."""
+        self.cancel()
+        if self._proc is not None:
+            self._proc.join(grace_s)
+        self.kill()
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():

@@ -4,9 +4,9 @@ reads a small, self-contained project file holding only what it needs, and sends
 
 * :func:`stage_project` writes the staged copy with the Project API itself (views, sources, project
   metadata and the samples of the chosen views; optionally only some training normals), packed into one file that can travel to another machine;
-* :class:`RunCapture` is the project a staged job trains into: it reads through the staged project
-  and keeps ``add_run``/``add_result`` in memory;
-* :func:`write_outputs` / :func:`read_outputs` carry the captured runs (weights, scores, maps) as one
+* :func:`train_staged` trains into a private copy of the staged file (a real project), and
+  :func:`collect_runs` reads the new runs back;
+* :func:`write_outputs` / :func:`read_outputs` carry the runs (weights, scores, maps) as one
   npz (``allow_pickle=False``), :func:`apply_outputs` adds them to the real project, giving sample ids
   back their original numbers (results and run metadata keys ending in ``_ids``).
 """
@@ -17,13 +17,15 @@ import io
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 
 STAGE_FILE = "stage.awb"
 OUTPUTS_FILE = "outputs.npz"
@@ -130,37 +132,37 @@ def stage_project(
     return Stage(Path(target), id_map)
 
 
-class RunCapture:
-    """A staged project to train into: reads go to the project, runs and results stay in memory.
+def _maps_or_none(project: Any, result_id: str) -> list[np.ndarray] | None:
+    from workbench.project import ProjectError
 
-    ``train_views`` only reads samples and views and calls ``add_run``/``add_result``; this keeps the
-    staged file unchanged, so several workers can read one staged copy at once.
-    """
+    try:
+        return project.result_maps(result_id)
+    except ProjectError as exc:
+        if "has no anomaly maps" in str(exc):  # a scores-only result (e.g. an augmented copy)
+            return None
+        raise
 
-    def __init__(self, project: Any):
-        self._project = project
-        self.runs: list[dict[str, Any]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._project, name)
-
-    def add_run(self, model: str, view: str, params: dict, state: dict, meta: dict | None = None) -> str:
-        self.runs.append(
+def collect_runs(project: Any, run_ids: list[str]) -> list[dict[str, Any]]:
+    """The runs ``run_ids`` of ``project`` with their weights and every result (scores, maps, meta)."""
+    runs = []
+    for rid in run_ids:
+        run = project.run(rid)
+        results = []
+        for res in project.results(run_id=rid):
+            maps = _maps_or_none(project, res.id)
+            results.append((list(res.sample_ids), project.result_scores(res.id), maps, res.meta))
+        runs.append(
             {
-                "model": model,
-                "view": view,
-                "params": params,
-                "state": state,
-                "meta": meta or {},
-                "results": [],
+                "model": run.model,
+                "view": run.view,
+                "params": run.params,
+                "meta": run.meta,
+                "state": project.run_state(rid),
+                "results": results,
             }
         )
-        return f"staged{len(self.runs) - 1}"
-
-    def add_result(self, run_id: str, sample_ids, scores, maps, meta: dict | None = None) -> str:
-        k = int(run_id.removeprefix("staged"))
-        self.runs[k]["results"].append(([int(i) for i in sample_ids], scores, maps, meta or {}))
-        return f"{run_id}/{len(self.runs[k]['results']) - 1}"
+    return runs
 
 
 def outputs_bytes(runs: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bytes:
@@ -250,26 +252,33 @@ def train_staged(
     job: dict[str, Any],
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    after: Callable[[Any, list[str], ProgressFn, CancelToken], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train as ``workbench train`` would (``job``: model, params, views, seed, device) on a staged copy;
-    the captured runs."""
+    """Train as ``workbench train`` would (``job``: model, params, views, seed, device) on a private
+    copy of a staged project; ``after(project, run_ids, progress, cancel)`` may add results (evaluation
+    predictions). The new runs with their results, as :func:`collect_runs` gives them."""
     from workbench.jobs.train import train_views
     from workbench.project import Project
 
-    with Project.open(stage_path) as staged:
-        capture = RunCapture(staged)
-        train_views(
-            capture,
-            job["model"],
-            job.get("params"),
-            job.get("views"),
-            job.get("seed"),
-            job.get("device"),
-            progress,
-            cancel,
-        )
-    cancel.raise_if_cancelled()
-    return capture.runs
+    with tempfile.TemporaryDirectory(prefix="workbench-stage-") as tmp:
+        private = Path(tmp) / STAGE_FILE
+        shutil.copyfile(stage_path, private)  # the staged file stays unchanged for other workers
+        with Project.open(private) as staged:
+            step = sub_progress(progress, 0.0, 0.85 if after is not None else 1.0)
+            ids = train_views(
+                staged,
+                job["model"],
+                job.get("params"),
+                job.get("views"),
+                job.get("seed"),
+                job.get("device"),
+                step,
+                cancel,
+            )["runs"]
+            if after is not None:
+                after(staged, ids, sub_progress(progress, 0.85, 1.0), cancel)
+            cancel.raise_if_cancelled()
+            return collect_runs(staged, ids)
 
 
 def train_staged_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, Any]:

@@ -1,0 +1,481 @@
+"""Run a sweep: every cell of a :class:`~workbench.jobs.sweep_plan.SweepSpec` becomes the runs a single
+``workbench train`` would make, on an executor (local processes or a Ray cluster), then the evaluation.
+
+Only this process writes the project, and it saves after every finished cell: the cell's runs,
+results and the line in the sweep's record (``project.meta["sweeps"][id]["cells"]``) reach the file
+in one atomic save. A sweep stopped at any moment (Ctrl-C, SIGKILL, a power cut) is continued by
+running the same command again: finished cells are skipped, a cell that was running is redone, and
+every cell ends up in the project exactly once. A lock file keeps a second sweep from writing the
+same project at the same time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import __version__
+from workbench.core.progress import (
+    NEVER_CANCEL,
+    CancelToken,
+    ProgressEvent,
+    ProgressFn,
+    no_progress,
+    report,
+    sub_progress,
+)
+from workbench.jobs.staging import Stage, apply_outputs, pick_normals, stage_project
+from workbench.jobs.sweep_exec import LocalExecutor, Task, default_workers
+from workbench.jobs.sweep_plan import Cell, SweepSpec, expand, window_text
+
+SWEEPS = "sweeps"
+WINDOW_OF = "window_of"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class SweepBusy(RuntimeError):
+    """Another sweep holds the project's lock."""
+
+
+# --- windows: derived views -------------------------------------------------------------------------
+def window_size(window: Any, crop_h: int, crop_w: int) -> tuple[int, int]:
+    """(h, w) of a window given as a share of the crop side or as [h, w] pixels."""
+    if isinstance(window, list | tuple):
+        h, w = int(window[0]), int(window[1])
+    else:
+        h, w = int(round(crop_h * float(window))), int(round(crop_w * float(window)))
+    if not (8 <= h <= crop_h and 8 <= w <= crop_w):
+        raise ValueError(
+            f"window {w}x{h}: expected at least 8x8 and at most the view's crop {crop_w}x{crop_h}"
+        )
+    return h, w
+
+
+def _cut(a: np.ndarray | None, dy: int, dx: int, h: int, w: int) -> np.ndarray | None:
+    return None if a is None else np.ascontiguousarray(a[dy : dy + h, dx : dx + w])
+
+
+def window_view(project: Any, base: str, window: Any) -> str:
+    """The name of the view that is ``base`` with a centred sub-window of its crop, creating it (and its
+    samples, images and GT masks cut the same way; ROI and zones move with the crop) when missing.
+    The whole crop is ``base`` itself."""
+    view = project.views[base]
+    h, w = window_size(window, view.crop.h, view.crop.w)
+    if (h, w) == (view.crop.h, view.crop.w):
+        return base
+    name = f"{base}@{w}x{h}"
+    if name in project.views:
+        got = project.views[name]
+        if got.meta.get(WINDOW_OF) != base or (got.crop.h, got.crop.w) != (h, w):
+            raise ValueError(
+                f"view {name!r} exists and is not the {w}x{h} window of {base!r}; rename it first"
+            )
+        return name
+    dy, dx = (view.crop.h - h) // 2, (view.crop.w - w) // 2
+    crop = dataclasses.replace(view.crop, x=view.crop.x + dx, y=view.crop.y + dy, w=w, h=h)
+    project.set_view(
+        dataclasses.replace(
+            view,
+            name=name,
+            crop=crop,
+            roi=_cut(view.roi, dy, dx, h, w),
+            zones=_cut(view.zones, dy, dx, h, w),
+            meta={**view.meta, WINDOW_OF: base, "window": [h, w]},
+        )
+    )
+    for s in project.samples(view=base):
+        img = project.sample_image(s.id)
+        if img.shape[0] != view.crop.h or img.shape[1] != view.crop.w:
+            continue  # a sample cut with another crop window: not comparable
+        mask = project.gt_mask(s.id) if s.has_mask else None
+        info = {
+            "source": s.source,
+            "pass_index": s.pass_index,
+            "view": name,
+            "frame": s.frame,
+            "x": s.x + dx,
+            "y": s.y + dy,
+            "split": s.split,
+            "label": s.label,
+            "synthetic": s.synthetic,
+            "match_score": s.match_score,
+            "meta": {**s.meta, "window_of_sample": s.id},
+        }
+        project.add_samples([_cut(img, dy, dx, h, w)], [info], [_cut(mask, dy, dx, h, w)])
+    return name
+
+
+def base_views(project: Any) -> list[str]:
+    """The project's views that are not windows derived by a sweep."""
+    return sorted(n for n, v in project.views.items() if WINDOW_OF not in v.meta)
+
+
+# --- the record in the project ----------------------------------------------------------------------
+def sweep_records(project: Any) -> dict[str, Any]:
+    return dict(project.meta.get(SWEEPS) or {})
+
+
+def _save_record(project: Any, sid: str, record: dict[str, Any]) -> None:
+    sweeps = sweep_records(project)
+    sweeps[sid] = record
+    project.set_meta(SWEEPS, sweeps)
+
+
+def sweep_runs(project: Any, sid: str | None = None) -> list[str]:
+    """Run ids made by sweep ``sid`` (default: by any sweep), in cell order."""
+    out = []
+    for s, rec in sweep_records(project).items():
+        if sid is None or s == sid:
+            for cell in sorted(rec.get("cells", {}).values(), key=lambda c: c["index"]):
+                out.extend(cell["runs"])
+    known = {r.id for r in project.runs}
+    return [r for r in out if r in known]
+
+
+# --- the driver ----------------------------------------------------------------------------------
+class _Driver:
+    """Handlers of the executor's reports: progress per cell and overall, and one save per finished cell."""
+
+    def __init__(self, project, sid, record, total, progress, save, on_cell):
+        self.project, self.sid, self.record, self.total = project, sid, record, total
+        self.progress, self.save, self.on_cell = progress, save, on_cell
+        self.running: dict[int, float] = {}
+        self.failed: dict[str, str] = {}
+
+    @property
+    def done(self) -> int:
+        return len(self.record["cells"])
+
+    def _emit(self, message: str, **values: Any) -> None:
+        frac = (self.done + sum(self.running.values())) / max(1, self.total)
+        report(
+            self.progress,
+            min(frac, 1.0),
+            message,
+            cells=self.total,
+            done=self.done,
+            failed=len(self.failed),
+            running=len(self.running),
+            **values,
+        )
+
+    def started(self, task: Task, where: str) -> None:
+        self.running[task.cell.index] = 0.0
+        self._emit(
+            f"{task.cell.label}: started ({where})",
+            cell_index=task.cell.index,
+            cell_state="running",
+            cell_fraction=0.0,
+        )
+
+    def event(self, task: Task, event: ProgressEvent) -> None:
+        f = event.fraction if event.fraction is not None else self.running.get(task.cell.index, 0.0)
+        self.running[task.cell.index] = f
+        extra = {k: v for k, v in event.values.items() if k in ("loss", "iteration", "val")}
+        self._emit(
+            f"{task.cell.label}: {event.message}",
+            cell_index=task.cell.index,
+            cell_state="running",
+            cell_fraction=f,
+            **extra,
+        )
+
+    def done_cell(self, task: Task, outputs: dict[str, Any], info: dict[str, Any]) -> None:
+        cell = task.cell
+        ids = apply_outputs(
+            self.project,
+            outputs,
+            task.stage.id_map,
+            {"sweep": {"id": self.sid, "cell": cell.index, "label": cell.label, "group": cell.group}},
+        )
+        worker = outputs.get("worker", {})
+        self.record["cells"][cell.key] = {
+            "index": cell.index,
+            "label": cell.label,
+            "runs": ids["runs"],
+            "results": ids["results"],
+            "seconds": worker.get("seconds", info.get("seconds")),
+            "host": worker.get("host", info.get("host")),
+            "attempts": task.attempts,
+            "finished": _now(),
+        }
+        self.record["failed"].pop(cell.key, None)
+        _save_record(self.project, self.sid, self.record)
+        if self.save:
+            self.project.save()  # runs, results and the record together: all or nothing
+        self.running.pop(cell.index, None)
+        self._emit(f"{cell.label}: done", cell_index=cell.index, cell_state="done", cell_fraction=1.0)
+        if self.on_cell is not None:
+            self.on_cell(cell, ids)
+
+    def failed_cell(self, task: Task, message: str) -> None:
+        self.running.pop(task.cell.index, None)
+        self.failed[task.cell.key] = message
+        self.record["failed"][task.cell.key] = message
+        self._emit(f"{task.cell.label}: failed: {message}", cell_index=task.cell.index, cell_state="failed")
+
+    def retried(self, task: Task, message: str) -> None:
+        self.running.pop(task.cell.index, None)
+        self._emit(
+            f"{task.cell.label}: {message}; running it again", cell_index=task.cell.index, cell_state="retry"
+        )
+
+
+class _HandlerAdapter:
+    def __init__(self, d: _Driver):
+        self.started, self.event, self.retried = d.started, d.event, d.retried
+        self.done, self.failed = d.done_cell, d.failed_cell
+
+
+def resolve_spec(project: Any, spec: SweepSpec) -> SweepSpec:
+    """The spec with its views made explicit (default: every view not derived by a sweep)."""
+    views = list(spec.views) if spec.views else base_views(project)
+    if not views:
+        raise ValueError("the project has no views; define a view before a sweep")
+    unknown = [v for v in views if v not in project.views]
+    if unknown:
+        raise ValueError(
+            f"unknown view {unknown[0]!r}; the project's views: {', '.join(sorted(project.views))}"
+        )
+    return dataclasses.replace(spec, views=views)
+
+
+def plan(project: Any, spec: SweepSpec) -> tuple[list[Cell], dict[str, str]]:
+    """(cells to run, {cell key: why it is skipped}); window views are created here (not saved)."""
+    from workbench.models import registry
+
+    defaults = {m: registry.get(m).param_defaults() for m in spec.models if m in registry.names()}
+    cells, skipped = [], {}
+    for cell in expand(spec, {**{m: {} for m in spec.models if m not in defaults}, **defaults}):
+        views = list(cell.views or [])
+        if cell.window is not None:
+            views = [window_view(project, v, cell.window) for v in views]
+        if cell.n_train is not None:
+            short = [
+                (v, n)
+                for v in views
+                if (n := len(project.samples(view=v, split="train", label="good"))) < cell.n_train
+            ]
+            if short:
+                skipped[cell.key] = (
+                    f"view {short[0][0]!r} has only {short[0][1]} training normals (< {cell.n_train})"
+                )
+                continue
+        cells.append(dataclasses.replace(cell, views=tuple(views)))
+    return cells, skipped
+
+
+def _stage_for(project, cell: Cell, folder: Path, cache: dict, cancel) -> Stage:
+    key = (cell.views, cell.n_train, cell.seed if cell.n_train is not None else None)
+    if key not in cache:
+        train_ids = None
+        if cell.n_train is not None:
+            train_ids = {
+                v: pick_normals(
+                    [s.id for s in project.samples(view=v, split="train", label="good")],
+                    cell.n_train,
+                    cell.seed,
+                )
+                for v in cell.views
+            }
+        cache[key] = stage_project(
+            project, folder / f"stage{len(cache):04d}", list(cell.views), train_ids, cancel=cancel
+        )
+    return cache[key]
+
+
+def work_folder(project: Any, sid: str) -> Path:
+    """A fixed folder per project and sweep, so a sweep killed mid-way leaves nothing behind after it is resumed."""
+    digest = hashlib.sha256(str(Path(project.path).resolve()).encode("utf-8")).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"workbench-{sid}-{digest}"
+
+
+def _lock(project: Any):
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(project.path) + ".sweep-lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SweepBusy(
+            f"another sweep is writing {Path(project.path).name} (lock {lock.lock_file}); wait for it or stop it"
+        ) from None
+    return lock
+
+
+def run_sweep(
+    project: Any,
+    spec: SweepSpec,
+    executor: Any = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+    save: bool = True,
+    evaluate: bool = True,
+    on_cell: Callable[[Cell, dict], None] | None = None,
+) -> dict[str, Any]:
+    """Run every cell of ``spec`` not already in the project, saving after each; then the evaluation.
+
+    Returns {'id', 'cells', 'done', 'ran', 'skipped', 'failed', 'runs', 'summary', 'executor'}.
+    """
+    lock = _lock(project) if save else None
+    try:
+        spec = resolve_spec(project, spec)
+        sid = spec.id
+        record = sweep_records(project).get(sid) or {
+            "spec": spec.to_json(),
+            "created": _now(),
+            "cells": {},
+            "failed": {},
+            "skipped": {},
+        }
+        record.setdefault("failed", {})
+        cells, skipped = plan(project, spec)
+        record["skipped"] = skipped
+        record["total"] = len(cells)
+        todo = [c for c in cells if c.key not in record["cells"]]
+        _save_record(project, sid, record)
+        if save and project.dirty:
+            project.save()  # window views and the record before any cell runs
+        if executor is None:
+            workers, threads, gpus = default_workers(spec.device)
+            executor = LocalExecutor(workers, threads, gpus)
+        folder = work_folder(project, sid)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if isinstance(executor, LocalExecutor):
+            executor.work_dir = folder
+        ran_before = len(record["cells"])
+        cells_part = sub_progress(progress, 0.0, 0.9) if evaluate else progress
+        report(
+            cells_part,
+            ran_before / max(1, len(cells)),
+            f"{sid}: {len(cells)} cells, {ran_before} done, {len(todo)} to run on the {executor.describe()}",
+            cells=len(cells),
+            done=ran_before,
+        )
+        try:
+            stages: dict = {}
+            tasks = []
+            for cell in todo:
+                cancel.raise_if_cancelled()
+                job = {
+                    "model": cell.model,
+                    "params": cell.params,
+                    "views": list(cell.views),
+                    "seed": cell.seed,
+                    "device": spec.device,
+                }
+                params = {
+                    "key": cell.key,
+                    "job": job,
+                    "threads": getattr(executor, "threads", 1),
+                    "robustness": spec.robustness,
+                    "evaluate": evaluate,
+                    "version": __version__,
+                }
+                tasks.append(Task(cell, params, _stage_for(project, cell, folder, stages, cancel)))
+            driver = _Driver(project, sid, record, len(cells), cells_part, save, on_cell)
+            executor.run(tasks, _HandlerAdapter(driver), cancel)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if not record["failed"] and len(record["cells"]) == len(cells):
+            record["finished"] = _now()
+        _save_record(project, sid, record)
+        summary = None
+        runs = sweep_runs(project, sid)
+        if evaluate and runs:
+            summary = summarize(project, runs, sub_progress(progress, 0.9, 1.0), cancel)
+        if save and project.dirty:
+            project.save()
+        return {
+            "id": sid,
+            "cells": len(cells),
+            "done": len(record["cells"]),
+            "ran": len(record["cells"]) - ran_before,
+            "skipped": skipped,
+            "failed": dict(record["failed"]),
+            "runs": runs,
+            "summary": summary,
+            "executor": executor.describe(),
+        }
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def group_key(run: Any) -> str:
+    """The sweep group a run belongs to (its cell without the seed); the model name outside sweeps."""
+    return str(run.meta.get("sweep", {}).get("group", run.model))
+
+
+def summarize(project: Any, run_ids: list[str], progress: ProgressFn, cancel: CancelToken) -> list[dict]:
+    """Evaluate the sweep's runs (reusing the predictions the cells made) and give mean +- std over seeds
+    of image and pixel AUROC per view and group."""
+    from workbench.jobs.evaluate import evaluate
+
+    result = evaluate(project, run_ids, progress=progress, cancel=cancel)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in result["runs"]:
+        groups.setdefault((r["view"], group_key(project.run(r["run"]))), []).append(r)
+    rows = []
+    for (view, label), recs in groups.items():
+        row: dict[str, Any] = {
+            "view": view,
+            "group": label,
+            "runs": [r["run"] for r in recs],
+            "seeds": [r["seed"] for r in recs],
+        }
+        for metric in ("image_auroc", "pixel_auroc"):
+            vals = [r["metrics"]["all"].get(metric) for r in recs]
+            vals = [float(v) for v in vals if isinstance(v, int | float) and np.isfinite(v)]
+            row[metric] = (
+                {
+                    "mean": float(np.mean(vals)),
+                    "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                    "n": len(vals),
+                }
+                if vals
+                else None
+            )
+        rows.append(row)
+    return rows
+
+
+def sweep_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, Any]:
+    """Job entry: params {'project': path, 'spec': SweepSpec JSON, 'workers'?: n, 'ray'?: address}."""
+    from workbench.project import Project
+
+    spec = SweepSpec.from_json(params["spec"])
+    executor = make_executor(spec, params.get("workers"), params.get("ray"))
+    with Project.open(params["project"]) as project:
+        out = run_sweep(project, spec, executor, progress, cancel)
+    return json.loads(json.dumps(out, default=str))
+
+
+def make_executor(spec: SweepSpec, workers: int | None = None, ray_address: str | None = None) -> Any:
+    """The local executor (``workers`` cells at a time, default one per core or GPU) or a Ray one."""
+    w, threads, gpus = default_workers(spec.device)
+    if ray_address:
+        from workbench.jobs.sweep_ray import RayExecutor
+
+        return RayExecutor(ray_address, threads=threads, gpus=gpus)
+    if workers:
+        from workbench.jobs.sweep_exec import usable_cores
+
+        w, threads = int(workers), max(1, usable_cores() // int(workers)) if not gpus else threads
+    return LocalExecutor(w, threads, gpus)
+
+
+__all__ = ["run_sweep", "sweep_job", "make_executor", "window_view", "window_text", "sweep_runs", "SweepBusy"]
