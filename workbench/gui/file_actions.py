@@ -15,6 +15,7 @@ from workbench.gui.station_model import PROJECT_SUFFIX, StationModel
 
 FILE_FILTER = f"Station projects (*{PROJECT_SUFFIX});;All files (*)"
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+RELOAD, SAVE_AS = "reload", "save_as"
 
 
 def check_project_path(path: str) -> str | None:
@@ -55,6 +56,7 @@ class FileActions(QObject):
         model.opened.connect(lambda _s: self._update_enabled())
         model.closed.connect(self._update_enabled)
         model.busyChanged.connect(lambda _b: self._update_enabled())
+        model.changedElsewhere.connect(self.on_changed_elsewhere)
         self._update_enabled()
 
     def _action(self, text: str, key: QKeySequence.StandardKey, slot: Callable[[], None]) -> QAction:
@@ -93,6 +95,19 @@ class FileActions(QObject):
         return {QMessageBox.StandardButton.Save: SAVE, QMessageBox.StandardButton.Discard: DISCARD}.get(
             answer, CANCEL
         )
+
+    def ask_reload(self, message: str, dirty: bool) -> str:
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Changed by another program")
+        lost = " Your unsaved changes here would be lost." if dirty else ""
+        box.setText(f"{message}\nReload it to see those changes?{lost}")
+        reload = box.addButton("Reload", QMessageBox.ButtonRole.AcceptRole)
+        save_as = box.addButton("Save mine as…", QMessageBox.ButtonRole.ActionRole) if dirty else None
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return RELOAD if clicked is reload else SAVE_AS if save_as is not None and clicked is save_as else CANCEL
 
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open a station", self._start_dir(), FILE_FILTER)
@@ -165,6 +180,18 @@ class FileActions(QObject):
         path = self.ask_save_path("Save station as")
         if path:
             self.model.save_as(path, on_done=lambda: self._remember(path))
+
+    def on_changed_elsewhere(self, message: str) -> None:
+        """Another process saved the open station: reload it, or keep this session's edits in a new file;
+        the newer file is never overwritten."""
+        path = self.model.path
+        if path is None:
+            return
+        answer = self.ask_reload(message, self.model.dirty)
+        if answer == RELOAD:
+            self.model.open(path)
+        elif answer == SAVE_AS:
+            self.save_project_as()
 
     def _remember(self, path: str) -> None:
         self.settings.add_recent(path)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from workbench.gui.workers import Workers
 
@@ -101,6 +101,8 @@ class StationModel(QObject):
     dirtyChanged = Signal(bool)
     sampleSelected = Signal(int)
     viewSelected = Signal(str)
+    changedElsewhere = Signal(str)  # another process saved the file: reload before saving (message)
+    DISK_CHECK_MS = 3000
 
     def __init__(self, parent: QObject | None = None, project_api: Any = None):
         super().__init__(parent)
@@ -111,6 +113,10 @@ class StationModel(QObject):
         self.snapshot: Snapshot | None = None
         self.selected_sample: int | None = None
         self.selected_view: str | None = None
+        self._told_changed = False  # changedElsewhere was emitted for the file as it is now
+        self._disk_timer = QTimer(self)
+        self._disk_timer.timeout.connect(self.check_disk)
+        self._disk_timer.start(self.DISK_CHECK_MS)
 
     # --- state ------------------------------------------------------------------------------------
     @property
@@ -170,6 +176,7 @@ class StationModel(QObject):
             old = self.project
             self.project, self.snapshot = result
             self.selected_sample = self.selected_view = None
+            self._told_changed = False
             if old is not None:
                 self._io.submit(old.close)
             self.opened.emit(self.snapshot)
@@ -201,13 +208,36 @@ class StationModel(QObject):
 
         def done(snap: Snapshot) -> None:
             self.snapshot = snap
+            self._told_changed = False
             self.changed.emit(snap)
             self.saved.emit(snap.path)
             self.dirtyChanged.emit(self.dirty)
             if on_done is not None:
                 on_done()
 
-        self.call(work, done, lambda e: self.failed.emit(what, str(e)))
+        def error(e: BaseException) -> None:
+            if type(e).__name__ == "ProjectChangedError":  # nothing was written: offer to reload instead
+                self._told_changed = True
+                self.changedElsewhere.emit(str(e))
+            else:
+                self.failed.emit(what, str(e))
+
+        self.call(work, done, error)
+
+    def check_disk(self) -> None:
+        """Ask (on the I/O thread) whether another process saved the open file; ``changedElsewhere`` once."""
+        project = self.project
+        if project is None or self._told_changed or self.busy or not hasattr(project, "changed_on_disk"):
+            return
+
+        def done(changed: bool) -> None:
+            if changed and self.project is project and not self._told_changed:
+                self._told_changed = True
+                self.changedElsewhere.emit(
+                    f"{Path(self.path or '').name} was saved by another program since it was opened here."
+                )
+
+        self.call(lambda p: p.changed_on_disk(), done, lambda e: None)
 
     def edit(
         self,
