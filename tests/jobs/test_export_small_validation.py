@@ -54,7 +54,9 @@ def test_export_with_acceptance_prints_the_normals_of_every_view_and_flags_them(
     console = capsys.readouterr().out
     for view, n in counts.items():
         line = next(x for x in console.splitlines() if x.startswith(f"policy   {view}:"))
-        assert f"threshold rests on {n} normal validation samples (small validation: {n} normals (< 20))" in line
+        assert (
+            f"threshold rests on {n} normal validation samples (small validation: {n} normals (< 20))" in line
+        )
 
 
 def test_enough_normals_export_without_acceptance_and_fitted_policies_record_their_normals(station, tmp_path):

@@ -163,3 +163,23 @@ def test_apply_policy_bad_input():
     with pytest.raises(ValueError, match="zones of view 'v': expected shape"):
         apply_policy(ThresholdPolicy(0.5, level="pixel"), [0.1], ["v"], maps=[m[:10]], zones={"v": zones})
     assert apply_policy(p, [0.1, 0.5, 0.9]).tolist() == [False, True, True]
+
+
+def test_a_verdict_counts_any_flag_a_detection_only_a_flag_touching_the_defect():
+    from workbench.metrics.policy import detected, flagged_pixels
+
+    m = np.zeros((20, 20), np.float32)
+    m[2:4, 2:4] = 1.0  # flagged far from the defect
+    gt = np.zeros((20, 20), bool)
+    gt[12:16, 12:16] = True
+    pol = ThresholdPolicy(threshold=0.5, level="pixel")
+    assert apply_policy(pol, [0.0], maps=[m])[0]  # the verdict: defective
+    assert not detected(pol, 0.0, gt, None, m)  # the detection: missed
+    m[14, 14] = 0.9
+    assert detected(pol, 0.0, gt, None, m)
+    # the area rule drops the single pixel on the defect: not flagged there, so not detected
+    area = ThresholdPolicy(threshold=0.5, level="pixel", min_area=3)
+    assert flagged_pixels(area, m, None)[2:4, 2:4].all() and not flagged_pixels(area, m, None)[14, 14]
+    assert not detected(area, 0.0, gt, None, m)
+    image = ThresholdPolicy(threshold=0.5)
+    assert detected(image, 0.7, None, None) and not detected(image, 0.3, gt, None)

@@ -10,6 +10,9 @@ import math
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.evaluate import evaluate, to_json
 from workbench.jobs.evaluate_metrics import NA
+from workbench.jobs.evaluate_rates import INTERVAL_NOTE
+from workbench.metrics.intervals import Rate, interval_text
+from workbench.metrics.policy import DETECTION_DEFINITION, VERDICT_DEFINITION
 from workbench.project import Project
 
 COLUMNS = (
@@ -52,16 +55,37 @@ def _cell(v) -> str:
     return "n/a"
 
 
+def _interval(d: dict | None) -> str:
+    """'(<= 0.30)' or '(0.05-0.25)' from a Rate.to_dict(), '' when there is none."""
+    if not isinstance(d, dict) or not d.get("n"):
+        return ""
+    r = Rate(d["k"], d["n"], d["ci_low"], d["ci_high"], d["ci_method"], d["ci_level"])
+    return f" ({interval_text(r)})"
+
+
+def _flag(rec: dict) -> str:
+    text = rec.get("small_validation_text") or ""
+    n = rec.get("n_normals")
+    base = f"threshold rests on {n} normal {rec.get('normals_from', '')} samples" if n is not None else ""
+    return "; ".join(x for x in (base, text.upper() if text else "") if x)
+
+
 def _misses(run: str, mr) -> str:
     """One line: the run's synthetic test defects detected per type at its policy, or why there are none."""
     if not isinstance(mr, dict):
         return f"synthetic defects on {run}: n/a ({mr.reason if isinstance(mr, NA) else 'not evaluated'})"
     o, pol = mr["overall"], mr["policy"]
-    by_type = "  ".join(f"{t} {v['detected']}/{v['n']}" for t, v in mr["by_type"].items())
+    by_type = "  ".join(
+        f"{t} {v['detected']}/{v['n']}{_interval(v.get('detection_interval'))}"
+        for t, v in mr["by_type"].items()
+    )
     where = f"policy {pol['name']}" if pol["name"] else "a threshold fitted on normals"
+    flag = _flag(pol)
+    rate = f"{o['detection_rate']:.2f}" if o["n"] else "n/a"
     return (
         f"synthetic defects on {run}: detected {o['detected']}/{o['n']} at {where} "
-        f"({pol['level']} {pol['threshold']:.4g})  {by_type}"
+        f"({pol['level']} {pol['threshold']:.4g}), detection rate {rate}{_interval(o.get('detection_interval'))}"
+        f"  {by_type}" + (f"  [{flag}]" if flag else "")
     )
 
 
@@ -93,15 +117,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
             else:
                 print(f"policy {pol['name']} on {r['run']}: n/a ({pol['na'].reason})")
             continue
-        rates = "  ".join(f"{k} {_cell(pol[k])}" for k in ("precision", "recall", "fpr", "fnr"))
+        ci = pol.get("intervals", {})
+        rates = "  ".join(
+            f"{k} {_cell(pol[k])}{_interval(ci.get(k))}" for k in ("precision", "recall", "fpr", "fnr")
+        )
+        flag = _flag(pol)
         print(
             f"policy {pol['name']} on {r['run']}: TP {pol['tp']} FP {pol['fp']} TN {pol['tn']} FN {pol['fn']}  "
-            f"{rates}"
+            f"{rates}" + (f"  [{flag}]" if flag else "")
         )
     if skipped:
         print(f"policy {args.policy}: not applied to {', '.join(skipped)} (fitted on another run's scores)")
     for r in result["runs"]:
         print(_misses(r["run"], r.get("miss_rates")))
+    if any(isinstance(r.get("policy"), dict) and "tp" in r["policy"] for r in result["runs"]) or any(
+        isinstance(r.get("miss_rates"), dict) for r in result["runs"]
+    ):
+        print(f"intervals: {INTERVAL_NOTE}, in parentheses; {VERDICT_DEFINITION}")
+        print(DETECTION_DEFINITION)
     for line in dict.fromkeys(reasons):
         print(f"n/a: {line}")
     return 0

@@ -28,10 +28,19 @@ from workbench.jobs.evaluate_metrics import (
     size_misses,
 )
 from workbench.jobs.evaluate_policy import policy_for_run
+from workbench.jobs.evaluate_rates import INTERVAL_NOTE
 from workbench.jobs.evaluate_stats import statistics
 from workbench.jobs.miss_rate import run_miss_rates
+from workbench.metrics.intervals import SMALL_VALIDATION_NORMALS
+from workbench.metrics.policy import DETECTION_DEFINITION, VERDICT_DEFINITION
 from workbench.project.types import RunInfo
 
+DEFINITIONS = {
+    "verdict": VERDICT_DEFINITION,
+    "detection": DETECTION_DEFINITION,
+    "interval": f"every rate k/n carries its two-sided {INTERVAL_NOTE} (intervals: value, k, n, ci_low, ci_high)",
+    "small_validation": f"a threshold resting on fewer than {SMALL_VALIDATION_NORMALS} normal samples",
+}
 TRAIN_KEYS = ("train_seconds", "train_s", "fit_seconds", "train_time_s", "fit_s")
 INFER_KEYS = ("inference_ms_per_image", "infer_ms_per_image", "inference_ms", "ms_per_image")
 MEMORY_KEYS = ("peak_memory_mb", "peak_gpu_memory_mb", "peak_cuda_mb", "peak_rss_mb", "peak_mem_mb")
@@ -152,7 +161,7 @@ def evaluate_run(
         "miss_rates": run_miss_rates(project, test, normals, source, policy),
     }
     if policy is not None:
-        record["policy"] = policy_for_run(policy[0], policy[1], test, project.views.get(run.view))
+        record["policy"] = policy_for_run(policy[0], policy[1], test, project.views.get(run.view), project)
     if keep_data:
         record["_data"] = {"test": test, "val": val}
     progress(1.0, f"{run_id}: done")
@@ -205,6 +214,7 @@ def evaluate(
         "policy": policy,
         "runs": records,
         "statistics": statistics(records),
+        "definitions": DEFINITIONS,
     }
 
 

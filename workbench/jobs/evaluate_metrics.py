@@ -23,15 +23,19 @@ from workbench.metrics import (
     auspro,
     average_precision,
     confusion_at,
+    confusion_rates,
     f1_max,
     fp_share,
     iou_max,
+    is_small_validation,
     pixel_auroc,
     pixel_average_precision,
+    rate,
     rates_at_tnr,
     recall_at_precision,
     size_aware_misses,
     size_tertiles,
+    small_validation_text,
 )
 
 TNRS = (0.99, 0.95, 0.90)
@@ -177,7 +181,19 @@ def rates_from_normals(test: SplitData, normal_scores: np.ndarray | None, source
     rates = attempt(rates_at_tnr, test.labels, test.scores, normal_scores, TNRS)
     if isinstance(rates, NA):
         return rates
-    return [{**r, "threshold_from": source} for r in rates]
+    n = int(normal_scores.size)
+    flag = small_validation_text(n)
+    return [
+        {**r, "threshold_from": source, "n_normals": n, "small_validation": bool(flag),
+         "small_validation_text": flag, "intervals": _intervals(r, ("fpr", "fnr"))}
+        for r in rates
+    ]  # fmt: skip
+
+
+def _intervals(c: dict, keys: tuple[str, ...]) -> dict[str, dict]:
+    """{rate: Rate.to_dict()} of the given rates of a counts dict with tp, fp, tn, fn."""
+    rates = confusion_rates(c["tp"], c["fp"], c["tn"], c["fn"])
+    return {k: rates[k].to_dict() for k in keys}
 
 
 def recall_at_precisions(val: SplitData | None, test: SplitData) -> list | NA:
@@ -205,6 +221,9 @@ def recall_at_precisions(val: SplitData | None, test: SplitData) -> list | NA:
                 "recall": c.recall,
                 "precision": c.precision if c.tp + c.fp else NA("nothing flagged on test"),
                 **c.as_dict(),
+                "intervals": _intervals(c.as_dict(), ("recall", "precision")),
+                "n_normals": int((~val.labels).sum()),
+                "small_validation": is_small_validation(int((~val.labels).sum())),
             }
         )
     return out
@@ -223,7 +242,11 @@ def size_misses(data: SplitData, threshold: Value) -> dict | NA:
     detected = d.scores >= threshold
     out = size_aware_misses(d.masks, detected, views, edges)
     b1, b2 = edges[data.run.view]
-    return {"edges": [b1, b2], "bins": out[data.run.view], "threshold": float(threshold)}
+    bins = {
+        k: {**v, "miss_rate_interval": rate(v["missed"], v["total"]).to_dict()}
+        for k, v in out[data.run.view].items()
+    }
+    return {"edges": [b1, b2], "bins": bins, "threshold": float(threshold)}
 
 
 def compact_metrics(data: SplitData) -> dict[str, Any]:
@@ -233,21 +256,3 @@ def compact_metrics(data: SplitData) -> dict[str, Any]:
     keys_i = ("image_auroc", "image_ap", "image_f1", "image_precision", "image_recall")
     keys_p = ("pixel_auroc", "pixel_ap", "aupro", "iou", "pixel_precision", "pixel_recall", "pixel_f1")
     return {**{k: img[k] for k in keys_i}, **{k: pix[k] for k in keys_p}}
-
-
-def confusion_dict(verdicts: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """TP/FP/TN/FN, precision, recall, FPR, FNR of verdicts (N,) bool against labels (N,) bool."""
-    tp = int((verdicts & labels).sum())
-    fp = int((verdicts & ~labels).sum())
-    tn = int((~verdicts & ~labels).sum())
-    fn = int((~verdicts & labels).sum())
-    return {
-        "tp": tp,
-        "fp": fp,
-        "tn": tn,
-        "fn": fn,
-        "precision": tp / (tp + fp) if tp + fp else NA("nothing flagged"),
-        "recall": tp / (tp + fn) if tp + fn else NA("no defective sample"),
-        "fpr": fp / (fp + tn) if fp + tn else NA("no normal sample"),
-        "fnr": fn / (fn + tp) if fn + tp else NA("no defective sample"),
-    }

@@ -13,7 +13,8 @@ import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
 from workbench.jobs.evaluate_data import EvaluationError, SplitData, ensure_split, labelled_samples
-from workbench.jobs.evaluate_metrics import NA, confusion_dict, nan_reason
+from workbench.jobs.evaluate_metrics import NA, nan_reason
+from workbench.jobs.evaluate_rates import INTERVAL_NOTE, breakdown, confusion_with_intervals, normals_record
 from workbench.metrics import ThresholdPolicy, UndefinedMetricError, apply_policy, fit_policy
 from workbench.project.types import ViewInfo
 
@@ -149,8 +150,14 @@ def normals_behind(project, stored: dict, view: str) -> tuple[int | None, str]:
     return None, "unknown"
 
 
-def policy_for_run(name: str, stored: dict, test: SplitData, view: ViewInfo | None) -> dict[str, Any]:
-    """TP/FP/TN/FN, precision, recall, FPR, FNR of a stored policy on a run's test data, or an NA."""
+def policy_for_run(
+    name: str, stored: dict, test: SplitData, view: ViewInfo | None, project=None
+) -> dict[str, Any]:
+    """TP/FP/TN/FN, precision, recall, FPR, FNR (each with its 95 % interval) of a stored policy on a
+    run's test data, per defect type and zone too, and how many normals the threshold rests on; or an NA.
+
+    ``project`` lets the record count the normals of a policy that did not record them.
+    """
     try:
         policy = ThresholdPolicy.from_dict(stored)
     except (ValueError, KeyError, TypeError) as exc:
@@ -179,11 +186,33 @@ def policy_for_run(name: str, stored: dict, test: SplitData, view: ViewInfo | No
         zones=_zones(view, shape),
         roi=None if test.roi is None else {run.view: test.roi},
     )
+    verdicts = np.asarray(verdicts, bool)
+    if project is not None:
+        n, where = normals_behind(project, stored, run.view)
+    else:
+        n, where = policy.params.get("n_normals"), str(policy.params.get("fitted_on", "unknown"))
+        n = n.get(run.view) if isinstance(n, dict) else n
+    zones = _zones(view, shape)
+    zone_img, zone_names = zones[run.view] if zones else (None, [])
     return {
         "name": name,
         "level": policy.level,
         "source": policy.source,
         "threshold": policy.threshold_for(run.view),
         "params": {k: v for k, v in policy.params.items() if isinstance(v, int | float | str)},
-        **confusion_dict(np.asarray(verdicts, bool), test.labels),
+        **normals_record(n, where),
+        **confusion_with_intervals(verdicts, test.labels),
+        **breakdown(
+            policy,
+            test.samples,
+            test.labels,
+            verdicts,
+            test.masks,
+            test.maps,
+            run.view,
+            zone_img,
+            zone_names,
+            test.roi,
+        ),  # fmt: skip
+        "interval": INTERVAL_NOTE,
     }

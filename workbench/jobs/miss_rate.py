@@ -1,8 +1,9 @@
 """Miss-rate table: how often a trained run detects the synthetic defects, by type, size and zone.
 
-Only synthetic samples (``meta["synthetic"]``) count. A defect is detected at image level when its
-sample's score reaches the threshold, or at pixel level when the anomaly map reaches it somewhere inside
-the defect's GT mask. :func:`miss_rate_table` reads one stored result at a given threshold or stored
+Only synthetic samples (``meta["synthetic"]``) count. A defect is detected as
+:data:`~workbench.metrics.policy.DETECTION_DEFINITION` says: at image level when its sample's score
+reaches the threshold, at pixel level when a region the policy flags touches the defect's GT mask (a
+sample flagged elsewhere is a TP verdict, not a detection). Rates carry their 95 % interval. :func:`miss_rate_table` reads one stored result at a given threshold or stored
 policy; :func:`run_miss_rates` is the evaluation's answer to "what would this station miss?": the run's
 synthetic test defects under the threshold policy in use for the run (see :func:`policy_in_use`).
 """
@@ -10,31 +11,35 @@ synthetic test defects under the threshold policy in use for the run (see :func:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from workbench.jobs.evaluate_data import SplitData
 from workbench.jobs.evaluate_metrics import NA
-from workbench.jobs.evaluate_policy import DEFAULT_TARGET, policy_runs
-from workbench.metrics.policy import ThresholdPolicy, fit_policy
+from workbench.jobs.evaluate_policy import DEFAULT_TARGET, normals_behind, policy_runs
+from workbench.jobs.evaluate_rates import INTERVAL_NOTE, normals_record
+from workbench.metrics.intervals import rate
+from workbench.metrics.policy import DETECTION_DEFINITION, ThresholdPolicy, detected, fit_policy
 
 LEVELS = ("image", "pixel")
-ThresholdFn = Callable[[str | None, str | None], float]  # (view, zone) -> threshold
 
 
-def _threshold(project, threshold: float | None, policy: str | None):
+def _policy(project, threshold: float | None, policy: str | None, level: str):
     if threshold is not None:
         value = float(threshold)
-        return lambda view, zone: value, {"value": value}
+        return ThresholdPolicy(threshold=value, level=level), {"value": value}
     if policy is None:
         raise ValueError("give a threshold value or the name of a stored threshold policy")
     stored = project.policies
     if policy not in stored:
         raise ValueError(f"no threshold policy '{policy}'; stored: {', '.join(stored) or 'none'}")
     pol = ThresholdPolicy.from_dict(stored[policy])
-    return pol.threshold_for, {"policy": policy}
+    if pol.level != level:  # the table's level decides how a defect counts as found
+        pol = ThresholdPolicy(threshold=pol.threshold, level=level, per_view=dict(pol.per_view),
+                              per_zone=dict(pol.per_zone) if level == "pixel" else {})  # fmt: skip
+    return pol, {"policy": policy}
 
 
 def detections(
@@ -42,38 +47,45 @@ def detections(
     scores: np.ndarray,
     maps: Sequence[np.ndarray] | None,
     masks: Sequence[np.ndarray | None] | None,
-    threshold: ThresholdFn,
-    level: str = "image",
+    policy: ThresholdPolicy,
+    zones: dict | None = None,
+    roi: dict | None = None,
 ) -> list[tuple[dict, bool]]:
     """(provenance, detected) of each synthetic sample among ``samples`` (others are skipped).
 
-    ``scores`` (N,) go with ``samples``; at pixel level ``maps`` and GT ``masks`` (one per sample) too.
+    ``scores`` (N,) go with ``samples``; at pixel level ``maps`` and GT ``masks`` (one per sample) too,
+    with the views' ``zones`` ({view: (labels, names)}) and ``roi`` ({view: (H, W)}) the policy uses.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be 'image' or 'pixel', found '{level}'")
+    zones, roi = zones or {}, roi or {}
     out = []
     for k, s in enumerate(samples):
         syn = (s.meta or {}).get("synthetic") if s.synthetic else None
         if not isinstance(syn, dict):
             continue
-        if level == "image":
-            hit = bool(scores[k] >= threshold(s.view, None))
+        if policy.level == "image":
+            hit = detected(policy, float(scores[k]), None, s.view)
         else:
             gt, m = masks[k], np.asarray(maps[k], np.float32)
-            t = float(threshold(s.view, syn.get("zone")))
-            hit = bool(gt is not None and m.shape == gt.shape and (m[gt > 0] >= t).any())
+            z = zones.get(s.view)
+            if z is not None and z[0].shape != m.shape:
+                z = None
+            r = roi.get(s.view)
+            hit = detected(
+                policy, float(scores[k]), gt, s.view, m, z, r if r is None or r.shape == m.shape else None
+            )
         out.append((syn, hit))
     return out
 
 
 def rate_row(hits: list[bool]) -> dict:
-    """n, detected, detection and miss rate of a group of defects."""
+    """n, detected, detection and miss rate of a group of defects, with the detection rate's interval."""
     n, d = len(hits), int(sum(hits))
     return {
         "n": n,
         "detected": d,
         "detection_rate": round(d / n, 4) if n else None,
         "miss_rate": round(1 - d / n, 4) if n else None,
+        "detection_interval": rate(d, n).to_dict(),
     }
 
 
@@ -116,7 +128,7 @@ def miss_rate_table(
     """
     if level not in LEVELS:
         raise ValueError(f"level must be 'image' or 'pixel', found '{level}'")
-    thr, source = _threshold(project, threshold, policy)
+    pol, source = _policy(project, threshold, policy, level)
     info = next((r for r in project.results() if r.id == result_id), None)
     if info is None:
         raise ValueError(f"no result '{result_id}' in project {project.name}")
@@ -130,7 +142,7 @@ def miss_rate_table(
     if level == "pixel" and picked:
         maps = project.result_maps(result_id, [s.id for s in samples])
         masks = [project.gt_mask(s.id) for s in samples]
-    found = detections(samples, scores[[k for k, _ in picked]], maps, masks, thr, level)
+    found = detections(samples, scores[[k for k, _ in picked]], maps, masks, pol)
     return {"result": result_id, "level": level, "threshold": source, **group_rates(found)}
 
 
@@ -188,6 +200,7 @@ def run_miss_rates(
             policy = ThresholdPolicy.from_dict(stored)
         except (ValueError, KeyError, TypeError) as exc:
             return NA(f"policy '{name}' cannot be read: {exc}")
+        normals_info = normals_record(*normals_behind(project, stored, run.view))
     else:
         if normals is None or len(normals) == 0 or not np.isfinite(normals).all():
             return NA(f"{run.id} has no policy and no finite normal validation or training score to fit one")
@@ -197,10 +210,16 @@ def run_miss_rates(
             None,
             f"fitted here: false-alarm rate <= {far:g} on {len(normals)} normal {normals_from} images",
         )
+        normals_info = normals_record(len(normals), normals_from)
     if policy.level == "pixel" and test.maps is None:
         return NA(f"policy '{name}' is pixel-level and the run's test maps were not loaded")
     part = test.subset(np.isin(np.arange(len(test.samples)), synthetic))
-    found = detections(part.samples, part.scores, part.maps, part.masks, policy.threshold_for, policy.level)
+    view = project.views.get(run.view)
+    zones = None
+    if view is not None and view.zones is not None and view.zone_names:
+        zones = {run.view: (view.zones, list(view.zone_names))}
+    roi = None if test.roi is None else {run.view: test.roi}
+    found = detections(part.samples, part.scores, part.maps, part.masks, policy, zones, roi)
     return {
         "split": test.split,
         "policy": {
@@ -209,6 +228,9 @@ def run_miss_rates(
             "level": policy.level,
             "threshold": policy.threshold_for(run.view),
             "why": why,
+            **normals_info,
         },
+        "definition": DETECTION_DEFINITION,
+        "interval": INTERVAL_NOTE,
         **group_rates(found),
     }

@@ -138,3 +138,17 @@ def format_rate(
     if n == 0:
         return f"{name} n/a, no {unit}"
     return f"{name} {r.value:.{digits}f}, {interval_text(r, digits)} at {_pct(r.confidence)} from {n} {unit}"
+
+
+def confusion_rates(tp: int, fp: int, tn: int, fn: int, method: str = INTERVAL_METHOD) -> dict[str, Rate]:
+    """{"precision", "recall", "fpr", "fnr"} of sample counts, each a :class:`Rate` with its interval.
+
+    precision = TP / (TP + FP), recall = TP / (TP + FN), FPR = FP / (FP + TN), FNR = FN / (FN + TP);
+    a rate over no sample has ``value`` None and the interval (0, 1).
+    """
+    return {
+        "precision": rate(tp, tp + fp, method),
+        "recall": rate(tp, tp + fn, method),
+        "fpr": rate(fp, fp + tn, method),
+        "fnr": rate(fn, fn + tp, method),
+    }

@@ -237,7 +237,27 @@ def fit_policy(
     return policy
 
 
-def _map_verdict(policy: ThresholdPolicy, m: np.ndarray, view: str | None, zone, roi) -> bool:
+VERDICT_DEFINITION = (
+    "verdict: a sample is flagged defective when its image score reaches its view's threshold (image "
+    "level), or when a region of anomaly-map pixels inside the ROI reaches the threshold of its zone and is "
+    "at least as large as the area rule asks (pixel level); TP/FP/TN/FN count samples by verdict against "
+    "their label, wherever in the image the flag is"
+)
+DETECTION_DEFINITION = (
+    "detection: a defect is detected when its sample's verdict is defective and, at pixel level, one of the "
+    "flagged regions touches the defect's ground-truth mask; a sample flagged only away from its defect is "
+    "a TP verdict but a missed detection (at image level the two are the same)"
+)
+
+
+def flagged_pixels(
+    policy: ThresholdPolicy, m: np.ndarray, view: str | None, zone=None, roi=None
+) -> np.ndarray:
+    """(H, W) bool: the pixels of map ``m`` a pixel-level policy flags, in regions that pass the area rule.
+
+    ``zone`` is (zone labels (H, W), zone names) or None; ``roi`` (H, W) or None. The verdict of the
+    sample is ``flagged_pixels(...).any()`` (see :data:`VERDICT_DEFINITION`).
+    """
     thr = np.full(m.shape, policy.threshold_for(view), dtype=np.float64)
     zone_img, zone_names = zone if zone is not None else (None, ())
     if zone_img is not None:
@@ -250,20 +270,46 @@ def _map_verdict(policy: ThresholdPolicy, m: np.ndarray, view: str | None, zone,
         flagged &= roi.astype(bool)
     areas = [policy.min_area_for(view, z) for z in zone_names] + [policy.min_area]
     if max(areas) <= 1:
-        return bool(flagged.any())
+        return flagged
     count, comp, stats, _ = cv2.connectedComponentsWithStats(flagged.astype(np.uint8), connectivity=8)
     if count <= 1:
-        return False
+        return np.zeros(m.shape, bool)
     area = stats[1:, cv2.CC_STAT_AREA]
     if zone_img is None:
-        return bool((area >= policy.min_area).any())
-    nz = len(zone_names) + 1
-    z = np.clip(zone_img.astype(np.int64), 0, nz - 1)
-    hist = np.bincount(comp.ravel() * nz + z.ravel(), minlength=count * nz).reshape(count, nz)[1:]
-    # Ties between zones go to the lowest label; label 0 (outside every zone) uses the global area.
-    major = hist.argmax(axis=1)
-    need = np.array([policy.min_area] + [policy.min_area_for(view, zn) for zn in zone_names])[major]
-    return bool((area >= need).any())
+        need = np.full(count - 1, policy.min_area)
+    else:
+        nz = len(zone_names) + 1
+        z = np.clip(zone_img.astype(np.int64), 0, nz - 1)
+        hist = np.bincount(comp.ravel() * nz + z.ravel(), minlength=count * nz).reshape(count, nz)[1:]
+        # Ties between zones go to the lowest label; label 0 (outside every zone) uses the global area.
+        major = hist.argmax(axis=1)
+        need = np.array([policy.min_area] + [policy.min_area_for(view, zn) for zn in zone_names])[major]
+    keep = np.r_[False, area >= need]
+    return keep[comp]
+
+
+def _map_verdict(policy: ThresholdPolicy, m: np.ndarray, view: str | None, zone, roi) -> bool:
+    return bool(flagged_pixels(policy, m, view, zone, roi).any())
+
+
+def detected(
+    policy: ThresholdPolicy,
+    score: float,
+    gt: np.ndarray | None,
+    view: str | None,
+    m=None,
+    zone=None,
+    roi=None,
+) -> bool:
+    """Whether one defect is detected (:data:`DETECTION_DEFINITION`): image level, its score reaches the
+    view's threshold; pixel level, a flagged region of its map ``m`` touches its GT mask ``gt``."""
+    if policy.level == "image":
+        return bool(score >= policy.threshold_for(view))
+    if m is None:
+        raise ValueError("a pixel-level policy needs the anomaly map to decide a detection")
+    if gt is None or gt.shape != m.shape:
+        return False
+    return bool((flagged_pixels(policy, m, view, zone, roi) & (gt > 0)).any())
 
 
 def apply_policy(
