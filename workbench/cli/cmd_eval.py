@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.evaluate import evaluate, to_json
@@ -95,6 +96,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             result = evaluate(project, args.runs, args.policy, progress=progress, cancel=cancel)
         if project.dirty:
             project.save()  # keep the predictions so the next evaluation reuses them
+    for r in result["runs"]:  # on stderr, so that --json output stays one document
+        for w in r.get("warnings", []):
+            print(f"workbench eval: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(to_json(result), indent=1, ensure_ascii=False))
         return 0

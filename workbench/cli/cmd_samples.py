@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reshuffle-test", action="store_true", help="let passes already in test move (not advised)"
     )
+    p.add_argument(
+        "--chronological",
+        action="store_true",
+        help="the earliest good passes train, the next validate, the latest test (instead of seeded shuffling)",
+    )
     p.set_defaults(func=cmd_split)
 
     p = subparsers.add_parser(
@@ -109,12 +114,17 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    rule = SplitRule(args.train, args.val, args.test, seed=args.seed, keep_test=not args.reshuffle_test)
+    rule = SplitRule(
+        args.train, args.val, args.test, seed=args.seed, keep_test=not args.reshuffle_test,
+        chronological=args.chronological,
+    )  # fmt: skip
     with Project.open(args.project, lock=True) as project:
         with terminal_progress("split") as (progress, cancel):
             result = split_samples(project, rule, args.view, progress=progress, cancel=cancel)
         project.save()
     print(", ".join(f"{k} {n}" for k, n in sorted(result.counts.items())) + f" ({result.changed} changed)")
+    for line in result.warnings():
+        print(f"workbench split: warning: {line}", file=sys.stderr)
     return 0
 
 

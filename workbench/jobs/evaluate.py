@@ -31,6 +31,7 @@ from workbench.jobs.evaluate_policy import policy_for_run
 from workbench.jobs.evaluate_rates import INTERVAL_NOTE
 from workbench.jobs.evaluate_stats import statistics
 from workbench.jobs.miss_rate import run_miss_rates
+from workbench.jobs.splits import leak_warnings, training_leaks
 from workbench.metrics.intervals import SMALL_VALIDATION_NORMALS
 from workbench.metrics.policy import DETECTION_DEFINITION, VERDICT_DEFINITION
 from workbench.project.types import RunInfo
@@ -93,6 +94,27 @@ def timings(run: RunInfo, measured_ms: float | None) -> dict[str, Any]:
     if isinstance(meta.get("device"), str):
         out["device"] = meta["device"]
     return out
+
+
+def training_record(project, run: RunInfo) -> dict[str, Any]:
+    """``training_samples`` (how many, which now sit in val or test) and ``warnings`` about them."""
+    ids = (run.meta or {}).get("train_ids")
+    if not isinstance(ids, list):
+        return {
+            "training_samples": NA(
+                "the run did not record its training samples (trained before they were kept)"
+            ),
+            "warnings": [],
+        }
+    moved = training_leaks(project, [run]).get(run.id, {})
+    return {
+        "training_samples": {
+            "n": len(ids),
+            "now_in_val": moved.get("val", []),
+            "now_in_test": moved.get("test", []),
+        },
+        "warnings": leak_warnings({run.id: moved}) if moved else [],
+    }
 
 
 def _optional_split(project, run_id, split, progress, cancel, models) -> SplitData | None:
@@ -160,6 +182,7 @@ def evaluate_run(
         "timings": timings(run, test.inference_ms),
         "miss_rates": run_miss_rates(project, test, normals, source, policy),
     }
+    record.update(training_record(project, run))
     if policy is not None:
         record["policy"] = policy_for_run(policy[0], policy[1], test, project.views.get(run.view), project)
     if keep_data:

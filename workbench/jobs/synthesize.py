@@ -3,7 +3,8 @@
 Region-centric after seed 000: a slot is (view, zone, type, size); the ``table1`` preset reproduces the
 paper's Table 1 (per zone: bifurcation 2/1/1, missing 6/4/6, narrowing 1/1/1, misalignment 3/1/3, hole
 2/1/1 for the lower front / center / back views). Sources are good, non-synthetic samples of the val and
-test splits; new samples go to val and test in turn (never train), labelled defective, with their GT mask
+test splits; new samples go to val and test in turn (never train), each in the split of the pass it was
+drawn on (seed 000: a pass never crosses splits), labelled defective, with their GT mask
 and ``meta["synthetic"]`` = {type, zone, size, params, source_sample}. Everything is built in memory and
 added at the end, so an error or a cancel leaves the project unchanged. The caller saves.
 """
@@ -187,16 +188,23 @@ def synthesize(
                 found.append(v)
     images, infos, masks, failed = [], [], [], []
     cache: dict[int, tuple[np.ndarray, Bead | None]] = {}
-    order = {v: list(rng.permutation(len(c))) for v, c in sources.items()}
-    turn = {v: 0 for v in sources}
+    # val and test sources apart: a defect goes to the split of the pass it is drawn on, val and test in turn
+    pools = {
+        v: {sp: [c[i] for i in rng.permutation(len(c)) if c[i].split == sp] for sp in ("val", "test")}
+        for v, c in sources.items()
+    }
+    turn = {(v, sp): 0 for v in sources for sp in ("val", "test")}
     split_turn = int(rng.integers(2))
     for n, slot in enumerate(slots):
         cancel.raise_if_cancelled()
         view = pv[slot.view]
         made = None
+        want = ("val", "test")[split_turn % 2]
+        pool_split = want if pools[slot.view][want] else ("test" if want == "val" else "val")
+        pool = pools[slot.view][pool_split]
         for _attempt in range(3):
-            src = sources[slot.view][order[slot.view][turn[slot.view] % len(sources[slot.view])]]
-            turn[slot.view] += 1
+            src = pool[turn[(slot.view, pool_split)] % len(pool)]
+            turn[(slot.view, pool_split)] += 1
             if src.id not in cache:
                 if len(cache) > 64:
                     cache.clear()
@@ -230,7 +238,7 @@ def synthesize(
             )
             continue
         made.zone = zone_under(made.mask, view.zones, view.zone_names)  # where it really landed
-        split = ("val", "test")[split_turn % 2]
+        split = src.split
         split_turn += 1
         images.append(made.image)
         masks.append(made.mask)
