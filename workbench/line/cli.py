@@ -7,12 +7,12 @@ so it runs from a `pip install anomaly-workbench[line]` environment.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from workbench import __version__
+from workbench.line.mqtt import add_mqtt_arguments, sink_from_args
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="play sim: sources as fast as possible instead of at their frame rate",
     )
+    add_mqtt_arguments(p)
 
 
 RUN_HELP = "inspect parts on the line with an exported bundle (video, camera, simulated camera)"
@@ -85,23 +86,20 @@ RUN_DESCRIPTION = (
 def run(args: argparse.Namespace) -> int:
     """Run a bundle on a source until it ends (or --max-parts, or Ctrl+C); results on stdout."""
     from workbench.core.progress import CancelToken
+    from workbench.line.bundle import read_manifest
     from workbench.line.inspect import run_line
-    from workbench.line.sinks import MqttSink, Outputs, ZoneAlerts, parse_host_port
+    from workbench.line.sinks import Outputs, ZoneAlerts
 
     if not args.bundle.is_dir():
         raise FileNotFoundError(f"bundle folder not found: {args.bundle}")
-    manifest = (
-        json.loads((args.bundle / "manifest.json").read_text())
-        if (args.bundle / "manifest.json").is_file()
-        else {}
-    )
+    manifest = read_manifest(args.bundle)  # a damaged or edited manifest is refused before connecting
     station = manifest.get("station", {}).get("name") or "line"
     topic = args.topic or f"workbench/{station}"
-    mqtt = None
-    if args.mqtt:
-        host, port = parse_host_port(args.mqtt)
-        mqtt = MqttSink(host, port, client_id=f"workbench-{station}")
-        log.info("publishing to mqtt://%s:%d topic %s (alerts on %s/alerts)", host, port, topic, topic)
+    mqtt = sink_from_args(args, station)  # its own client id and disk queue: never waits for the broker
+    if mqtt is not None:
+        log.info(
+            "publishing to mqtt://%s:%d topic %s (alerts on %s/alerts)", mqtt.host, mqtt.port, topic, topic
+        )
     outputs = Outputs(mqtt, topic, args.save_ng, ZoneAlerts(args.alert_window, args.alert_limit))
     cancel = CancelToken()
     try:

@@ -14,6 +14,7 @@ import datetime as _dt
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,8 @@ class LineInspector:
         self.parts = 0
         self.source = source
         self.stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        # part ids stay unique across runs started in the same second (their NG folders too)
+        self.run_id = f"{self.stamp}-{uuid.uuid4().hex[:6]}"
         self.inference_seconds = 0.0
 
     def push(self, index: int, frame: np.ndarray) -> list[tuple[dict, dict, dict]]:
@@ -180,7 +183,7 @@ class LineInspector:
         self.inference_seconds += seconds
         result = {
             "part": self.parts,
-            "id": f"{self.stamp}-{self.parts:05d}",
+            "id": f"{self.run_id}-{self.parts:05d}",
             "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
             "station": self.bundle.manifest.get("station", {}).get("name", ""),
             "source": self.source,
@@ -242,6 +245,8 @@ def run_line(
             emit(inspector.finish())
     finally:
         frames.close()
+        for warning in reader.warnings if reader is not None else []:
+            log.warning(warning)  # e.g. a truncated video, as import reports it
         summary.seconds = time.perf_counter() - t0
         summary.inference_seconds = inspector.inference_seconds
     return summary

@@ -16,51 +16,10 @@ from typing import Any, TextIO
 import cv2
 import numpy as np
 
+from workbench.line.mqtt import MqttError, MqttSink, parse_host_port
+
 log = logging.getLogger(__name__)
-
-
-class MqttError(RuntimeError):
-    """The MQTT broker cannot be reached or refused a message (host and port in the message)."""
-
-
-def parse_host_port(spec: str, default_port: int = 1883) -> tuple[str, int]:
-    """'HOST', 'HOST:PORT' or ':PORT' -> (host, port)."""
-    host, _, port = spec.rpartition(":") if ":" in spec else (spec, "", "")
-    host = host or "127.0.0.1"
-    try:
-        p = int(port) if port else default_port
-    except ValueError:
-        raise ValueError(f"--mqtt: expected HOST:PORT (e.g. 127.0.0.1:1883); found {spec!r}") from None
-    if not 0 < p < 65536:
-        raise ValueError(f"--mqtt: port must be 1..65535; found {p}")
-    return host, p
-
-
-class MqttSink:
-    """Publishes JSON payloads with QoS 1 to a broker and waits until each is acknowledged."""
-
-    def __init__(self, host: str, port: int, client_id: str = "", timeout_s: float = 10.0) -> None:
-        try:
-            import paho.mqtt.client as mqtt
-        except ImportError as exc:
-            raise ImportError("--mqtt needs the package paho-mqtt (pip install paho-mqtt)") from exc
-        self.host, self.port, self.timeout_s = host, port, timeout_s
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        try:
-            self._client.connect(host, port, keepalive=30)
-        except OSError as exc:
-            raise MqttError(f"cannot reach the MQTT broker at {host}:{port}: {exc}") from exc
-        self._client.loop_start()
-
-    def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        info = self._client.publish(topic, json.dumps(payload), qos=1)
-        info.wait_for_publish(timeout=self.timeout_s)
-        if not info.is_published():
-            raise MqttError(f"MQTT broker {self.host}:{self.port} did not acknowledge a message on {topic!r}")
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
+__all__ = ["MqttError", "MqttSink", "Outputs", "ZoneAlerts", "overlay", "parse_host_port", "save_ng_part"]
 
 
 def save_ng_part(
@@ -71,12 +30,13 @@ def save_ng_part(
 ) -> Path:
     """Write a rejected part's crops, heat-map overlays with defect boxes and its result JSON to ``folder/<id>/``.
 
-    Written to a temporary folder and renamed, so a half-written part never appears.
+    Written to a temporary folder and renamed, so a half-written part never appears. An existing folder of
+    that id (another run's part) is never replaced: this one gets a suffix ``-2``, ``-3``, ...
     """
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / str(result["id"])
-    tmp = root / f".{result['id']}.tmp"
+    part = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(result["id"])).strip(".") or "part"
+    tmp = root / f".{part}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for view, crop in crops.items():
@@ -85,9 +45,20 @@ def save_ng_part(
         if view in maps:
             cv2.imwrite(str(tmp / f"{name}_overlay.png"), overlay(crop, maps[view], result["views"][view]))
     (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    for k in range(1, 1000):
+        final = root / (part if k == 1 else f"{part}-{k}")
+        try:
+            os.mkdir(final)  # claims the name atomically; a concurrent run gets the next one
+        except FileExistsError:
+            continue
+        try:
+            os.replace(tmp, final)  # onto the empty folder just made (POSIX)
+        except OSError:  # Windows renames no folder onto another: move the finished files in
+            for f in tmp.iterdir():
+                os.replace(f, final / f.name)
+            tmp.rmdir()
+        return final
+    raise OSError(f"--save-ng: {root} already holds 999 folders named {part}")
 
 
 def overlay(crop: np.ndarray, amap: np.ndarray, view_result: dict[str, Any]) -> np.ndarray:
@@ -179,7 +150,7 @@ class Outputs:
         self.stdout.write(json.dumps(result) + "\n")
         self.stdout.flush()
         if self.mqtt is not None:
-            self.mqtt.publish(self.topic, result)
+            self.mqtt.publish(self.topic, result)  # queued on disk: never waits for the broker
         fired = self.alerts.update(result) if self.alerts is not None else []
         for a in fired:
             self.stderr.write("ALERT " + json.dumps(a) + "\n")
