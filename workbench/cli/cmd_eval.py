@@ -90,6 +90,28 @@ def _misses(run: str, mr) -> str:
     )
 
 
+def _change(c: dict) -> str:
+    pct = c["change_pct"]
+    rel = f"{pct:+.1f} %" if isinstance(pct, float) else "n/a"
+    m, u = c["masked"], c["unmasked"]
+    return f"{u:.3g} -> {m:.3g} ({rel})" if m is not None and u is not None else "n/a"
+
+
+def _print_masking(masking) -> None:
+    """Masked against unmasked runs (seed 000): FN and FP without the ROI -> with it, and the change."""
+    if not isinstance(masking, dict):
+        return
+    print(f"masking (view ROI against --no-roi; {masking['threshold']}, mean over seeds):")
+    for row in masking["rows"]:
+        print(
+            f"  {row['model']} on {row['view']}: FN {_change(row['fn'])}  FP {_change(row['fp'])}  "
+            f"errors {_change(row['errors'])}"
+        )
+    o = masking["overall"]
+    sizes = "  ".join(f"{b} {_change(c)}" for b, c in o["fn_by_size"].items())
+    print(f"  overall: FN {_change(o['fn'])}  FP {_change(o['fp'])}  FN by size: {sizes}")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         with terminal_progress("eval", quiet=args.quiet or args.json) as (progress, cancel):
@@ -134,6 +156,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"policy {args.policy}: not applied to {', '.join(skipped)} (fitted on another run's scores)")
     for r in result["runs"]:
         print(_misses(r["run"], r.get("miss_rates")))
+    _print_masking(result.get("masking"))
     if any(isinstance(r.get("policy"), dict) and "tp" in r["policy"] for r in result["runs"]) or any(
         isinstance(r.get("miss_rates"), dict) for r in result["runs"]
     ):

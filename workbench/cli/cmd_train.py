@@ -1,9 +1,12 @@
-"""`workbench train P --model NAME [--view V] [--param KEY=VALUE ...] [--seed S] [--device D]`: one run per view."""
+"""`workbench train P --model NAME [--view V] [--param KEY=VALUE ...] [--seed S] [--device D] [--no-roi]
+[--augment NAME ...]`: one run per view."""
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from workbench.core.augment import AUGMENTATIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +25,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument(
+        "--no-roi",
+        action="store_true",
+        help="train and score on the whole crop, not the view's ROI (seed 000's unmasked runs, for comparison)",
+    )
+    p.add_argument(
+        "--augment",
+        action="append",
+        default=None,
+        choices=list(AUGMENTATIONS),
+        metavar="NAME",
+        help=f"training-time augmentation (repeat): {', '.join(AUGMENTATIONS)}; adds augmented copies of "
+        "the training images (seed 003: rotation and gaussian_noise)",
+    )
+    p.add_argument(
+        "--augment-p", type=float, default=0.5, help="probability of each augmentation (default 0.5)"
+    )
+    p.add_argument(
+        "--augment-copies", type=int, default=1, help="augmented copies of each training image (default 1)"
+    )
     p.set_defaults(func=run)
 
 
@@ -49,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         "views": args.view,
         "seed": args.seed,
         "device": args.device,
+        "roi": not args.no_roi,
+        "augment": None
+        if not args.augment
+        else {"names": args.augment, "p": args.augment_p, "copies": args.augment_copies},
     }
     with terminal_progress(f"train {args.model}") as (progress, cancel):
         out = train_job(job, progress, cancel)

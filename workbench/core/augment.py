@@ -103,3 +103,71 @@ class Augmenter:
         if rng.random() < self.p_gaussian_noise:
             image = gaussian_noise(image, rng, rng.uniform(*self.noise_sigma))
         return image, mask
+
+
+# One name per augmentation, its probability parameter on :class:`Augmenter`: the robustness section
+# applies each alone with probability 1; training applies the chosen ones each with its probability.
+AUGMENTATIONS: dict[str, str] = {
+    "defocus": "p_defocus",
+    "brightness_contrast": "p_brightness_contrast",
+    "iso_noise": "p_iso_noise",
+    "rotation": "p_rotate",
+    "gaussian_noise": "p_gaussian_noise",
+}
+LABELS = {
+    "defocus": "Defocus",
+    "brightness_contrast": "Brightness / contrast",
+    "iso_noise": "ISO noise",
+    "rotation": "Rotation",
+    "gaussian_noise": "Gaussian noise",
+}
+
+
+def augmenter_for(names, p: float = 1.0, seed: int = 0) -> Augmenter:
+    """An :class:`Augmenter` applying each named augmentation independently with probability ``p``."""
+    names = list(names)
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"augmentation: expected names among {', '.join(AUGMENTATIONS)}, found {', '.join(map(repr, unknown))}"
+        )
+    if not names:
+        raise ValueError("augmentation: name at least one augmentation")
+    return Augmenter(seed=int(seed), **{AUGMENTATIONS[n]: float(p) for n in names})
+
+
+@dataclass(frozen=True)
+class TrainAugmentation:
+    """Training-time augmentation (seeds 001 and 003): ``copies`` augmented copies of every training
+    image join the originals; in each copy every named augmentation applies with probability ``p``
+    (seed 003: rotation and Gaussian noise, each with p = 0.5). Seeded, so a run can be reproduced."""
+
+    names: tuple[str, ...]
+    p: float = 0.5
+    copies: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        augmenter_for(self.names, self.p, self.seed)  # checks names and p
+        if int(self.copies) < 1:
+            raise ValueError(f"augmentation copies: expected 1 or more, found {self.copies}")
+
+    def apply(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """The originals followed by ``copies`` augmented copies of each, uint8 (H, W[, C]) as given."""
+        aug = augmenter_for(self.names, self.p, self.seed)
+        out = list(images)
+        for _ in range(int(self.copies)):
+            out += [aug.augment(img)[0] for img in images]
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "p": float(self.p),
+            "copies": int(self.copies),
+            "seed": int(self.seed),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainAugmentation:
+        return cls(tuple(d["names"]), float(d.get("p", 0.5)), int(d.get("copies", 1)), int(d.get("seed", 0)))

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
-from workbench.jobs.evaluate_data import EvaluationError, SplitData, ensure_split, labelled_samples
+from workbench.jobs.evaluate_data import (
+    EvaluationError,
+    SplitData,
+    ensure_split,
+    labelled_samples,
+    run_masking,
+)
+from workbench.jobs.evaluate_masking import masking_comparison
 from workbench.jobs.evaluate_metrics import (
     NA,
     compact_metrics,
@@ -171,6 +178,8 @@ def evaluate_run(
         "view": run.view,
         "seed": run_seed(run),
         "params": run.params,
+        "masking": run_masking(run),
+        "train_augmentation": (run.meta or {}).get("train_augmentation"),
         "counts": {"test": counts_of(test), "val": counts_of(val) if val is not None else None},
         "predicted_now": test.predicted + (val.predicted if val is not None else 0),
         "results": test.result_ids,
@@ -231,12 +240,14 @@ def evaluate(
         cancel.raise_if_cancelled()
         part = sub_progress(progress, k / len(ids), (k + 1) / len(ids))
         records.append(evaluate_run(project, rid, stored, keep_data, part, cancel))
+    stats = statistics(records)  # also labels each record's model configuration ("group")
     return {
         "project": str(project.path),
         "split": "test",
         "policy": policy,
         "runs": records,
-        "statistics": statistics(records),
+        "statistics": stats,
+        "masking": masking_comparison(records),
         "definitions": DEFINITIONS,
     }
 

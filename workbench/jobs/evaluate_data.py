@@ -77,6 +77,12 @@ def labelled_samples(project, view: str, split: str) -> list[SampleInfo]:
     return [s for s in project.samples(view=view, split=split) if s.label in ("good", "defective")]
 
 
+def run_masking(run: RunInfo) -> str:
+    """'none' for a run trained without the view's ROI (``train --no-roi``): its pixel metrics count
+    every pixel; else 'roi'."""
+    return "none" if (run.meta or {}).get("masking") == "none" else "roi"
+
+
 def view_roi(project, view: str, height: int, width: int) -> np.ndarray | None:
     """The view's ROI dilated by its margin, (H, W) bool, or None when the view has no ROI."""
     info = project.views.get(view)
@@ -241,7 +247,9 @@ def ensure_split(
         has_gt=np.array(has_gt),
         masks=masks,
         maps=[map_of[i] for i in ids] if with_maps else None,
-        roi=view_roi(project, run.view, samples[0].height, samples[0].width),
+        roi=None
+        if run_masking(run) == "none"
+        else view_roi(project, run.view, samples[0].height, samples[0].width),
         result_ids=sorted(result_ids),
         predicted=predicted,
         inference_ms=ms,

@@ -110,6 +110,7 @@ def image_metrics(data: SplitData) -> dict[str, Any]:
         image_precision=op.counts.precision,
         image_recall=op.counts.recall,
         image_fp_share=attempt(fp_share, op.counts.fp, op.counts.fn),
+        image_counts=op.counts.as_dict(),
     )
     return out
 

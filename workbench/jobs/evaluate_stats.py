@@ -46,6 +46,10 @@ def group_labels(records: list[dict]) -> list[str]:
     keys = []
     for r in records:
         p = {k: v for k, v in r["params"].items() if k not in IGNORED_PARAMS}
+        # run options that are not model parameters still make another configuration
+        p["roi"] = r.get("masking") != "none"
+        aug = r.get("train_augmentation")
+        p["augment"] = "+".join(aug["names"]) if aug else "none"
         keys.append(p)
         if p not in configs.setdefault(r["model"], []):
             configs[r["model"]].append(p)

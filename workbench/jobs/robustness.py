@@ -13,31 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from workbench.core.augment import Augmenter
+from workbench.core.augment import AUGMENTATIONS, LABELS, augmenter_for
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.jobs.evaluate_data import AUGMENTATION_KEY, as_rgb, ensure_split, load_model, predict_images
 from workbench.jobs.evaluate_metrics import NA, attempt, nan_reason
 from workbench.metrics import auroc, pixel_auroc
 
-AUGMENTATIONS: dict[str, dict[str, float]] = {
-    "defocus": {"p_defocus": 1.0},
-    "brightness_contrast": {"p_brightness_contrast": 1.0},
-    "iso_noise": {"p_iso_noise": 1.0},
-    "rotation": {"p_rotate": 1.0},
-    "gaussian_noise": {"p_gaussian_noise": 1.0},
-}
-LABELS = {
-    "defocus": "Defocus",
-    "brightness_contrast": "Brightness / contrast",
-    "iso_noise": "ISO noise",
-    "rotation": "Rotation",
-    "gaussian_noise": "Gaussian noise",
-}
-
 
 def augment_split(images, masks, roi, name: str, seed: int):
     """Augmented images, masks and per-image ROIs (geometric steps move masks and ROI alike)."""
-    aug = Augmenter(seed=seed, **AUGMENTATIONS[name])
+    aug = augmenter_for([name], 1.0, seed)
     out_i, out_m, out_r = [], [], []
     for img, m in zip(images, masks):
         r = np.ones(m.shape, bool) if roi is None else roi

@@ -274,6 +274,8 @@ def train_staged(
                 job.get("device"),
                 step,
                 cancel,
+                roi=job.get("roi", True),
+                augment=job.get("augment"),
             )["runs"]
             if after is not None:
                 after(staged, ids, sub_progress(progress, 0.85, 1.0), cancel)

@@ -2,6 +2,10 @@
 
 A job: ``train_job(params, progress, cancel) -> {"runs": [...], "results": [...]}``. Everything is
 computed first and written to the project only at the end, so a cancelled job leaves it unchanged.
+
+Each run records what it learned from (``meta``): the training sample ids (``train_ids``), whether the
+view's ROI masked training and inference (``masking``: "roi" or "none", seed 000's ablation), and the
+training-time augmentation (``train_augmentation``, the robustness section's augmentations).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import resource
 import time
 from typing import Any
 
+from workbench.core.augment import TrainAugmentation
 from workbench.core.masks import dilate
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.models import registry
@@ -29,10 +34,20 @@ def train_views(
     device: str | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    *,
+    roi: bool = True,
+    augment: TrainAugmentation | dict | None = None,
 ) -> dict[str, list[str]]:
     """Fit ``model`` once per view (train split, label good; ROI dilated by its margin), store runs and
-    test-split results in ``project`` (not saved: the caller saves); returns their ids."""
+    test-split results in ``project`` (not saved: the caller saves); returns their ids.
+
+    ``roi`` False trains (and so scores) on the whole crop, as seed 000's unmasked runs; ``augment``
+    adds augmented copies of the training images (a :class:`TrainAugmentation` or its dict; its seed
+    defaults to ``seed``).
+    """
     params = dict(params or {})
+    if isinstance(augment, dict):
+        augment = TrainAugmentation.from_dict({"seed": seed or 0, **augment})
     known = registry.get(model).param_defaults()
     if seed is not None and "seed" in known:
         params["seed"] = seed
@@ -53,19 +68,25 @@ def train_views(
         if not train:
             raise ValueError(f"view {name!r} has no normal samples in the train split; nothing to learn from")
         images = [project.sample_image(s.id) for s in train]
-        roi = dilate(view.roi, view.roi_margin) if view.roi is not None else None
+        view_roi = dilate(view.roi, view.roi_margin) if view.roi is not None and roi else None
+        n_original = len(images)
+        if augment is not None:
+            images = augment.apply(images)
         estimator = registry.create(model, **params)
         t0 = time.perf_counter()
-        estimator.fit(images, roi=roi, progress=sub_progress(step, 0.0, 0.8), cancel=cancel)
+        estimator.fit(images, roi=view_roi, progress=sub_progress(step, 0.0, 0.8), cancel=cancel)
         fit_s = time.perf_counter() - t0
         peak = _peak_rss_bytes()
         meta = {
             "train_seconds": round(fit_s, 3),
             "peak_rss_bytes": peak,
             "peak_memory_mb": round(peak / 2**20, 1),
-            "n_train": len(images),
+            "n_train": n_original,
             "train_ids": [s.id for s in train],
+            "masking": "roi" if view_roi is not None else "none",
         }
+        if augment is not None:
+            meta["train_augmentation"] = {**augment.to_dict(), "n_images": len(images)}
         if callable(getattr(estimator, "resolved", None)):  # defaults chosen at fit time (e.g. by device)
             meta["resolved"] = estimator.resolved()
         test = project.samples(view=name, split="test")
@@ -94,7 +115,8 @@ def train_views(
 
 
 def train_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, list[str]]:
-    """Job entry: params {'project': path, 'model', 'params', 'views', 'seed', 'device'}; saves the project."""
+    """Job entry: params {'project': path, 'model', 'params', 'views', 'seed', 'device', 'roi' (default
+    True), 'augment' (TrainAugmentation dict or None)}; saves the project."""
     from workbench.project import Project
 
     project = Project.open(params["project"], lock=True)
@@ -108,6 +130,8 @@ def train_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken)
             params.get("device"),
             progress,
             cancel,
+            roi=params.get("roi", True),
+            augment=params.get("augment"),
         )
         project.save()
         return out
