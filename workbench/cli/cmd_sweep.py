@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.project import Project
 
     spec = build_spec(args, registry.names())
-    with Project.open(args.project) as project:
+    with Project.open(args.project, lock=not args.plan) as project:
         spec = resolve_spec(project, spec)
         if args.plan:
             cells, skipped = plan(project, spec)

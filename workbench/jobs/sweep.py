@@ -459,7 +459,7 @@ def sweep_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken)
 
     spec = SweepSpec.from_json(params["spec"])
     executor = make_executor(spec, params.get("workers"), params.get("ray"))
-    with Project.open(params["project"]) as project:
+    with Project.open(params["project"], lock=True) as project:
         out = run_sweep(project, spec, executor, progress, cancel)
     return json.loads(json.dumps(out, default=str))
 
