@@ -119,6 +119,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("dir", help="the dataset folder (train/good, test/<type>, ground_truth/<type>)")
     p.add_argument("--view", default=None, help="view name for the samples (default: the folder name)")
+    p.add_argument(
+        "--layout",
+        choices=("mvtec", "loco"),
+        default="mvtec",
+        help="mvtec: MVTec AD (ground_truth/<type>/<stem>_mask.png); loco: MVTec LOCO / AutoVI "
+        "(validation/good, ground_truth/<type>/<stem>/*.png, defects_config.json)",
+    )
     p.set_defaults(func=cmd_import_dataset)
 
     p = subparsers.add_parser("export-dataset", help="write samples as an MVTec-layout folder")
@@ -180,7 +187,9 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_import_dataset(args: argparse.Namespace) -> int:
     with Project.open(args.project, lock=True) as project:
         with terminal_progress("import-dataset") as (progress, cancel):
-            result = import_dataset(project, args.dir, args.view, progress=progress, cancel=cancel)
+            result = import_dataset(
+                project, args.dir, args.view, progress=progress, cancel=cancel, layout=args.layout
+            )
         project.save()
     counts = ", ".join(f"{k} {n}" for k, n in sorted(result.counts.items()))
     print(f"source {result.source}, view '{result.view}': {len(result.sample_ids)} samples ({counts})")

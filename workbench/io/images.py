@@ -123,3 +123,16 @@ def read_folder(
             raise ImageError(f"images in folder '{folder}' have different sizes: {found}; expected one size")
     progress(1.0, "images read")
     return files
+
+
+def read_label_image(path: str | os.PathLike) -> np.ndarray:
+    """(H, W) uint8 of a label image's values as stored (first channel of a colour file), not scaled
+    to 0/255: MVTec LOCO / AutoVI ground truth holds each defect's pixel value."""
+    path = Path(path)
+    data = np.fromfile(path, np.uint8) if path.is_file() else np.zeros(0, np.uint8)
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if raw is None:
+        raise ImageError(f"ground-truth image '{path.name}' cannot be read or decoded")
+    if raw.dtype != np.uint8:
+        raise ImageError(f"ground-truth image '{path.name}': expected 8-bit values, found {raw.dtype}")
+    return np.ascontiguousarray(raw if raw.ndim == 2 else raw[:, :, 0])

@@ -1,9 +1,14 @@
-"""MVTec-AD layout folders: scan and validate, and write back (byte-identical where possible).
+"""MVTec-AD and MVTec LOCO / AutoVI layout folders: scan and validate, and write back (MVTec AD).
 
-Layout: ``train/good/*``, ``test/good/*``, ``test/<type>/*``,
+MVTec AD: ``train/good/*``, ``test/good/*``, ``test/<type>/*``,
 ``ground_truth/<type>/<stem>_mask.png``. ``train/good`` -> split train, label good;
 ``test/good`` -> test, good; ``test/<type>`` -> test, defective (with masks when the
 ground-truth folder exists).
+
+MVTec LOCO and AutoVI (seed 003): the same, plus ``validation/good/*`` (-> val, good), and one folder of
+ground-truth images per defective image, ``ground_truth/<type>/<stem>/*.png``: each file is one defect
+region whose pixels hold the ``pixel_value`` of its defect in ``defects_config.json`` (at the root),
+which also gives the defect's saturation threshold (a fraction of the region, or a pixel count).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class MvtecEntry:
     label: str  # "good" or "defective"
     defect_type: str  # "good" or the test sub-folder name
     mask_path: Path | None
+    region_paths: tuple[Path, ...] = ()  # LOCO / AutoVI: one ground-truth image per defect region
 
     @property
     def stem(self) -> str:
@@ -40,7 +46,8 @@ class MvtecEntry:
 
     @property
     def relpath(self) -> str:
-        return f"{self.split}/{self.defect_type}/{self.path.name}"
+        folder = "validation" if self.split == "val" else self.split
+        return f"{folder}/{self.defect_type}/{self.path.name}"
 
 
 @dataclass
@@ -59,6 +66,18 @@ def _listing(path: Path) -> str:
 
 def scan_mvtec(root: str | os.PathLike) -> MvtecScan:
     """Validate an MVTec-layout folder and list its images; a LayoutError if the layout is wrong."""
+    return scan_mvtec_images(root, loco=False)
+
+
+def _loco_regions(gt: Path, p: Path) -> tuple[Path, ...] | None:
+    folder = gt / p.stem
+    if not folder.is_dir():
+        return None
+    return tuple(sorted(q for q in folder.iterdir() if q.suffix.lower() == ".png"))
+
+
+def scan_mvtec_images(root: str | os.PathLike, loco: bool = False) -> MvtecScan:
+    """The images of an MVTec AD (``loco`` False) or LOCO / AutoVI folder; LayoutError if wrong."""
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"dataset folder '{root}' does not exist")
@@ -71,6 +90,10 @@ def scan_mvtec(root: str | os.PathLike) -> MvtecScan:
     entries = [MvtecEntry(p, "train", "good", "good", None) for p in list_images(train_good)]
     if not entries:
         raise LayoutError(f"'{train_good}' holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    if loco and (root / "validation" / "good").is_dir():
+        entries += [
+            MvtecEntry(p, "val", "good", "good", None) for p in list_images(root / "validation" / "good")
+        ]
     warnings: list[str] = []
     gt_root = root / "ground_truth"
     test = root / "test"
@@ -83,6 +106,12 @@ def scan_mvtec(root: str | os.PathLike) -> MvtecScan:
             gt = gt_root / sub.name
             missing = []
             for p in images:
+                if loco:
+                    regions = _loco_regions(gt, p)
+                    if not regions:
+                        missing.append(p.name)
+                    entries.append(MvtecEntry(p, "test", "defective", sub.name, None, regions or ()))
+                    continue
                 mask = gt / f"{p.stem}_mask.png"
                 has = gt.is_dir() and mask.is_file()
                 if gt.is_dir() and not has:
@@ -95,9 +124,12 @@ def scan_mvtec(root: str | os.PathLike) -> MvtecScan:
                 )
             if gt.is_dir():
                 stems = {p.stem for p in images}
-                orphans = sorted(
-                    m.name for m in gt.glob("*_mask.png") if m.name[: -len("_mask.png")] not in stems
-                )
+                if loco:
+                    orphans = sorted(d.name for d in gt.iterdir() if d.is_dir() and d.name not in stems)
+                else:
+                    orphans = sorted(
+                        m.name for m in gt.glob("*_mask.png") if m.name[: -len("_mask.png")] not in stems
+                    )
                 if orphans:
                     warnings.append(
                         f"ground_truth/{sub.name} has masks without an image: {', '.join(orphans[:10])}"
@@ -107,6 +139,76 @@ def scan_mvtec(root: str | os.PathLike) -> MvtecScan:
             if not (test / sub.name).is_dir():
                 warnings.append(f"ground_truth/{sub.name} has no matching test/{sub.name} folder; ignored")
     return MvtecScan(root, entries, warnings)
+
+
+@dataclass(frozen=True)
+class DefectConfig:
+    """One entry of a LOCO / AutoVI ``defects_config.json``."""
+
+    name: str
+    pixel_value: int
+    saturation_threshold: float
+    relative_saturation: bool
+
+    def saturation(self, area: int) -> float:
+        """The saturation area s_i (pixels) of a region of ``area`` pixels: a fraction of it, or a
+        pixel count capped at it."""
+        if self.relative_saturation:
+            return self.saturation_threshold * area
+        return min(self.saturation_threshold, float(area))
+
+    def to_dict(self) -> dict:
+        return {
+            "defect_name": self.name,
+            "pixel_value": self.pixel_value,
+            "saturation_threshold": self.saturation_threshold,
+            "relative_saturation": self.relative_saturation,
+        }
+
+
+def read_defects_config(path: str | os.PathLike) -> dict[int, DefectConfig]:
+    """{pixel value: DefectConfig} from a ``defects_config.json``; LayoutError naming the bad entry."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise LayoutError(f"'{path.parent}' has no defects_config.json (MVTec LOCO / AutoVI layout)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LayoutError(f"'{path}' is not readable JSON: {exc}") from None
+    if not isinstance(doc, list) or not doc:
+        raise LayoutError(f"'{path}': expected a list of defect entries, found {type(doc).__name__}")
+    out: dict[int, DefectConfig] = {}
+    for k, e in enumerate(doc):
+        what = f"'{path.name}' entry {k}"
+        try:
+            name, value = str(e["defect_name"]), e["pixel_value"]
+            sat, rel = e["saturation_threshold"], e["relative_saturation"]
+        except (KeyError, TypeError):
+            raise LayoutError(
+                f"{what}: expected defect_name, pixel_value, saturation_threshold and relative_saturation"
+            ) from None
+        if not isinstance(value, int) or not 1 <= value <= 255:
+            raise LayoutError(f"{what} ({name}): pixel_value must be 1-255, found {value!r}")
+        if not isinstance(rel, bool) or not isinstance(sat, int | float) or isinstance(sat, bool):
+            raise LayoutError(f"{what} ({name}): expected a number and true/false for the saturation")
+        if rel and not 0 < sat <= 1:
+            raise LayoutError(f"{what} ({name}): a relative saturation must be in (0, 1], found {sat}")
+        if not rel and sat <= 0:
+            raise LayoutError(f"{what} ({name}): an absolute saturation must be > 0 pixels, found {sat}")
+        if value in out:
+            raise LayoutError(f"{what} ({name}): pixel_value {value} is used twice")
+        out[value] = DefectConfig(name, value, float(sat), rel)
+    return out
+
+
+def scan_loco(root: str | os.PathLike) -> tuple[MvtecScan, dict[int, DefectConfig]]:
+    """Validate an MVTec LOCO / AutoVI folder: its images, region folders and defects_config.json."""
+    root = Path(root)
+    scan = scan_mvtec_images(root, loco=True)
+    config = read_defects_config(root / "defects_config.json")
+    return scan, config
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -47,6 +47,7 @@ class SplitData:
     result_ids: list[str]
     predicted: int
     inference_ms: float | None
+    defects_config: list[dict] | None = None  # the project's per-defect-type saturations (LOCO format)
 
     @property
     def ids(self) -> list[int]:
@@ -69,7 +70,20 @@ class SplitData:
             result_ids=self.result_ids,
             predicted=self.predicted,
             inference_ms=self.inference_ms,
+            defects_config=self.defects_config,
         )
+
+
+UNTYPED = "untyped"
+
+
+def defect_type(sample: SampleInfo) -> str:
+    """A defective sample's type: the synthetic defect's, else the imported folder's, else 'untyped'."""
+    meta = sample.meta or {}
+    syn = meta.get("synthetic") if sample.synthetic else None
+    if isinstance(syn, dict) and syn.get("type"):
+        return str(syn["type"])
+    return str(meta.get("defect_type") or UNTYPED)
 
 
 def labelled_samples(project, view: str, split: str) -> list[SampleInfo]:
@@ -253,4 +267,5 @@ def ensure_split(
         result_ids=sorted(result_ids),
         predicted=predicted,
         inference_ms=ms,
+        defects_config=project.meta.get("defects_config"),
     )

@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from workbench.jobs.evaluate_data import SplitData
+from workbench.core.regions import decode_region
+from workbench.jobs.evaluate_data import SplitData, defect_type
 from workbench.metrics import (
     UndefinedMetricError,
     aupro,
     auroc,
     auspro,
     average_precision,
+    component_regions,
     confusion_at,
     confusion_rates,
     f1_max,
@@ -121,6 +123,30 @@ def pixel_data(data: SplitData) -> tuple[SplitData, int]:
     return data.subset(keep), int((~keep).sum())
 
 
+def saturation_regions(data: SplitData) -> list[list[tuple[np.ndarray, float]] | None]:
+    """Each sample's AUsPRO regions with their saturation (pixels), or None for plain components.
+
+    An imported MVTec LOCO / AutoVI sample keeps one region per ground-truth file (``gt_regions``);
+    another defective sample's connected components take its defect type's saturation from the
+    project's ``defects_config`` (by ``defect_name``); without an entry a region saturates at its whole
+    area (PRO).
+    """
+    by_name = {str(d["defect_name"]): d for d in data.defects_config or [] if "defect_name" in d}
+    out: list[list[tuple[np.ndarray, float]] | None] = []
+    for s, m, bad in zip(data.samples, data.masks, data.labels):
+        regions = (s.meta or {}).get("gt_regions")
+        if not bad or not m.any():
+            out.append(None)
+        elif isinstance(regions, list) and regions:
+            out.append([(decode_region(r, m.shape), float(r["saturation"])) for r in regions])
+        elif defect_type(s) in by_name:
+            d = by_name[defect_type(s)]
+            out.append(component_regions(m, float(d["saturation_threshold"]), bool(d["relative_saturation"])))
+        else:
+            out.append(None)
+    return out
+
+
 def pixel_metrics(data: SplitData) -> dict[str, Any]:
     """Pixel AUROC, AP, AUPRO (FPR 0.3), AUsPRO (FPR 0.05), IoU-max, and pixel P/R/F1/FP share there."""
     keys = (
@@ -150,7 +176,9 @@ def pixel_metrics(data: SplitData) -> dict[str, Any]:
         "pixel_auroc": attempt(pixel_auroc, masks, maps, roi),
         "pixel_ap": attempt(pixel_average_precision, masks, maps, roi),
         "aupro": attempt(aupro, masks, maps, AUPRO_FPR, roi),
-        "auspro": attempt(auspro, masks, maps, 1.0, AUSPRO_FPR, roi),
+        "auspro": attempt(
+            auspro, masks, maps, 1.0, AUSPRO_FPR, roi, fpr_on_good_only=True, regions=saturation_regions(pd)
+        ),
     }
     op = attempt(iou_max, masks, maps, roi)
     if isinstance(op, NA):

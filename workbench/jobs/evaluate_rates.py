@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.jobs.evaluate_data import defect_type
 from workbench.jobs.evaluate_metrics import NA
 from workbench.metrics.intervals import (
     INTERVAL_METHOD,
@@ -26,7 +27,6 @@ from workbench.metrics.intervals import (
 )
 from workbench.metrics.policy import ThresholdPolicy, flagged_pixels
 
-UNTYPED = "untyped"
 NO_ZONE = "no zone"
 INTERVAL_NOTE = f"95 % {METHOD_LABEL[INTERVAL_METHOD]} interval"
 
@@ -60,15 +60,6 @@ def normals_record(n: int | None, where: str) -> dict[str, Any]:
         "small_validation": is_small_validation(n),
         "small_validation_text": small_validation_text(n),
     }
-
-
-def defect_type(sample) -> str:
-    """A defective sample's type: the synthetic defect's, else the imported folder's, else 'untyped'."""
-    meta = sample.meta or {}
-    syn = meta.get("synthetic") if sample.synthetic else None
-    if isinstance(syn, dict) and syn.get("type"):
-        return str(syn["type"])
-    return str(meta.get("defect_type") or UNTYPED)
 
 
 def defect_zone(sample, gt: np.ndarray | None, zones: np.ndarray | None, names: Sequence[str]) -> str:

@@ -1,4 +1,5 @@
-"""Import and export jobs for MVTec-layout folders (images, labels, splits and GT masks).
+"""Import and export jobs for MVTec-layout folders (images, labels, splits and GT masks), and import of
+MVTec LOCO / AutoVI folders (one ground-truth image per defect region, defects_config.json).
 
 Import reads and checks every image and mask first and adds them to the project in one batch at
 the end, so a bad file leaves the project unchanged. File names, defect types and content hashes
@@ -18,8 +19,17 @@ import numpy as np
 from workbench.core.image import crop_padded
 from workbench.core.matching import FramePyramid, ViewMatcher, default_window
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.io.images import ImageError, read_folder, read_image, read_mask
-from workbench.io.mvtec import ExportItem, file_sha256, pixels_sha256, scan_mvtec, write_mvtec
+from workbench.core.regions import encode_region
+from workbench.io.images import ImageError, read_folder, read_image, read_label_image, read_mask
+from workbench.io.mvtec import (
+    DefectConfig,
+    ExportItem,
+    file_sha256,
+    pixels_sha256,
+    scan_loco,
+    scan_mvtec,
+    write_mvtec,
+)
 from workbench.project.types import CropWindow, ViewInfo
 
 log = logging.getLogger(__name__)
@@ -45,21 +55,75 @@ class ExportDatasetResult:
     warnings: list[str] = field(default_factory=list)
 
 
+LAYOUTS = ("mvtec", "loco")
+
+
+def read_regions(
+    paths, config: dict[int, DefectConfig], shape: tuple[int, int], root: Path
+) -> tuple[np.ndarray, list[dict]]:
+    """(union mask uint8 0/255, region records) of one LOCO / AutoVI image's ground-truth files.
+
+    Each file is one region: its non-zero pixels hold one pixel value, the defect's in ``config``.
+    A record: file, defect, pixel_value, area, saturation (pixels) and the region (bbox + runs).
+    """
+    union = np.zeros(shape, bool)
+    records = []
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        values = read_label_image(path)
+        if values.shape != shape:
+            raise ImageError(
+                f"ground truth '{rel}' is {values.shape[1]}x{values.shape[0]} px but its image is "
+                f"{shape[1]}x{shape[0]} px"
+            )
+        present = [int(v) for v in np.unique(values) if v > 0]
+        if len(present) != 1:
+            raise ImageError(
+                f"ground truth '{rel}': expected one defect pixel value, found {present or 'none'}"
+            )
+        if present[0] not in config:
+            raise ImageError(
+                f"ground truth '{rel}': pixel value {present[0]} is not in defects_config.json "
+                f"(values: {', '.join(map(str, sorted(config)))})"
+            )
+        d = config[present[0]]
+        region = values > 0
+        area = int(region.sum())
+        union |= region
+        records.append(
+            {"file": rel, "defect": d.name, "pixel_value": d.pixel_value, "area": area,
+             "saturation": d.saturation(area), **encode_region(region)}
+        )  # fmt: skip
+    return np.where(union, np.uint8(255), np.uint8(0)), records
+
+
 def import_dataset(
     project,
     folder: str | os.PathLike,
     view: str | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    layout: str = "mvtec",
 ) -> ImportDatasetResult:
     """Add an MVTec-layout folder as a source with one sample per image (view: the folder name).
 
     train/good -> train, good; test/good -> test, good; test/<type> -> test, defective with its
     ground-truth mask. Images of different sizes are allowed. A mask whose size differs from its
     image, or an unreadable file, is an error naming the files.
+
+    ``layout="loco"`` reads MVTec LOCO / AutoVI folders: validation/good -> val, good, and each
+    defective image's ground-truth folder, one file per region; the sample's mask is their union and
+    its meta keeps every region (``gt_regions``, with its defect and saturation) for AUsPRO; the
+    project's meta keeps the ``defects_config``.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: expected one of {', '.join(LAYOUTS)}, found {layout!r}")
     folder = Path(folder)
-    scan = scan_mvtec(folder)
+    config: dict[int, DefectConfig] = {}
+    if layout == "loco":
+        scan, config = scan_loco(folder)
+    else:
+        scan = scan_mvtec(folder)
     view = view or folder.resolve().name
     images, masks, infos, problems = [], [], [], []
     n = len(scan.entries)
@@ -82,7 +146,14 @@ def import_dataset(
             "pixels_sha256": pixels_sha256(f.image),
             "bit_depth": f.bit_depth,
         }
-        if e.mask_path is not None:
+        if e.region_paths:
+            try:
+                mask, regions = read_regions(e.region_paths, config, f.image.shape[:2], folder)
+            except ImageError as exc:
+                problems.append(str(exc))
+                continue
+            meta.update(gt_regions=regions, defects=sorted({r["defect"] for r in regions}))
+        elif e.mask_path is not None:
             try:
                 mask = read_mask(e.mask_path)
             except ImageError as exc:
@@ -126,8 +197,14 @@ def import_dataset(
     existing = project.views.get(view)
     progress(0.92, "adding samples to the project")
     source = project.add_source(
-        "mvtec", str(folder.resolve()), {"images": len(images), "view": view, "varying_sizes": len(sizes) > 1}
+        "mvtec",
+        str(folder.resolve()),
+        {"images": len(images), "view": view, "varying_sizes": len(sizes) > 1, "layout": layout},
     )
+    if config:
+        known = {d["defect_name"]: d for d in project.meta.get("defects_config", [])}
+        known.update({d.name: d.to_dict() for d in config.values()})
+        project.set_meta("defects_config", list(known.values()))
     if existing is None:
         project.set_view(
             ViewInfo(

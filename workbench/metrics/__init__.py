@@ -26,7 +26,7 @@ from workbench.metrics.pixel import (
     pixel_f1_max,
 )
 from workbench.metrics.policy import ThresholdPolicy, apply_policy, fit_policy
-from workbench.metrics.pro import aupro, auspro, pro_curve
+from workbench.metrics.pro import aupro, auspro, component_regions, pro_curve
 from workbench.metrics.recount import (
     Counts,
     PixelRecount,
@@ -99,6 +99,7 @@ __all__ = [
     "aupro",
     "auroc",
     "auspro",
+    "component_regions",
     "average_precision",
     "best_models",
     "confusion_at",

@@ -2,7 +2,9 @@
 
 Definitions (MVTec AD for AUPRO, MVTec LOCO / seed 003 for AUsPRO):
 
-* regions A_i are the 8-connected components of every GT mask (inside the ROI), pooled over all images;
+* regions A_i are the 8-connected components of every GT mask (inside the ROI), pooled over all images,
+  or, where ``regions`` gives them (MVTec LOCO / AutoVI: one ground-truth image per defect, which may be
+  disconnected, with the saturation of its defect type), exactly those regions;
 * at threshold t, P = {pixels with map >= t}; FPR(t) = normal pixels in P / normal pixels (all images,
   inside the ROI; with ``fpr_on_good_only`` only the pixels of images without any defect, as LOCO does);
 * sPRO(t) = mean_i min(1, |P n A_i| / s_i); PRO is sPRO with s_i = |A_i|;
@@ -25,13 +27,55 @@ import numpy as np
 
 from workbench.metrics._inputs import MapsLike, UndefinedMetricError, check_maps_masks
 
+Regions = Sequence[Sequence[tuple[np.ndarray, float]] | None]
+
+
+def component_regions(
+    mask: np.ndarray, saturation: float, relative: bool = True
+) -> list[tuple[np.ndarray, float]]:
+    """[(region (H, W) bool, saturation in pixels)] of the 8-connected components of ``mask``.
+
+    ``saturation`` is a fraction of each component's area (``relative``) or a pixel count capped at
+    the area, as a defect type's entry of MVTec LOCO's defects_config says.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    out = []
+    for k in range(1, count):
+        area = float(stats[k, cv2.CC_STAT_AREA])
+        out.append((labels == k, float(saturation) * area if relative else min(float(saturation), area)))
+    return out
+
+
+def _explicit(m, gt_all, r, regions, dtype, offset) -> tuple[list, list, list, int]:
+    """Scores, ids and saturations of an image's given regions (each cut to the ROI)."""
+    scores, ids, sats = [], [], []
+    for k, (region, sat) in enumerate(regions):
+        region = np.asarray(region, bool)
+        if region.shape != m.shape:
+            raise ValueError(f"region {k}: expected the map's shape {m.shape}, found {region.shape}")
+        if region.any() and not (region <= gt_all).all():
+            raise ValueError(f"region {k}: expected inside the image's GT mask, found pixels outside it")
+        inside = region if r is None else region & r
+        area = int(inside.sum())
+        if area == 0:
+            continue
+        if not sat > 0:
+            raise ValueError(f"region {k}: expected a saturation > 0 pixels, found {sat}")
+        scores.append(m[inside].astype(dtype, copy=False))
+        ids.append(np.full(area, offset, np.int64))
+        sats.append(np.array([min(float(sat), float(area))]))
+        offset += 1
+    return scores, ids, sats, offset
+
 
 def _regions(
-    maps: MapsLike, masks: MapsLike, roi, saturation, absolute: bool, fpr_on_good_only: bool
+    maps: MapsLike, masks: MapsLike, roi, saturation, absolute: bool, fpr_on_good_only: bool, regions=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return (region scores, region ids (0-based), saturation per region, normal-pixel scores)."""
     m_list, g_list, rois = check_maps_masks(maps, masks, roi)
     n = len(m_list)
+    if regions is not None and len(regions) != n:
+        raise ValueError(f"regions: expected one entry (or None) per map ({n}), found {len(regions)}")
     if np.ndim(saturation) == 0:
         sat_per_image = np.full(n, float(saturation))
     else:
@@ -46,11 +90,17 @@ def _regions(
     dtype = np.result_type(np.float32, *[m.dtype for m in m_list])
     r_scores, r_ids, r_sat, neg = [], [], [], []
     offset = 0
-    for m, g, r, sat in zip(m_list, g_list, rois, sat_per_image):
+    for i, (m, g, r, sat) in enumerate(zip(m_list, g_list, rois, sat_per_image)):
         gt = g if r is None else g & r
         keep_neg = ~g if r is None else ~g & r
         if not (fpr_on_good_only and g.any()):
             neg.append(m[keep_neg].astype(dtype, copy=False))
+        if regions is not None and regions[i] is not None:
+            sc, ids, sats, offset = _explicit(m, g, r, regions[i], dtype, offset)
+            r_scores += sc
+            r_ids += ids
+            r_sat += sats
+            continue
         if not gt.any():
             continue
         count, labels, stats, _ = cv2.connectedComponentsWithStats(gt.astype(np.uint8), connectivity=8)
@@ -130,6 +180,7 @@ def auspro(
     roi=None,
     absolute: bool = False,
     fpr_on_good_only: bool = False,
+    regions: Regions | None = None,
 ) -> float:
     """Return the normalized area under the saturated per-region overlap curve up to ``fpr_limit``.
 
@@ -137,9 +188,14 @@ def auspro(
     ``saturation`` is one value or one per map: with ``absolute=False`` a fraction of each region's
     area in (0, 1] (1.0 gives AUPRO); with ``absolute=True`` a pixel count, capped at the region's area
     (MVTec LOCO's absolute saturation thresholds). Seed 003 integrates up to an FPR of 0.05.
+    ``regions`` (one entry per map) replaces an image's connected components by the given
+    (region (H, W) bool, saturation in pixels) pairs where the entry is not None: per-defect-type
+    saturations (see :func:`component_regions`) or LOCO's one region per ground-truth file.
     """
     _check_limit(fpr_limit)
-    r_scores, r_ids, r_sat, neg = _regions(y_score, y_true, roi, saturation, absolute, fpr_on_good_only)
+    r_scores, r_ids, r_sat, neg = _regions(
+        y_score, y_true, roi, saturation, absolute, fpr_on_good_only, regions
+    )
     fpr, spro = _curve(r_scores, r_ids, r_sat, neg, fpr_limit)
     return _area(fpr, spro, fpr_limit)
 
