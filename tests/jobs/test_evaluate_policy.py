@@ -92,3 +92,33 @@ def test_policy_and_eval_commands(tmp_path_factory, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("run\tmodel") and lines[1].startswith("run1\tpadim\tfront\t0")
     assert np.isfinite(float(lines[1].split("\t")[4]))
+
+
+def test_size_class_policy_is_fitted_on_validation_stored_and_evaluated(tmp_path_factory, tmp_path, capsys):
+    path = str(station_copy(tmp_path_factory, tmp_path))
+    assert main(["policy", path, "--run", "run4", "--source", "f1", "--kind", "size", "--name", "sz"]) == 0
+    assert "small" in capsys.readouterr().out
+    with Project.open(path) as p:
+        stored = p.policies["sz"]
+        policy = ThresholdPolicy.from_dict(stored)
+        assert (
+            policy.kind == "size"
+            and policy.level == "pixel"
+            and set(policy.per_size["front"]) == {"small", "medium", "large"}
+        )
+        out = evaluate(p, ["run4"], policy="sz", keep_data=True)
+    rec, test = out["runs"][0]["policy"], out["runs"][0]["_data"]["test"]
+    assert rec["kind"] == "size" and rec["size_thresholds"] == policy.per_size["front"]
+    from workbench.metrics import apply_policy
+
+    verdicts = apply_policy(policy, test.scores, views=["front"] * len(test.samples), maps=test.maps,
+                            roi={"front": test.roi})  # fmt: skip
+    assert rec["tp"] == int((verdicts & test.labels).sum()) and rec["fp"] == int(
+        (verdicts & ~test.labels).sum()
+    )
+    sizes = rec["by_size"]["classes"]
+    assert sum(v["n"] for v in sizes.values()) == int(test.has_gt.sum())
+    assert rec["by_size"]["edges"] == policy.size_edges["front"]
+    with pytest.raises(EvaluationError, match="not iou"):
+        with Project.open(path) as p:
+            fit_run_policy(p, "run4", "iou", kind="size")

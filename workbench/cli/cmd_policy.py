@@ -37,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="threshold image scores (default) or anomaly-map pixels (default for iou)",
     )
     p.add_argument("--min-area", type=int, default=0, help="pixel level: smallest defect area in pixels")
+    p.add_argument(
+        "--kind",
+        choices=("threshold", "size"),
+        default="threshold",
+        help="threshold: one value per view (and zone); size: one pixel-level value per defect size class "
+        "(small/medium/large by the view's defect-area tertiles, seed 000)",
+    )
     p.add_argument("--name", default=None, help="the policy's name (default e.g. run3-far0.01)")
     p.add_argument("--json", action="store_true", help="print the stored policy (or all policies) as JSON")
     p.set_defaults(func=cmd_policy)
@@ -68,16 +75,25 @@ def cmd_policy(args: argparse.Namespace) -> int:
                 args.min_area,
                 progress=progress,
                 cancel=cancel,
+                kind=args.kind,
             )
         target = policy.params.get("max_fpr", policy.params.get("min_precision"))
-        name = args.name or default_policy_name(args.run, args.source, target)
+        name = args.name or default_policy_name(args.run, args.source, target) + (
+            "-size" if args.kind == "size" else ""
+        )
         project.set_policy(name, policy.to_dict())
         project.save()
     if args.json:
         print(json.dumps({name: policy.to_dict()}, indent=1))
     else:
+        values = (
+            ", ".join(f"{c} {t:.6g}" for c, t in policy.per_size[policy.params["view"]].items())
+            if policy.per_size
+            else f"threshold {policy.threshold:.6g}"
+        )
         print(
-            f"stored policy '{name}': {policy.level} threshold {policy.threshold:.6g} for {args.run} "
-            f"({args.source}, fitted on {policy.params['n_val']} validation samples)"
+            f"stored policy '{name}': {policy.level} {values} for {args.run} "
+            f"({args.source}, fitted on {policy.params['n_val']} validation samples, "
+            f"{policy.params['n_normals']} of them normal)"
         )
     return 0

@@ -16,12 +16,14 @@ from workbench.jobs.evaluate_data import EvaluationError, SplitData, ensure_spli
 from workbench.jobs.evaluate_metrics import NA, nan_reason
 from workbench.jobs.evaluate_rates import INTERVAL_NOTE, breakdown, confusion_with_intervals, normals_record
 from workbench.metrics import ThresholdPolicy, UndefinedMetricError, apply_policy, fit_policy
+from workbench.metrics.size_policy import fit_size_policy
 from workbench.project.types import ViewInfo
 
 # CLI words -> ThresholdPolicy sources
 SOURCES = {"far": "false_alarm_rate", "precision": "precision", "f1": "f1", "iou": "iou"}
 TARGET_PARAM = {"far": "max_fpr", "precision": "min_precision"}
 DEFAULT_TARGET = {"far": 0.01, "precision": 0.95}
+KINDS = ("threshold", "size")
 
 
 def default_policy_name(run_id: str, source: str, target: float | None) -> str:
@@ -60,14 +62,24 @@ def fit_run_policy(
     min_area: int = 0,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    kind: str = "threshold",
 ) -> ThresholdPolicy:
     """A policy for ``run_id`` fitted on its validation split (never the test split).
 
     ``source``: 'far' (``target`` = the highest false-alarm rate on validation normals, default 0.01),
     'precision' (``target`` = the lowest precision, default 0.95), 'f1' or 'iou' (best value; 'iou'
     works on pixels). ``level`` 'image' or 'pixel' (default: 'pixel' for 'iou', else 'image');
-    ``min_area`` is the pixel-level area rule.
+    ``min_area`` is the pixel-level area rule. ``kind`` 'size' fits one pixel-level threshold per
+    defect size class (seed 000; sources far, f1 and precision, see :mod:`workbench.metrics.size_policy`).
     """
+    if kind not in KINDS:
+        raise EvaluationError(f"policy kind: expected one of {', '.join(KINDS)}, found {kind!r}")
+    if kind == "size":
+        if source == "iou":
+            raise EvaluationError("a size-class policy is fitted with far, f1 or precision, not iou")
+        if level not in (None, "pixel"):
+            raise EvaluationError("a size-class policy works on anomaly-map pixels (level pixel)")
+        level = "pixel"
     if source not in SOURCES:
         raise EvaluationError(f"policy source: expected one of {', '.join(SOURCES)}, found {source!r}")
     if target is not None and source not in TARGET_PARAM:
@@ -102,7 +114,12 @@ def fit_run_policy(
     n = len(data.samples)
     views = [run.view] * n
     try:
-        if level == "image":
+        if kind == "size":
+            policy = fit_size_policy(
+                SOURCES[source], data.maps, data.masks, views,
+                roi=None if data.roi is None else {run.view: data.roi}, **params,
+            )  # fmt: skip
+        elif level == "image":
             policy = fit_policy(
                 SOURCES[source], scores=data.scores, labels=data.labels, views=views, **params
             )
@@ -118,9 +135,9 @@ def fit_run_policy(
                 min_area=int(min_area),
                 **params,
             )
-    except UndefinedMetricError as exc:
+    except (UndefinedMetricError, ValueError) as exc:
         raise EvaluationError(
-            f"run {run_id}: cannot fit a '{source}' policy on the validation split: {exc}"
+            f"run {run_id}: cannot fit a '{source}' {kind} policy on the validation split: {exc}"
         ) from None
     n_normals = int((~data.labels).sum())
     policy.params.update(
@@ -199,6 +216,8 @@ def policy_for_run(
         "level": policy.level,
         "source": policy.source,
         "threshold": policy.threshold_for(run.view),
+        "kind": policy.kind,
+        "size_thresholds": policy.per_size.get(run.view),
         "params": {k: v for k, v in policy.params.items() if isinstance(v, int | float | str)},
         **normals_record(n, where),
         **confusion_with_intervals(verdicts, test.labels),

@@ -26,6 +26,7 @@ from workbench.metrics.intervals import (
     small_validation_text,
 )
 from workbench.metrics.policy import ThresholdPolicy, flagged_pixels
+from workbench.metrics.size import area_ratios
 
 NO_ZONE = "no zone"
 INTERVAL_NOTE = f"95 % {METHOD_LABEL[INTERVAL_METHOD]} interval"
@@ -90,6 +91,21 @@ def recall_by(keys: Sequence[str], verdicts: np.ndarray) -> dict[str, dict[str, 
     return out
 
 
+def size_breakdown(policy: ThresholdPolicy, view: str, masks: list[np.ndarray], verdicts: np.ndarray):
+    """Recall/FNR of the defects per size class (seed 000's tertiles: the policy's own edges for a
+    size-class policy, else those of these defects), or NA without a GT mask."""
+    ratios = area_ratios(masks) if masks else np.zeros(0)
+    has = ratios > 0
+    if not has.any():
+        return NA("no defective sample with a GT mask to measure its size")
+    if view in policy.size_edges:
+        b1, b2 = policy.size_edges[view]
+    else:
+        b1, b2 = np.quantile(ratios[has], [0.333, 0.667])
+    keys = ["small" if r <= b1 else "medium" if r <= b2 else "large" for r in ratios[has]]
+    return {"edges": [float(b1), float(b2)], "classes": recall_by(keys, verdicts[has])}
+
+
 def breakdown(
     policy: ThresholdPolicy,
     samples: list,
@@ -111,6 +127,7 @@ def breakdown(
     bad = np.flatnonzero(y)
     out: dict[str, Any] = {
         "by_type": recall_by([defect_type(samples[i]) for i in bad], verdicts[bad]),
+        "by_size": size_breakdown(policy, view, [masks[i] for i in bad], verdicts[bad]),
     }
     names = list(zone_names)
     if not names:

@@ -94,6 +94,8 @@ def for_view(policy: ThresholdPolicy, view: str) -> ThresholdPolicy:
         min_area_per_zone=own(policy.min_area_per_zone),
         source=policy.source,
         params=dict(policy.params),
+        per_size=own(policy.per_size),
+        size_edges={view: list(policy.size_edges[view])} if view in policy.size_edges else {},
     )
 
 

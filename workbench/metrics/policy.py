@@ -11,6 +11,11 @@ Levels:
 * ``"pixel"``: each map is thresholded pixel by pixel (zone threshold inside a zone, else the view's,
   else the global one); the sample is defective when an 8-connected component of flagged pixels is at
   least as large as the minimum area of the zone holding most of its pixels (``min_area`` outside zones).
+
+Kinds: a pixel-level policy may instead hold thresholds per defect size class for a view (``per_size``
+{view: {small, medium, large}} with ``size_edges`` {view: [b1, b2]} as shares of the image, seed 000's
+tertiles): a flagged region counts when it reaches the threshold of its own size class (see
+:func:`~workbench.metrics.size.size_class_pixels`); such a view uses neither zones nor the area rule.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 from workbench.metrics._inputs import UndefinedMetricError, as_map_list, check_scores, check_scores_labels
 from workbench.metrics.curves import best_ratio_sorted, recall_at_precision_sorted, threshold_at_fpr
 from workbench.metrics.recount import Recount
+from workbench.metrics.size import size_class_pixels
 
 SOURCES = ("false_alarm_rate", "precision", "f1", "iou", "manual")
 LEVELS = ("image", "pixel")
@@ -47,6 +53,13 @@ class ThresholdPolicy:
     min_area_per_zone: dict[str, dict[str, int]] = field(default_factory=dict)  # view -> zone -> pixels
     source: str = "manual"
     params: dict[str, Any] = field(default_factory=dict)
+    per_size: dict[str, dict[str, float]] = field(default_factory=dict)  # view -> size class -> threshold
+    size_edges: dict[str, list[float]] = field(default_factory=dict)  # view -> [b1, b2] area shares
+
+    @property
+    def kind(self) -> str:
+        """'size' when some view has thresholds per defect size class, else 'threshold'."""
+        return "size" if self.per_size else "threshold"
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -64,6 +77,21 @@ class ThresholdPolicy:
             raise ValueError(
                 "an image-level policy cannot hold zone thresholds or an area rule; use level='pixel'"
             )
+        if self.per_size:
+            if self.level != "pixel":
+                raise ValueError("thresholds per defect size class need a pixel-level policy (level='pixel')")
+            for view, ts in self.per_size.items():
+                edges = self.size_edges.get(view)
+                if not edges or len(edges) != 2 or not 0 <= edges[0] <= edges[1] <= 1:
+                    raise ValueError(
+                        f"size classes of view {view!r}: expected edges [b1, b2] in [0, 1], found {edges}"
+                    )
+                if not set(ts) <= {"small", "medium", "large"} or not ts:
+                    raise ValueError(
+                        f"size classes of view {view!r}: expected small/medium/large, found {sorted(ts)}"
+                    )
+                if not all(isinstance(v, int | float) and not math.isnan(v) for v in ts.values()):
+                    raise ValueError(f"size-class thresholds of view {view!r}: expected numbers, found {ts}")
 
     def threshold_for(self, view: str | None, zone: str | None = None) -> float:
         """Return the threshold of a zone of a view, falling back to the view's, then the global one."""
@@ -78,8 +106,9 @@ class ThresholdPolicy:
         return int(self.min_area)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict (plain floats, ints, strings) with a ``schema`` version."""
-        return {
+        """Return a JSON-able dict (plain floats, ints, strings) with a ``schema`` version (size-class
+        keys only when the policy has them, so other policies read as before)."""
+        out = {
             "schema": SCHEMA,
             "threshold": float(self.threshold),
             "level": self.level,
@@ -92,6 +121,10 @@ class ThresholdPolicy:
             "source": self.source,
             "params": dict(self.params),
         }
+        if self.per_size:
+            out["per_size"] = {v: {c: float(t) for c, t in ts.items()} for v, ts in self.per_size.items()}
+            out["size_edges"] = {v: [float(e) for e in es] for v, es in self.size_edges.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ThresholdPolicy:
@@ -99,6 +132,7 @@ class ThresholdPolicy:
         if d.get("schema") != SCHEMA:
             raise ValueError(f"threshold policy: expected schema {SCHEMA}, found {d.get('schema')!r}")
         known = {"schema", "threshold", "level", "per_view", "per_zone", "min_area", "min_area_per_zone"}
+        known |= {"per_size", "size_edges"}
         unknown = set(d) - known - {"source", "params"}
         if unknown:
             raise ValueError(f"threshold policy: unexpected keys {sorted(unknown)}")
@@ -113,6 +147,8 @@ class ThresholdPolicy:
             },
             source=d.get("source", "manual"),
             params=dict(d.get("params", {})),
+            per_size={v: {c: float(t) for c, t in ts.items()} for v, ts in d.get("per_size", {}).items()},
+            size_edges={v: [float(e) for e in es] for v, es in d.get("size_edges", {}).items()},
         )
 
 
@@ -256,8 +292,11 @@ def flagged_pixels(
     """(H, W) bool: the pixels of map ``m`` a pixel-level policy flags, in regions that pass the area rule.
 
     ``zone`` is (zone labels (H, W), zone names) or None; ``roi`` (H, W) or None. The verdict of the
-    sample is ``flagged_pixels(...).any()`` (see :data:`VERDICT_DEFINITION`).
+    sample is ``flagged_pixels(...).any()`` (see :data:`VERDICT_DEFINITION`). A view with size-class
+    thresholds flags the regions that reach their own class's threshold.
     """
+    if view in policy.per_size:
+        return size_class_pixels(m, policy.per_size[view], policy.size_edges[view], roi)
     thr = np.full(m.shape, policy.threshold_for(view), dtype=np.float64)
     zone_img, zone_names = zone if zone is not None else (None, ())
     if zone_img is not None:

@@ -82,3 +82,39 @@ def size_aware_misses(
             for k, label in enumerate(BINS)
         }
     return out
+
+
+def size_class_pixels(
+    m: np.ndarray, thresholds: Mapping[str, float], edges: Sequence[float], roi: np.ndarray | None = None
+) -> np.ndarray:
+    """(H, W) bool: the pixels a per-size-class rule flags in map ``m`` (H, W).
+
+    For each class c (small, medium, large) the 8-connected regions of ``m >= thresholds[c]`` (inside
+    ``roi``) whose area, as a share of the image (seed 000, eq. 14), falls in c's bin of ``edges`` =
+    (b1, b2) (small <= b1 < medium <= b2 < large, eq. 15) are flagged: a small region must reach the
+    small threshold, a large one the large threshold.
+    """
+    import cv2
+
+    b1, b2 = float(edges[0]), float(edges[1])
+    total = float(m.size)
+    inside = None if roi is None else np.asarray(roi, bool)
+    out = np.zeros(m.shape, bool)
+    for c in BINS:
+        if c not in thresholds:
+            continue
+        f = m >= float(thresholds[c])
+        if inside is not None:
+            f &= inside
+        if not f.any():
+            continue
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(f.astype(np.uint8), connectivity=8)
+        ratio = stats[1:, cv2.CC_STAT_AREA] / total
+        if c == "small":
+            keep = ratio <= b1
+        elif c == "medium":
+            keep = (ratio > b1) & (ratio <= b2)
+        else:
+            keep = ratio > b2
+        out |= np.r_[False, keep][comp]
+    return out
