@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.cli.argtypes import seed
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.1,
         help="fraction of passes with a bead defect, 0..1 (default 0.1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("--width", type=int, default=848, help="frame width in px (default 848)")
     p.add_argument("--height", type=int, default=480, help="frame height in px (default 480)")
     p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")

@@ -46,6 +46,9 @@ def _box_arg(text: str) -> tuple[int, int, int, int]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("import-video", help="add a video: one sample per part pass and view")
+    # '-5x10' is a bad --window value to name, not an unknown option (argparse's default reads only plain
+    # negative numbers as values)
+    p._negative_number_matcher = re.compile(r"^-\d")
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("video", help="the video file (mp4, avi, mkv)")
     p.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.argtypes import finite_float, non_negative_int
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.evaluate_policy import SOURCES, default_policy_name, fit_run_policy
 from workbench.project import Project
@@ -29,14 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="far: false-alarm rate on validation normals <= target (default 0.01); precision: highest "
         "recall at precision >= target (default 0.95); f1: F1-optimal; iou: IoU-optimal (pixels)",
     )
-    p.add_argument("--target", type=float, default=None, help="the target of 'far' or 'precision'")
+    p.add_argument("--target", type=finite_float, default=None, help="the target of 'far' or 'precision'")
     p.add_argument(
         "--level",
         choices=("image", "pixel"),
         default=None,
         help="threshold image scores (default) or anomaly-map pixels (default for iou)",
     )
-    p.add_argument("--min-area", type=int, default=0, help="pixel level: smallest defect area in pixels")
+    p.add_argument("--min-area", type=non_negative_int, default=0, help="pixel level: smallest defect area in pixels")
     p.add_argument(
         "--kind",
         choices=("threshold", "size"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.report import write_report
@@ -27,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for the report")
     with Project.open(args.project) as project:
         with terminal_progress("report", quiet=args.quiet) as (progress, cancel):
             path = write_report(

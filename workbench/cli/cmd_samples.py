@@ -7,10 +7,12 @@ import json
 import math
 import sys
 
+from workbench.cli.argtypes import fraction, seed
 from workbench.cli.progress import terminal_progress
 from workbench.core.splits import SplitRule
 from workbench.jobs.splits import split_samples
 from workbench.project import Project
+from workbench.project.types import LABELS, SPLITS
 
 FIELDS = ("id", "source", "pass", "view", "frame", "x", "y", "split", "label", "score", "width", "height")
 
@@ -22,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument("--json", action="store_true", help="one JSON object per sample and line")
     p.add_argument("--view", default=None, help="only this view")
-    p.add_argument("--split", default=None, help="only this split (train, val, test, unassigned)")
-    p.add_argument("--label", default=None, help="only this label (good, defective, unknown)")
+    p.add_argument("--split", default=None, choices=SPLITS, help="only this split (train, val, test, unassigned)")
+    p.add_argument("--label", default=None, choices=LABELS, help="only this label (good, defective, unknown)")
     p.set_defaults(func=cmd_samples)
 
     p = subparsers.add_parser(
@@ -31,11 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
-        "--train", type=float, default=SplitRule.train, help="fraction of good passes for training"
+        "--train", type=fraction, default=SplitRule.train, help="fraction of good passes for training"
     )
-    p.add_argument("--val", type=float, default=SplitRule.val, help="fraction of good passes for validation")
-    p.add_argument("--test", type=float, default=SplitRule.test, help="fraction of good passes for testing")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the split")
+    p.add_argument("--val", type=fraction, default=SplitRule.val, help="fraction of good passes for validation")
+    p.add_argument("--test", type=fraction, default=SplitRule.test, help="fraction of good passes for testing")
+    p.add_argument("--seed", type=seed, default=0, help="random seed of the split")
     p.add_argument("--view", default=None, help="only this view")
     p.add_argument(
         "--reshuffle-test", action="store_true", help="let passes already in test move (not advised)"

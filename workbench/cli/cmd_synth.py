@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.argtypes import seed
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.synthesize import PRESETS, synthesize
 from workbench.project import Project
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SIZE",
         help="size classes to cycle through (small, medium, large)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same defects)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (same seed, same defects)")
     p.add_argument(
         "--preset",
         choices=PRESETS,

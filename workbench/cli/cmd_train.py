@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.argtypes import seed
 from workbench.core.augment import AUGMENTATIONS
 
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="model parameter; VALUE is JSON when it parses (0.1, [480, 848], true), else a string",
     )
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=seed, default=None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument(
         "--no-roi",

@@ -30,6 +30,8 @@ def _is_image(path: Path) -> bool:
 
 def check_image_target(path: Path, overwrite: bool, option: str = "--out") -> None:
     """Refuse to write an image over an existing file unless ``overwrite``, and then only over an image."""
+    if not path.parent.is_dir():
+        raise CliError(f"{option} {path}: the folder {path.parent} does not exist")
     if not (path.exists() or path.is_symlink()):
         return
     if path.is_dir():

@@ -17,6 +17,7 @@ thresholds).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ class SplitRule:
 
     def __post_init__(self) -> None:
         total = self.train + self.val + self.test
+        if not math.isfinite(total):
+            raise ValueError(
+                f"split fractions must be finite numbers, found train={self.train} val={self.val} test={self.test}"
+            )
         if min(self.train, self.val, self.test) < 0 or abs(total - 1.0) > 1e-6:
             raise ValueError(
                 f"split fractions must be >= 0 and add up to 1, found train={self.train} val={self.val} test={self.test}"

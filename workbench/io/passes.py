@@ -10,6 +10,7 @@ shorter than ``min_gap`` frames are bridged and passes shorter than ``min_pass``
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -36,6 +37,10 @@ class PassRule:
     )
 
     def __post_init__(self) -> None:
+        numbers = {"high": self.high, "low": self.low, "scale": self.scale, "change_level": self.change_level}
+        bad = [k for k, v in numbers.items() if not (isinstance(v, int | float) and math.isfinite(v))]
+        if bad:
+            raise ValueError(f"pass rule: {bad[0]} must be a finite number, found {numbers[bad[0]]}")
         if self.statistic not in STATISTICS:
             raise ValueError(f"pass statistic must be one of {STATISTICS}, found '{self.statistic}'")
         if self.low > self.high:

@@ -12,6 +12,7 @@ added at the end, so an error or a cancel leaves the project unchanged. The call
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,11 @@ def plan_slots(
 ) -> list[Slot]:
     """The (view, zone, type, size) slots to fill: the preset table, or ``count`` spread evenly."""
     pv = project.views
+    if not pv:
+        raise ValueError(
+            f"project {project.name} has no views to draw defects on; define them first (import a video with "
+            "--template NAME=PNG, or the Views pane)"
+        )
     views = list(views or pv)
     for v in views:
         if v not in pv:
@@ -106,6 +112,8 @@ def plan_slots(
     else:
         if count is None or count < 1:
             raise ValueError(f"expected a positive --count (or a preset), found {count}")
+        if not types or not sizes:
+            raise ValueError("expected at least one defect type and one size class")
         combos = [(v, t) for v in views for t in types]
         zone_cycle = {v: _zone_ids(pv[v]) for v in views}
         for i in range(count):
@@ -116,6 +124,53 @@ def plan_slots(
     for k, slot in enumerate(slots):
         slot.size = sizes[int(order[k]) % len(sizes)]
     return slots
+
+
+def available_memory() -> int | None:
+    """Bytes the system can still give (Linux MemAvailable, else physical memory), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(project, count: int, views=None, available: int | None = None) -> None:
+    """ValueError with the estimate when ``count`` new samples would not fit in half the free memory.
+
+    Each new sample is held twice until the end (the image, its mask, the project's pending copy): about
+    8 bytes per pixel of the largest sample of the views, plus the plan itself."""
+    if count < 1 or not project.views:
+        return  # plan_slots says what is wrong
+    names = list(views or project.views)
+    pixels = 0
+    for v in names:
+        if v in project.views:
+            crop = project.views[v].crop
+            pixels = max(pixels, int(crop.w) * int(crop.h))
+        sizes = [s.width * s.height for s in project.samples(view=v)[:50]]
+        pixels = max(pixels, *sizes) if sizes else pixels
+    need = count * (8 * max(pixels, 1) + 512)
+    free = available_memory() if available is None else available
+    if free is not None and need > free // 2:
+        per = 8 * max(pixels, 1) + 512
+        fits = max(0, (free // 2) // per)
+        raise ValueError(
+            f"synth --count {count}: the new samples would need about {_gb(need)} of memory and "
+            f"{_gb(free)} is free; add at most {fits} at a time"
+        )
+
+
+def _gb(n: int) -> str:
+    if n >= 2**40:
+        return f"{n / 2**40:,.0f} TB"
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 def synthetic_info(src: SampleInfo, made: Synthesized, split: str) -> dict:
@@ -165,7 +220,16 @@ def synthesize(
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
 ) -> SynthResult:
-    """Generate the planned synthetic defects and add them to ``project`` in one go at the end."""
+    """Generate the planned synthetic defects and add them to ``project`` in one go at the end.
+
+    Refused before any work: a seed that is not a whole number >= 0, and a ``count`` whose new samples
+    would not fit in the machine's free memory (they are all held until they are added)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**32:
+        raise ValueError(f"synth seed: expected a whole number from 0 to {2**32 - 1}; found {seed!r}")
+    if count is not None:
+        if isinstance(count, bool) or not isinstance(count, int | np.integer):
+            raise ValueError(f"synth count: expected a whole number; found {count!r}")
+        check_memory(project, int(count), views)
     rng = np.random.default_rng(seed)
     slots = plan_slots(project, count, types, views, preset, sizes, rng)
     progress(0.0, f"planning {len(slots)} synthetic defects")

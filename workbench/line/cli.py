@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.bundle.is_dir():
         raise FileNotFoundError(f"bundle folder not found: {args.bundle}")
+    for option, value in (("--max-parts", args.max_parts), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option}: expected a whole number >= 1; found {value}")
     manifest = read_manifest(args.bundle)  # a damaged or edited manifest is refused before connecting
     station = manifest.get("station", {}).get("name") or "line"
     topic = args.topic or f"workbench/{station}"

@@ -137,6 +137,8 @@ class Outputs:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
     ) -> None:
+        if save_ng is not None and Path(save_ng).exists() and not Path(save_ng).is_dir():
+            raise ValueError(f"--save-ng {save_ng} is a file; give a folder for the images of rejected parts")
         self.mqtt, self.topic, self.save_ng, self.alerts = mqtt, topic.rstrip("/"), save_ng, alerts
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
