@@ -51,7 +51,9 @@ def test_the_video_opens_scrubs_and_shows_its_passes(importing, qtbot):
     qtbot.mouseClick(pane.find_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not pane.job.running, timeout=20000)
     assert pane.timeline.passes == PASSES
-    assert len(pane.plot.values) == FRAMES and pane.plot.values.max() > pane.form.high.value()
+    # the pass rule is calibrated from the video: each view's match signal crosses its threshold
+    assert len(pane.plot.values) == FRAMES and pane.plot.values.max() > pane.rule.view("part").threshold
+    assert "calibrated from this video" in pane.rule_label.text()
     assert "3 passes" in pane.job.message.text()
     pane.form.every.setValue(2)
     pane.find_passes()

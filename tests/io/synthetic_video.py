@@ -1,4 +1,4 @@
-"""A small synthetic conveyor video with known passes, best frames and view positions (for tests)."""
+"""A small synthetic conveyor video with known passes, best-aligned frames and view positions (for tests)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ def make_video(
     gap: int = 10,
     fps: float = 25.0,
 ) -> dict:
-    """Write an MJPG .avi and return the truth: passes, best frame per pass and view positions.
+    """Write an MJPG .avi and return the truth: passes, the best-aligned frame per pass, view positions.
 
-    The part slides left to right; frames are sharp at the pass's best frame and blur away from it,
-    so the best-aligned frame is unique. Returns {'passes': [(first, last)], 'best': [frame],
-    'views': {name: (x, y, w, h) on the part}, 'pos': {frame: (px, py)}, 'templates': {name: BGR}}.
+    The part slides left to right, the same path every pass. The views' templates are cut from the
+    decoded video (as a user cuts them) in pass 0 at a frame in the middle third of the pass; in every
+    pass the best-aligned frame is the one where the part is at that position. Returns {'passes':
+    [(first, last)], 'best': [frame], 'views': {name: (x, y, w, h) on the part}, 'pos': {frame: (px, py)},
+    'templates': {name: BGR}, 'frames': count}.
     """
     rng = np.random.default_rng(seed)
     part = make_part(rng)
@@ -46,28 +48,21 @@ def make_video(
     truth: dict = {"passes": [], "best": [], "pos": {}, "views": VIEWS}
     frame_no = 0
     py = (height - ph) // 2
-    templates = {}
-    for p in range(passes):
+    best_step = int(rng.integers(pass_len // 3, 2 * pass_len // 3))
+    for _ in range(passes):
         for _ in range(gap):
             writer.write(background)
             frame_no += 1
         first = frame_no
-        best_step = int(rng.integers(pass_len // 3, 2 * pass_len // 3))
         for step in range(pass_len):
             px = int(round(-40 + step * (width - pw + 80) / (pass_len - 1)))
             frame = background.copy()
             x0, x1 = max(px, 0), min(px + pw, width)
             frame[py : py + ph, x0:x1] = part[:, x0 - px : x1 - px]
-            sigma = 0.6 * abs(step - best_step)
-            if sigma > 0:
-                frame = cv2.GaussianBlur(frame, (0, 0), sigma)
             noise = rng.normal(0, 2.0, frame.shape)
             frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
             if step == best_step:
                 truth["best"].append(frame_no)
-                if p == 0:
-                    for name, (vx, vy, vw, vh) in VIEWS.items():
-                        templates[name] = frame[py + vy : py + vy + vh, px + vx : px + vx + vw].copy()
             truth["pos"][frame_no] = (px, py)
             writer.write(frame)
             frame_no += 1
@@ -76,6 +71,15 @@ def make_video(
         writer.write(background)
         frame_no += 1
     writer.release()
-    truth["templates"] = templates
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, truth["best"][0])
+    ok, decoded = cap.read()
+    cap.release()
+    assert ok, f"cannot read back frame {truth['best'][0]} of {path}"
+    bx, by = truth["pos"][truth["best"][0]]
+    truth["templates"] = {
+        name: decoded[by + vy : by + vy + vh, bx + vx : bx + vx + vw].copy()
+        for name, (vx, vy, vw, vh) in VIEWS.items()
+    }
     truth["frames"] = frame_no
     return truth

@@ -71,7 +71,9 @@ def test_a_graph_path_that_leaves_the_bundle_is_refused(copy, tmp_path, graph):
         m["files"][graph] = sha256(outside)
 
     _edit_manifest(copy, edit)
-    with pytest.raises(BundleError, match="is not a plain file name inside the bundle folder|expected a file name"):
+    with pytest.raises(
+        BundleError, match="is not a plain file name inside the bundle folder|expected a file name"
+    ):
         Bundle.load(copy)
 
 

@@ -4,6 +4,7 @@ cut a view's template from a frame of a video."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 from pathlib import Path
@@ -12,6 +13,8 @@ from workbench.cli.overwrite import check_image_target
 from workbench.cli.progress import terminal_progress
 from workbench.io.images import read_image, write_image
 from workbench.io.passes import PassRule
+from workbench.io.template_origin import png_with_origin, read_origin
+from workbench.io.track_rule import TrackRule
 from workbench.io.video import VideoReader, frame_range, probe
 from workbench.jobs.import_dataset import export_dataset, import_dataset
 from workbench.jobs.import_video import import_video
@@ -64,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="T",
-        help="minimum normalized cross-correlation for a match (default: the view's, 0.6)",
+        help="minimum normalized cross-correlation of a view's best frame (default: none; passes are found "
+        "with thresholds calibrated from the video)",
     )
     p.add_argument(
         "--window",
@@ -82,20 +86,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--presence-high",
         type=float,
-        default=PassRule.high,
+        default=None,
         metavar="H",
-        help="presence level that starts a pass (mean grey-level difference to the empty conveyor)",
+        help="force the presence rule instead of the rule calibrated from the video: presence level (mean "
+        "grey-level difference to the empty conveyor) that starts a pass (default 12 when forced)",
     )
     p.add_argument(
         "--presence-low",
         type=float,
-        default=PassRule.low,
+        default=None,
         metavar="L",
-        help="presence level below which a pass ends",
+        help="force the presence rule: level below which a pass ends (default 8 when forced)",
     )
-    p.add_argument("--min-pass", type=int, default=PassRule.min_pass, help="shortest pass in frames")
+    p.add_argument("--min-pass", type=int, default=None, help="presence rule: shortest pass in frames")
     p.add_argument(
-        "--min-gap", type=int, default=PassRule.min_gap, help="shortest gap between passes in frames"
+        "--min-gap", type=int, default=None, help="presence rule: shortest gap between passes in frames"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as one JSON object (rule, passes, suspect passes)",
     )
     p.add_argument(
         "--label",
@@ -138,37 +148,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export_dataset)
 
 
+def _forced_rule(args: argparse.Namespace) -> PassRule | None:
+    """The presence rule when any presence flag is given (it overrides the calibration), else None."""
+    given = {k: getattr(args, k) for k in ("presence_high", "presence_low", "min_pass", "min_gap")}
+    if all(v is None for v in given.values()):
+        return None
+    d = PassRule()
+    return PassRule(
+        high=given["presence_high"] if given["presence_high"] is not None else d.high,
+        low=given["presence_low"]
+        if given["presence_low"] is not None
+        else min(d.low, given["presence_high"] or d.low),
+        min_pass=given["min_pass"] if given["min_pass"] is not None else d.min_pass,
+        min_gap=given["min_gap"] if given["min_gap"] is not None else d.min_gap,
+    )
+
+
+def rule_lines(rule) -> list[str]:
+    """The pass rule in words: what it is and why (calibrated) or the forced thresholds."""
+    if isinstance(rule, TrackRule):
+        return (
+            ["pass rule calibrated from the video (flags override it):"]
+            + [f"  {x}" for x in rule.summary()]
+            + ["  why:"]
+            + [f"    - {x}" for x in rule.reasons]
+        )
+    return [
+        f"pass rule forced by flags: presence ({rule.statistic}) starts a pass at {rule.high:g} and ends it below "
+        f"{rule.low:g}; passes of at least {rule.min_pass} frames, gaps of at least {rule.min_gap}"
+    ]
+
+
 def cmd_import_video(args: argparse.Namespace) -> int:
     info = probe(args.video)
     sampling = frame_range(info["fps"], start_s=args.start, end_s=args.end, every=args.every)
-    rule = PassRule(
-        high=args.presence_high, low=args.presence_low, min_pass=args.min_pass, min_gap=args.min_gap
-    )
-    templates = {}
+    rule = _forced_rule(args)
+    templates, origins = {}, {}
     for name, path in args.template:
         if name in templates:
             raise ValueError(f"view '{name}' is given twice in --template")
         templates[name] = read_image(path).image
+        origin = read_origin(path)
+        if origin is not None:
+            origins[name] = origin
     with Project.open(args.project, lock=True) as project:
         with terminal_progress("import-video") as (progress, cancel):
             result = import_video(
-                project,
-                args.video,
-                templates or None,
-                args.match_threshold,
-                args.window,
-                sampling,
-                rule,
-                args.top_k,
-                progress=progress,
-                cancel=cancel,
-            )
+                project, args.video, templates or None, args.match_threshold, args.window, sampling, rule,
+                args.top_k, origins=origins, progress=progress, cancel=cancel,
+            )  # fmt: skip
         if args.label != "unknown" and result.sample_ids:
             project.update_samples(result.sample_ids, label=args.label)
         project.save()
-    print(f"source {result.source}: {len(result.passes)} passes, {len(result.sample_ids)} samples")
-    if result.unmatched:
-        print(f"{len(result.unmatched)} pass/view pairs had no match (see warnings above)")
+    counts = {k: sum(r.status == k for r in result.records) for k in ("ok", "partial", "suspect")}
+    if args.json:
+        doc = {
+            "source": result.source,
+            "samples": len(result.sample_ids),
+            "passes": [r.to_dict() for r in result.records],
+            "counts": counts,
+            "suspect": [r.to_dict() for r in result.suspects],
+            "partial": [r.to_dict() for r in result.records if r.status == "partial"],
+            "skipped_partial_parts": result.skipped,
+            "rule": result.rule.to_dict() if result.rule is not None else None,
+            "rule_text": rule_lines(result.rule) if result.rule is not None else [],
+            "warnings": list(result.warnings),
+        }
+        print(json.dumps(doc))
+        return 0
+    for line in rule_lines(result.rule):
+        print(line)
+    print(
+        f"source {result.source}: {len(result.passes)} passes, {len(result.sample_ids)} samples "
+        f"({counts['ok']} ok, {counts['partial']} partial, {counts['suspect']} suspect)"
+    )
+    doubtful = [r for r in result.records if r.status != "ok"]
+    if doubtful:
+        print(f"{len(doubtful)} passes need a look:")
+        for r in doubtful:
+            print(f"  {r.describe()}")
     return 0
 
 
@@ -182,7 +240,12 @@ def cmd_template(args: argparse.Namespace) -> int:
         raise ValueError(
             f"box {x},{y},{w},{h} reaches outside frame {args.frame} of {reader.name} ({width}x{height} px)"
         )
-    write_image(args.out, frame[y : y + h, x : x + w])
+    if Path(args.out).suffix.lower() == ".png":  # the PNG remembers where it was cut (its view's home)
+        Path(args.out).write_bytes(
+            png_with_origin(frame[y : y + h, x : x + w], args.frame, x, y, reader.name)
+        )
+    else:
+        write_image(args.out, frame[y : y + h, x : x + w])
     print(f"wrote {args.out}: {w}x{h} px from frame {args.frame} of {reader.name} at {x},{y}")
     return 0
 

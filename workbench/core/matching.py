@@ -174,3 +174,59 @@ def default_window(
     w = min(template_w + 2 * margin, frame_w)
     h = min(template_h + 2 * margin, frame_h)
     return -((w - template_w) // 2), -((h - template_h) // 2), w, h
+
+
+def subpixel(result: np.ndarray, x: int, y: int) -> tuple[float, float]:
+    """(x, y) of a peak of a score map refined by a parabola through its neighbours in each direction."""
+
+    def offset(a: float, b: float, c: float) -> float:
+        den = a - 2 * b + c
+        return 0.0 if not np.isfinite(den) or den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+    h, w = result.shape
+    dx = offset(result[y, x - 1], result[y, x], result[y, x + 1]) if 0 < x < w - 1 else 0.0
+    dy = offset(result[y - 1, x], result[y, x], result[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return x + dx, y + dy
+
+
+def local_peaks(result: np.ndarray, k: int, radius: int) -> np.ndarray:
+    """(k, 3) float32 rows (score, x, y) of the ``k`` best local maxima of a score map, at least ``radius``
+    apart, best first, sub-pixel positions; rows of (-inf, 0, 0) when there are fewer."""
+    out = np.zeros((k, 3), np.float32)
+    out[:, 0] = -np.inf
+    r = np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0) if not np.isfinite(result).all() else result
+    if r.size == 0:
+        return out
+    size = 2 * max(int(radius), 1) + 1
+    dil = cv2.dilate(r, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    ys, xs = np.nonzero((r >= dil) & (r > -1.0))
+    if len(xs) == 0:
+        return out
+    scores = r[ys, xs]
+    order = np.argsort(-scores, kind="stable")
+    taken: list[tuple[int, int]] = []
+    for i in order:
+        x, y = int(xs[i]), int(ys[i])
+        if any(abs(x - a) < radius and abs(y - b) < radius for a, b in taken):
+            continue  # a plateau of equal maxima counts once
+        sx, sy = subpixel(r, x, y)
+        out[len(taken)] = (scores[i], sx, sy)
+        taken.append((x, y))
+        if len(taken) == k:
+            break
+    return out
+
+
+def peak_centre(result: np.ndarray, fraction: float = 0.25) -> tuple[float, float, float]:
+    """(best score, x, y) of a score map, the position being the centre of the peak's top: the weighted
+    centroid of the connected region within ``fraction`` of (best - median) below the best. Motion blur
+    flattens (and can split) the top of a correlation peak; its centre stays where the part is."""
+    r = np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0) if not np.isfinite(result).all() else result
+    _, best, _, (bx, by) = cv2.minMaxLoc(r)
+    level = best - fraction * (best - float(np.median(r)))
+    mask = (r >= level).astype(np.uint8)
+    _, labels = cv2.connectedComponents(mask, connectivity=8)
+    sel = labels == labels[by, bx]
+    ys, xs = np.nonzero(sel)
+    wts = r[ys, xs] - level + 1e-6
+    return float(best), float((xs * wts).sum() / wts.sum()), float((ys * wts).sum() / wts.sum())

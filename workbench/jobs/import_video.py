@@ -14,8 +14,9 @@ import numpy as np
 
 from workbench.core.matching import cut_template, default_window, prepare_template
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
-from workbench.io.extract import Extraction, ViewSpec, extract_samples
+from workbench.io.extract import Extraction, PassRecord, ViewSpec, extract_samples
 from workbench.io.passes import PassRule
+from workbench.io.track_rule import TrackRule
 from workbench.io.video import FrameRange, probe
 from workbench.project.types import CropWindow, ViewInfo
 
@@ -24,16 +25,27 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ImportVideoResult:
-    """What an import added and what it found: ids, passes, the presence signal and problems."""
+    """What an import added and what it found: ids, the pass rule used, passes (with status), the per-frame
+    signals and problems."""
 
     source: str
     sample_ids: list[int]
     passes: list[tuple[int, int]]
     frames: np.ndarray  # (N,) sampled frame indices
-    presence: np.ndarray  # (N,) float32 presence statistic (for review)
+    presence: np.ndarray  # (N,) float32 one signal for a quick look (see Extraction.presence)
     unmatched: list[tuple[int, str, float]]  # (pass, view, best score) of passes where a view was missing
     warnings: list[str] = field(default_factory=list)
     fine_matches: int = 0
+    rule: TrackRule | PassRule | None = None
+    records: list[PassRecord] = field(default_factory=list)
+    signals: np.ndarray | None = None  # (N, S) per view window score (or presence)
+    signal_names: list[str] = field(default_factory=list)
+    thresholds: list[float] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def suspects(self) -> list[PassRecord]:
+        return [r for r in self.records if r.status == "suspect"]
 
 
 def centred_window(
@@ -74,9 +86,10 @@ def import_video(
     match_threshold: float | dict[str, float] | None = None,
     window: tuple[int, int] | None = None,
     sampling: FrameRange = FrameRange(),
-    rule: PassRule = PassRule(),
+    rule: PassRule | TrackRule | None = None,
     top_k: int = 1,
     margin: int = 16,
+    origins: dict[str, tuple[int, int, int]] | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
 ) -> ImportVideoResult:
@@ -84,7 +97,10 @@ def import_video(
 
     ``templates`` {view name: image} replaces/creates views (window: ``window`` (w, h) centred on
     the template, or the template plus ``margin`` px per side, clipped to the frame); None uses the
-    project's views as they are. ``match_threshold`` overrides the views' thresholds.
+    project's views as they are. ``rule`` None calibrates the pass rule from the video (a
+    :class:`TrackRule` is used as given, a :class:`PassRule` forces the presence thresholds);
+    ``match_threshold`` sets the minimum match score of a view's best frame (and the views' own
+    thresholds); ``origins`` {view: (frame, x, y)} says where given templates were cut.
     """
     info = probe(video)
     existing = project.views
@@ -112,6 +128,7 @@ def import_video(
                 roi_margin=old.roi_margin if old else 0,
                 zones=old.zones if old and old.crop == crop else None,
                 zone_names=list(old.zone_names) if old and old.crop == crop else [],
+                template_origin=(origins or {}).get(name),
             )
     else:
         views = dict(existing)
@@ -122,21 +139,33 @@ def import_video(
                 v.roi = v.zones = None
     if not views:
         raise ValueError("no views: give at least one template (NAME=PNG) or define views in the project")
+    given: dict[str, float] = {}
     for name, v in views.items():
         if isinstance(match_threshold, dict):
-            v.match_threshold = float(match_threshold.get(name, v.match_threshold))
+            if name in match_threshold:
+                given[name] = v.match_threshold = float(match_threshold[name])
         elif match_threshold is not None:
-            v.match_threshold = float(match_threshold)
+            given[name] = v.match_threshold = float(match_threshold)
         if not -1.0 <= v.match_threshold <= 1.0:
             raise ValueError(
                 f"match threshold of view '{name}' must be in [-1, 1], found {v.match_threshold}"
             )
     specs = [
-        ViewSpec(v.name, v.template, v.match_threshold, (v.crop.x, v.crop.y, v.crop.w, v.crop.h))
+        ViewSpec(
+            v.name, v.template, v.match_threshold, (v.crop.x, v.crop.y, v.crop.w, v.crop.h),
+            origin=None if v.template_origin is None else (float(v.template_origin[1]), float(v.template_origin[2])),
+        )
         for v in views.values()
-    ]
+    ]  # fmt: skip
     ex: Extraction = extract_samples(
-        video, specs, rule, sampling, top_k, progress=sub_progress(progress, 0.0, 0.95), cancel=cancel
+        video,
+        specs,
+        rule,
+        sampling,
+        top_k,
+        given or None,
+        progress=sub_progress(progress, 0.0, 0.95),
+        cancel=cancel,
     )
     cancel.raise_if_cancelled()
     for w in ex.warnings:
@@ -148,8 +177,9 @@ def import_video(
         "width": ex.width,
         "height": ex.height,
         "sampling": {"start": sampling.start, "stop": sampling.stop, "every": sampling.every},
-        "pass_rule": rule.to_dict(),
+        "pass_rule": ex.rule.to_dict(),
         "passes": [list(p) for p in ex.passes],
+        "pass_status": [r.to_dict() for r in ex.records],
         "unmatched": [[p, v] for p, v, _ in ex.unmatched],
     }
     source = project.add_source("video", os.path.abspath(os.fspath(video)), meta)
@@ -164,12 +194,19 @@ def import_video(
             "x": s.x,
             "y": s.y,
             "match_score": s.score,
-            "meta": {"rank": s.rank, "match_x": s.match_x, "match_y": s.match_y, "clipped": s.clipped},
+            "meta": {
+                "rank": s.rank,
+                "match_x": s.match_x,
+                "match_y": s.match_y,
+                "clipped": s.clipped,
+                **({"pass_status": s.status, "pass_reasons": list(s.reasons)} if s.status != "ok" else {}),
+            },
         }
         for s in ex.samples
     ]
     ids = project.add_samples([s.image for s in ex.samples], infos) if infos else []
     progress(1.0, f"{len(ids)} samples from {len(ex.passes)} passes")
     return ImportVideoResult(
-        source, ids, ex.passes, ex.frames, ex.presence, ex.unmatched, ex.warnings, ex.fine_matches
-    )
+        source, ids, ex.passes, ex.frames, ex.presence, ex.unmatched, ex.warnings, ex.fine_matches,
+        ex.rule, ex.records, ex.signals, ex.signal_names, ex.thresholds, ex.skipped,
+    )  # fmt: skip

@@ -1,11 +1,13 @@
 """Line mode: frames from a video or camera -> part passes -> best-aligned frame per view -> ONNX inference ->
 a verdict per view and one per part (late fusion), emitted as JSON on stdout / MQTT with NG images and zone alerts.
 
-The per-frame work is the import's (``workbench.io.extract``): the presence signal feeds an online
-pass segmenter; while a part is present every view is matched coarse-to-fine and the best-aligned
-frame kept (:class:`~workbench.core.best_frame.BestFrameTracker`). When a pass closes, each view's
-crop goes through its bundle graph, the threshold policy of the view's run gives the view verdict and
-the fusion rule the part verdict.
+The per-frame work is the import's, by the same code: the pass rule calibrated when the station's video
+was imported travels in the bundle's manifest (``pass_rule``) and :func:`workbench.io.extract.open_tracker`
+runs it, so a video gives the same passes, frames and crops in the import and on the line. When a pass is
+final, each view's crop goes through its bundle graph, the threshold policy of the view's run gives the
+view verdict and the fusion rule the part verdict. A doubtful pass (a view missing or matched twice, views
+out of order, much longer or shorter than usual) is reported with ``"status": "suspect"`` and its reasons;
+one that the stream cut off with ``"status": "partial"``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workbench.core.best_frame import BestFrameTracker
-from workbench.core.matching import FramePyramid, ViewMatcher
 from workbench.core.preprocess import gray_to_rgb
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.io.calibrate import calibrate
 from workbench.io.camera import open_camera
-from workbench.io.extract import initial_reference
-from workbench.io.passes import PassRule, PassSegmenter, presence_thumbnail, presence_value
+from workbench.io.extract import initial_reference, open_tracker
+from workbench.io.grouping import TrackedPass
+from workbench.io.passes import PassRule
+from workbench.io.track_rule import TrackRule, rule_from_dict
+from workbench.io.tracker import TrackView
 from workbench.io.video import FrameRange, VideoReader
 from workbench.line.bundle import Bundle
 from workbench.line.sinks import Outputs
@@ -102,24 +106,26 @@ class LineInspector:
         runtimes: dict[str, Any],
         fusion: str | None = None,
         missing: str | None = None,
-        coarse_scale: float = 0.25,
         source: str = "",
+        rule: TrackRule | PassRule | None = None,
     ) -> None:
         self.bundle, self.runtimes = bundle, runtimes
         fz = bundle.manifest.get("fusion", {})
         self.fusion = fusion or fz.get("rule", "any")
         self.missing = missing or fz.get("missing", "ng")
         fuse({}, self.fusion, self.missing)  # validates both rules before any frame is read
-        self.rule = (
-            PassRule(**bundle.manifest["pass_rule"]) if bundle.manifest.get("pass_rule") else PassRule()
-        )
-        self.segmenter = PassSegmenter(self.rule)
-        self.trackers = []
-        for v in bundle.views:
-            m = ViewMatcher(v.name, v.template, v.match_threshold, coarse_scale)
-            self.trackers.append(BestFrameTracker(m, v.crop, top_k=1))
+        self.rule = rule if rule is not None else rule_from_dict(bundle.manifest.get("pass_rule"))
+        if self.rule is None:
+            log.warning(
+                "the bundle carries no calibrated pass rule (exported before calibration): using presence "
+                "thresholds against the first frame; import a video of the line and export again"
+            )
+            self.rule = PassRule()
+        self.views = [TrackView(v.name, v.template, v.crop, v.match_threshold) for v in bundle.views]
+        self.tracker = None
         self.reference: np.ndarray | None = None
         self.parts = 0
+        self.suspect = 0
         self.source = source
         self.stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         # part ids stay unique across runs started in the same second (their NG folders too)
@@ -127,72 +133,60 @@ class LineInspector:
         self.inference_seconds = 0.0
 
     def push(self, index: int, frame: np.ndarray) -> list[tuple[dict, dict, dict]]:
-        """Feed one RGB frame; returns [(result, crops, maps)] of the parts whose pass ended here."""
+        """Feed one RGB frame; returns [(result, crops, maps)] of the parts whose pass became final here."""
+        if self.tracker is None:
+            h, w = frame.shape[:2]
+            self.tracker = open_tracker(self.rule, self.views, (w, h), 1, index, self.reference)
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        thumb = presence_thumbnail(gray, self.rule.scale)
-        if self.reference is None:
-            self.reference = thumb
-        value = presence_value(thumb, self.reference, self.rule)
-        before = self.segmenter.open_pass
-        closed = self.segmenter.push(index, value)
-        after = self.segmenter.open_pass
-        out = []
-        if closed or (before is not None and (after is None or after[0] != before[0])):
-            out = self._finalize(closed)
-        if self.segmenter.is_on:
-            pyr = FramePyramid(gray)
-            for t in self.trackers:
-                t.push(index, pyr, frame)
-        return out
+        return [self._inspect(p) for p in self.tracker.push(index, gray, frame)]
 
     def finish(self) -> list[tuple[dict, dict, dict]]:
-        """Close the pass still open at the end of the source."""
-        return self._finalize(self.segmenter.finish())
+        """The passes still open at the end of the source."""
+        return [] if self.tracker is None else [self._inspect(p) for p in self.tracker.finish()]
 
-    def _finalize(self, closed: list[tuple[int, int]]) -> list[tuple[dict, dict, dict]]:
-        if not closed:  # the open pass was too short to be a part
-            for t in self.trackers:
-                t.discard()
-            return []
-        return [self._inspect(first, last) for first, last in closed]
-
-    def _inspect(self, first: int, last: int) -> tuple[dict, dict, dict]:
+    def _inspect(self, tracked: TrackedPass) -> tuple[dict, dict, dict]:
         t0 = time.perf_counter()
         self.parts += 1
         views: dict[str, Any] = {}
         crops, maps, verdicts = {}, {}, {}
-        for t, bv in zip(self.trackers, self.bundle.views):
-            ranked, best = t.finish()
+        for bv in self.bundle.views:
+            c = tracked.crossings.get(bv.name)
+            ranked = self.tracker.ranked(c) if c is not None else []
             if not ranked:
-                views[bv.name] = {
-                    "verdict": "MISSING",
-                    "best_match": round(best, 4) if np.isfinite(best) else None,
-                }
+                views[bv.name] = {"verdict": "MISSING", "best_match": None}
                 verdicts[bv.name] = "MISSING"
                 continue
-            c = ranked[0]
-            score, amap = self.runtimes[bv.name].infer(c.crop)
+            best = ranked[0]
+            score, amap = self.runtimes[bv.name].infer(best.crop)
             r = view_verdict(bv.policy, bv.name, score, amap, bv.roi, bv.zones, bv.zone_names)
             r.update(
-                {"frame": int(c.frame), "match": round(float(c.score), 4), "crop_xy": [int(c.x), int(c.y)]}
+                {
+                    "frame": int(best.frame),
+                    "match": round(float(best.score), 4),
+                    "crop_xy": [int(best.x), int(best.y)],
+                }
             )
             views[bv.name] = r
-            crops[bv.name], maps[bv.name] = c.crop, amap
+            crops[bv.name], maps[bv.name] = best.crop, amap
             verdicts[bv.name] = r["verdict"]
         seconds = time.perf_counter() - t0
         self.inference_seconds += seconds
+        self.suspect += tracked.status == "suspect"
         result = {
             "part": self.parts,
             "id": f"{self.run_id}-{self.parts:05d}",
             "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
             "station": self.bundle.manifest.get("station", {}).get("name", ""),
             "source": self.source,
-            "frames": [int(first), int(last)],
+            "frames": [int(tracked.first), int(tracked.last)],
+            "status": tracked.status,
             "verdict": fuse(verdicts, self.fusion, self.missing),
             "fusion": self.fusion,
             "views": views,
             "latency_ms": round(1000.0 * seconds, 2),
         }
+        if tracked.reasons:
+            result["reasons"] = list(tracked.reasons)
         return result, crops, maps
 
 
@@ -215,9 +209,13 @@ def run_line(
     parts were inspected, or ``cancel`` is set; every part goes to ``outputs``."""
     bundle = Bundle.load(bundle_dir)
     runtimes = bundle.open_runtimes(device, require_gpu, threads)
-    inspector = LineInspector(bundle, runtimes, fusion, missing, source=str(source))
+    rule = rule_from_dict(bundle.manifest.get("pass_rule"))
+    if rule is None and os.path.isfile(str(source)):
+        log.info("line: the bundle has no calibrated pass rule; calibrating it from %s", source)
+        rule = calibrate(str(source), [(v.name, v.template) for v in bundle.views], cancel=cancel)
+    inspector = LineInspector(bundle, runtimes, fusion, missing, source=str(source), rule=rule)
     frames, reader = frames_of(str(source), realtime, cancel)
-    if reader is not None and inspector.rule.reference != "first":
+    if reader is not None and isinstance(inspector.rule, PassRule) and inspector.rule.reference != "first":
         inspector.reference = initial_reference(reader, inspector.rule, FrameRange())
     summary = LineSummary(providers={k: r.providers for k, r in runtimes.items()})
     log.info("line: bundle %s (%d views), source %s", Path(bundle_dir).name, len(bundle.views), source)
@@ -227,6 +225,7 @@ def run_line(
         for result, crops, maps in parts:
             summary.parts += 1
             summary.ng += result["verdict"] == "NG"
+            summary.suspect += result["status"] == "suspect"
             summary.alerts += len(outputs.part(result, crops, maps))
             progress(None, f"{summary.parts} parts, {summary.ng} NG")
             if max_parts is not None and summary.parts >= max_parts:

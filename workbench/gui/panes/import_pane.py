@@ -1,6 +1,7 @@
-"""The Import pane: open (or drop) a video, image folder or MVTec folder, scrub the video, set the
-sampling and pass rule, see the presence signal and the passes it finds, then import with a progress
-bar and Cancel, and review the passes where a view did not match."""
+"""The Import pane: open (or drop) a video, image folder or MVTec folder, scrub the video, set the sampling,
+see the pass rule calibrated from the video (and why), each view's match signal and the passes it finds
+(suspect ones marked), then import with a progress bar and Cancel, and review the suspect passes and the
+views that did not match. Unticking "Calibrate" forces the presence thresholds of the form instead."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -31,7 +33,7 @@ from workbench.gui.widgets.image_canvas import ImageCanvas
 from workbench.gui.widgets.import_form import ImportForm
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.scrubber import Scrubber
-from workbench.gui.widgets.signal_plot import SignalPlot
+from workbench.gui.widgets.signal_plot import PALETTE, SignalPlot
 from workbench.gui.widgets.timeline import Timeline
 from workbench.gui.workers import Workers
 
@@ -100,6 +102,21 @@ class ImportPane(QWidget):
         self.plot.thresholdMoved.connect(self._on_line_moved)
         self.form = ImportForm(self)
         self.form.changed.connect(self._on_form_changed)
+        self.calibrate_box = QCheckBox("Calibrate the pass rule from the video", self)
+        self.calibrate_box.setChecked(True)
+        self.calibrate_box.setToolTip(
+            "Find passes from the views' own match peaks, with thresholds taken from this video (parts back to "
+            "back, lighting changes and a conveyor that is never empty are fine). Untick to force the presence "
+            "thresholds below."
+        )
+        self.calibrate_box.toggled.connect(self._on_form_changed)
+        self.rule_label = QLabel(
+            "Pass rule: calibrated from the video when passes are found or imported.", self
+        )
+        self.rule_label.setWordWrap(True)
+        self.rule_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rule_label.setObjectName("ruleText")
+        self.rule = None  # the rule of the last preview or import
 
         self.find_button = QPushButton("Find passes", self)
         self.find_button.setToolTip(
@@ -118,6 +135,13 @@ class ImportPane(QWidget):
         self.unmatched.setToolTip("Passes where a view's template did not reach its match threshold")
         self.unmatched.setMaximumHeight(6 * self.fontMetrics().height())  # a few rows; it scrolls
         self.unmatched.itemActivated.connect(lambda item: self.goto(item.data(Qt.ItemDataRole.UserRole)))
+        self.suspects = QListWidget(self)
+        self.suspects.setToolTip(
+            "Passes to look at: a view missing or matched twice, views out of order, a pass much longer or "
+            "shorter than usual (suspect), or cut by the video's start or end (partial); double-click to go there"
+        )
+        self.suspects.setMaximumHeight(6 * self.fontMetrics().height())
+        self.suspects.itemActivated.connect(lambda item: self.goto(item.data(Qt.ItemDataRole.UserRole)))
 
         top = QWidget(self)
         tl = QVBoxLayout(top)
@@ -129,10 +153,20 @@ class ImportPane(QWidget):
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.plot, 2)
+        bl.addWidget(self.rule_label)
+        bl.addWidget(self.calibrate_box)
         bl.addWidget(self.form)
         bl.addLayout(actions)
-        bl.addWidget(QLabel("Unmatched passes", self))
-        bl.addWidget(self.unmatched)
+        lists = QHBoxLayout()
+        for title, widget in (
+            ("Suspect and partial passes", self.suspects),
+            ("Unmatched views", self.unmatched),
+        ):
+            col = QVBoxLayout()
+            col.addWidget(QLabel(title, self))
+            col.addWidget(widget)
+            lists.addLayout(col, 1)
+        bl.addLayout(lists)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(top)
         split.addWidget(bottom)
@@ -271,17 +305,48 @@ class ImportPane(QWidget):
         self.canvas.set_image(frame)
 
     # --- passes -------------------------------------------------------------------------------------
+    @property
+    def calibrated(self) -> bool:
+        return self.calibrate_box.isChecked()
+
     def _on_form_changed(self) -> None:
-        self.plot.set_threshold("high", self.form.high.value(), self.colors.defective)
-        self.plot.set_threshold("low", self.form.low.value(), self.colors.good)
+        manual = not self.calibrated
+        for w in (self.form.statistic, self.form.high, self.form.low, self.form.min_pass, self.form.min_gap):
+            w.setEnabled(manual)
+        if manual:
+            self.plot.set_threshold("high", self.form.high.value(), self.colors.defective)
+            self.plot.set_threshold("low", self.form.low.value(), self.colors.good)
+        else:
+            for name in ("high", "low"):
+                self.plot.remove_threshold(name)
+
+    def _views(self) -> tuple[list, dict[str, float]]:
+        """(ViewSpecs of the station's views, the match thresholds the user set) for a preview."""
+        from workbench.io.extract import ViewSpec
+        from workbench.project.types import ViewInfo
+
+        views = self.model.snapshot.views if self.model.snapshot else {}
+        default = ViewInfo.__dataclass_fields__["match_threshold"].default
+        specs = [
+            ViewSpec(
+                v.name, v.template, v.match_threshold, (v.crop.x, v.crop.y, v.crop.w, v.crop.h),
+                None if v.template_origin is None else (float(v.template_origin[1]), float(v.template_origin[2])),
+            )
+            for v in views.values()
+        ]  # fmt: skip
+        # a threshold the user changed from the default is a minimum match score of the view's best frame
+        given = {v.name: v.match_threshold for v in views.values() if abs(v.match_threshold - default) > 1e-9}
+        return specs, given
 
     def _on_line_moved(self, name: str, value: float) -> None:
         box = self.form.high if name == "high" else self.form.low
         box.setValue(value)
 
     def _settings(self) -> tuple[Any, Any] | None:
+        """(sampling, rule): the rule is None (calibrate from the video) unless the presence rule is forced."""
         try:
-            return self.form.sampling(self.info.fps if self.info else 0.0), self.form.rule()
+            rule = None if self.calibrated else self.form.rule()
+            return self.form.sampling(self.info.fps if self.info else 0.0), rule
         except ValueError as exc:
             self._fail("Import settings", str(exc))
             return None
@@ -293,24 +358,70 @@ class ImportPane(QWidget):
             return
         sampling, rule = settings
         path = self.path
-        progress, cancel = self.job.start("Reading the video for the presence signal …")
+        specs, given = self._views()
+        what = "calibrating the pass rule and finding passes" if rule is None and specs else "finding passes"
+        progress, cancel = self.job.start(f"Reading the video: {what} …")
         self._update_buttons()
 
         def work() -> Any:
-            from workbench.io.extract import find_passes
+            from workbench.io.extract import extract_samples, find_passes
 
-            return find_passes(path, rule, sampling, progress=progress, cancel=cancel)
+            if rule is None and specs:
+                return extract_samples(path, specs, None, sampling, 1, given or None, progress, cancel)
+            return find_passes(path, rule, sampling, specs, progress=progress, cancel=cancel)
 
         self._threads.submit(work, self._show_passes, lambda e: self._job_failed("Find passes", e))
 
-    def _show_passes(self, result: tuple[np.ndarray, np.ndarray, list]) -> None:
-        frames, presence, passes = result
-        self.plot.set_signal(frames, presence)
-        self.plot.set_passes(passes)
+    def _show_result(self, result: Any) -> None:
+        """Plot a preview's or an import's signals, thresholds, passes (suspect ones marked) and its rule."""
+        from workbench.io.track_rule import TrackRule
+
+        self.rule = result.rule
+        names = list(result.signal_names) or ["presence"]
+        signals = result.signals if result.signals is not None else np.asarray(result.presence)[:, None]
+        if isinstance(result.rule, TrackRule):
+            self.plot.clear_thresholds()
+            for k, (name, level) in enumerate(zip(names, result.thresholds)):
+                color = self.colors.box if len(names) == 1 else PALETTE[k % len(PALETTE)]
+                self.plot.set_threshold(f"{name} ≥ {level:.2f}", level, color, movable=False)
+            self.plot.setLabel("left", "match at home")
+            self.plot.set_signals(result.frames, signals, names)
+            lines = result.rule.summary()
+            why = "".join(f"<br>&nbsp;· {r}" for r in result.rule.reasons)
+            self.rule_label.setText(
+                "<b>Pass rule calibrated from this video</b> (untick Calibrate to force presence thresholds):<br>"
+                + "<br>".join(lines)
+                + f"<br><i>Why:</i>{why}"
+            )
+        else:
+            self.plot.clear_thresholds()
+            self._on_form_changed()
+            self.plot.setLabel("left", "presence")
+            self.plot.set_signal(result.frames, signals[:, 0])
+            self.rule_label.setText(
+                f"<b>Pass rule forced</b>: presence starts a pass at {result.rule.high:g} and ends it below "
+                f"{result.rule.low:g} (tick Calibrate to take the rule from the video)."
+            )
+        records = list(result.records)
+        passes = [(r.first, r.last) for r in records]
+        self.plot.set_passes(passes, [r.status for r in records], [r.reasons for r in records])
         self.timeline.set_data(self.info.frame_count if self.info else 0, passes, [])
-        self.job.finish(f"{len(passes)} passes in {len(frames)} frames read")
-        if passes and self.timeline.pass_at(self.scrubber.frame) is None:
-            self.goto((passes[0][0] + passes[0][1]) // 2)  # show a part, not the empty conveyor
+        self.suspects.clear()
+        for r in records:
+            if r.status != "ok":
+                self.suspects.addItem(r.describe())
+                self.suspects.item(self.suspects.count() - 1).setData(
+                    Qt.ItemDataRole.UserRole, next(iter(r.views.values()), (r.first + r.last) // 2)
+                )
+
+    def _show_passes(self, result: Any) -> None:
+        self._show_result(result)
+        records = list(result.records)
+        n_suspect = sum(r.status == "suspect" for r in records)
+        extra = f" ({n_suspect} suspect)" if n_suspect else ""
+        self.job.finish(f"{len(records)} passes{extra} in {len(result.frames)} frames read")
+        if records and self.timeline.pass_at(self.scrubber.frame) is None:
+            self.goto((records[0].first + records[0].last) // 2)  # show a part, not the empty conveyor
         self._update_buttons()
 
     def _job_failed(self, what: str, error: BaseException) -> None:
@@ -332,6 +443,7 @@ class ImportPane(QWidget):
             return
         sampling, rule = settings
         path, kind = self.path, self.kind
+        _, given = self._views()
         progress, cancel = self.job.start(f"Importing {os.path.basename(path)} …")
         self._update_buttons()
 
@@ -342,7 +454,10 @@ class ImportPane(QWidget):
 
                 if not before:
                     raise ValueError("this station has no views yet: cut a template in the Views pane first")
-                result = import_video(p, path, sampling=sampling, rule=rule, progress=progress, cancel=cancel)
+                result = import_video(
+                    p, path, match_threshold=given or None, sampling=sampling, rule=rule, progress=progress,
+                    cancel=cancel,
+                )  # fmt: skip
             elif kind == "mvtec":
                 from workbench.jobs.import_dataset import import_dataset
 
@@ -366,12 +481,12 @@ class ImportPane(QWidget):
             self._add_unmatched(row, result)
         passes = list(getattr(result, "passes", []))
         if self.kind == "video" and len(getattr(result, "frames", [])):
-            self.plot.set_signal(result.frames, result.presence)
-            self.plot.set_passes(passes)
-            self.timeline.set_data(self.info.frame_count if self.info else 0, passes, [])
+            self._show_result(result)
         extra = f" from {len(passes)} passes" if passes else ""
+        n_suspect = len(getattr(result, "suspects", []))
+        suspect = f", {n_suspect} suspect" if n_suspect else ""
         self.job.finish(
-            f"Imported {len(result.sample_ids)} samples{extra}; {self.unmatched.count()} unmatched"
+            f"Imported {len(result.sample_ids)} samples{extra}; {self.unmatched.count()} unmatched{suspect}"
         )
         self._update_buttons()
 
