@@ -110,3 +110,43 @@ def test_knee_is_on_the_front_and_front_runs_are_not_dominated(points):
         assert not dominated.any()
     for j in set(range(len(points))) - set(front.tolist()):
         assert ((acc >= acc[j]) & (time <= time[j])).sum() >= 2  # someone else is at least as good
+
+
+def test_paired_tests_by_seed_use_models_with_two_seeds_and_list_the_others():
+    from workbench.metrics import paired_tests_by_seed
+
+    results = {
+        "a": {0: 0.90, 1: 0.92, 2: 0.91},
+        "b": {0: 0.80, 1: 0.83, 2: 0.79},
+        "c": {1: 0.70, 2: 0.72},
+        "single": {0: 0.60},
+        "other": {7: 0.5, 8: 0.6},
+    }
+    rows, one_seed, unpaired = paired_tests_by_seed(results)
+    assert one_seed == ["single"]
+    assert ("a", "other") in unpaired and ("c", "other") in unpaired
+    by_pair = {(c.a, c.b): c for c in rows}
+    assert set(by_pair) == {("a", "b"), ("a", "c"), ("b", "c")}
+    t, p = stats.ttest_rel([0.92, 0.91], [0.70, 0.72])  # a against c over their shared seeds 1 and 2
+    assert by_pair[("a", "c")].t == pytest.approx(t) and by_pair[("a", "c")].p == pytest.approx(p)
+    assert [c.p_adjusted for c in rows] == pytest.approx(list(_bh([c.p for c in rows])))
+
+
+def test_auroc_chance_p_is_the_one_sided_mann_whitney_test():
+    from itertools import combinations
+
+    from workbench.metrics import auroc_chance_p
+
+    y = np.array([0, 0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.5, 0.3, 0.7, 0.6, 0.9, 0.4])
+
+    # exact permutation p: the share of label arrangements whose U is at least the observed one
+    def u(pos):
+        return sum((s[i] > s[j]) for i in pos for j in range(7) if j not in pos)
+
+    observed = u(tuple(np.flatnonzero(y)))
+    perms = [u(c) for c in combinations(range(7), 3)]
+    assert auroc_chance_p(y, s) == pytest.approx(np.mean([x >= observed for x in perms]))
+    assert auroc_chance_p(y, -s) > 0.5
+    with pytest.raises(ValueError, match="defective and normal"):
+        auroc_chance_p([0, 0], [0.1, 0.2])

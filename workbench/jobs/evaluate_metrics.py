@@ -21,6 +21,7 @@ from workbench.metrics import (
     UndefinedMetricError,
     aupro,
     auroc,
+    auroc_chance_p,
     auspro,
     average_precision,
     component_regions,
@@ -101,6 +102,9 @@ def image_metrics(data: SplitData) -> dict[str, Any]:
         return {k: NA(reason) for k in (*keys, "image_fp_share")}
     s, y = data.scores, data.labels
     out: dict[str, Any] = {"image_auroc": attempt(auroc, y, s), "image_ap": attempt(average_precision, y, s)}
+    # one-sided Mann-Whitney p that the AUROC is above chance: the knee only ranks such runs
+    a = out["image_auroc"]
+    out["image_auroc_p"] = a if isinstance(a, NA) else auroc_chance_p(y, s)
     op = attempt(f1_max, y, s)
     if isinstance(op, NA):
         out.update({k: op for k in keys[2:]})

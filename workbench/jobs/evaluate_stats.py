@@ -1,14 +1,18 @@
 """Statistics over evaluated runs, per view: mean +- std over seeds, paired and Welch t-tests with
 Benjamini-Hochberg, and the knee point of image AUROC against inference time.
 
-Runs are grouped by (model, view, parameters other than seed and device). Paired tests pair runs by
-seed (seed 000 compares three runs per model, the same seeds for every model); Welch tests compare the
-groups as independent samples (seed 003). The knee point follows seed 001 on the mean AUROC and mean
-inference time of each group.
+Runs are grouped by (model, view, parameters other than seed and device, masking, training
+augmentation). Paired tests pair the runs of two groups by the seeds they share (seed 000 compares
+three runs per model); only groups with at least 2 seeds take part, the others are listed as "one
+seed". Welch tests compare the groups as independent samples (seed 003). The Pareto front and knee point
+(seed 001) rank the mean AUROC and mean inference time of the groups that are above chance: every run's
+one-sided Mann-Whitney test of defective > normal test scores at p < 0.05 (AUROC > 0.5); the others are
+listed with their AUROC and p.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -16,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from workbench.jobs.evaluate_metrics import NA
-from workbench.metrics import knee_point, mean_std, paired_tests, pareto_front, welch_tests
+from workbench.metrics import knee_point, mean_std, paired_tests_by_seed, pareto_front, welch_tests
+
+CHANCE_ALPHA = 0.05
+CHANCE_RULE = (
+    f"above chance: every run's one-sided Mann-Whitney test of defective > normal test scores has "
+    f"p < {CHANCE_ALPHA:g} (image AUROC > 0.5)"
+)
 
 MEAN_METRICS = (
     "image_auroc",
@@ -120,15 +130,21 @@ def tests_for(groups: dict[str, list[dict]], metric: str) -> dict[str, Any]:
         na = NA(f"only one model configuration on this view ({only}); nothing to compare")
         return {"paired": na, "welch": na}
     per_seed = {g: _by_seed(rs, metric) for g, rs in groups.items()}
-    shared = sorted(set.intersection(*(set(v) for v in per_seed.values())))
-    if len(shared) >= 2:
-        paired: Any = _comparisons(paired_tests({g: [v[s] for s in shared] for g, v in per_seed.items()}))
-        paired_seeds: Any = shared
-    else:
+    rows, one_seed, unpaired = paired_tests_by_seed(per_seed)
+    eligible = [g for g in per_seed if g not in one_seed]
+    if rows:
+        paired: Any = _comparisons(rows)
+    elif len(eligible) < 2:
         paired = NA(
-            f"paired t-tests need at least 2 seeds that every model was run with; shared seeds: {shared or 'none'}"
+            "paired t-tests need two models with at least 2 seeds each; "
+            + (f"one seed: {', '.join(one_seed)}" if one_seed else "none has 2")
         )
-        paired_seeds = []
+    else:
+        paired = NA("no two models with 2 or more seeds share 2 seeds")
+    shared_sets = [
+        sorted(set(per_seed[a]) & set(per_seed[b])) for a, b in itertools.combinations(eligible, 2)
+    ]
+    paired_seeds: Any = sorted(set().union(*map(set, shared_sets))) if shared_sets else []
     values = {
         g: [float(v) for v in (_value(r, metric) for r in rs) if isinstance(v, int | float)]
         for g, rs in groups.items()
@@ -139,17 +155,61 @@ def tests_for(groups: dict[str, list[dict]], metric: str) -> dict[str, Any]:
     else:
         welch = NA("Welch t-tests need at least 2 runs (seeds) with a value for two or more models")
     left = sorted(set(values) - set(enough))
-    return {"paired": paired, "paired_seeds": paired_seeds, "welch": welch, "welch_left_out": left}
+    return {
+        "paired": paired,
+        "paired_seeds": paired_seeds,
+        "one_seed": one_seed,
+        "unpaired": [list(p) for p in unpaired],
+        "welch": welch,
+        "welch_left_out": left,
+    }
 
 
-def knee(groups: dict[str, dict[str, Any]]) -> dict[str, Any] | NA:
-    """Pareto front and knee point of mean image AUROC against mean inference ms/image (seed 001)."""
-    pts = []
+def chance(records: list[dict]) -> tuple[bool, str]:
+    """(above chance, why not) of a group's runs: every run's one-sided p < CHANCE_ALPHA."""
+    worst = None
+    for r in records:
+        m = r["metrics"]["all"]
+        p, a = m.get("image_auroc_p"), m.get("image_auroc")
+        if not isinstance(p, int | float) or not isinstance(a, int | float):
+            return False, "no image AUROC on the test split"
+        if worst is None or p > worst[0]:
+            worst = (float(p), float(a), r["run"])
+    if worst is None:
+        return False, "no run"
+    p, a, run = worst
+    if p < CHANCE_ALPHA:
+        return True, ""
+    return (
+        False,
+        f"not above chance: {run} has image AUROC {a:.3f}, one-sided p = {p:.3g} >= {CHANCE_ALPHA:g}",
+    )
+
+
+def knee(
+    groups: dict[str, dict[str, Any]], members: dict[str, list[dict]] | None = None
+) -> dict[str, Any] | NA:
+    """Pareto front and knee point of mean image AUROC against mean inference ms/image (seed 001),
+    among the groups above chance (``members``: label -> records; all groups count without it)."""
+    pts, left_out = [], []
     for label, g in groups.items():
         acc, ms = g["test"].get("image_auroc"), g["timing"].get("inference_ms_per_image")
-        if isinstance(acc, dict) and isinstance(ms, dict):
+        if not (isinstance(acc, dict) and isinstance(ms, dict)):
+            continue
+        ok, why = chance(members[label]) if members is not None else (True, "")
+        if ok:
             pts.append((label, acc["mean"], ms["mean"]))
+        else:
+            left_out.append(
+                {"label": label, "image_auroc": acc["mean"], "inference_ms": ms["mean"], "reason": why}
+            )
     if not pts:
+        if left_out:
+            return NA(
+                "no model is above chance ("
+                + "; ".join(f"{e['label']}: {e['reason']}" for e in left_out)
+                + ")"
+            )
         return NA("no model has both an image AUROC and an inference time")
     acc = np.array([p[1] for p in pts])
     ms = np.array([p[2] for p in pts])
@@ -159,6 +219,8 @@ def knee(groups: dict[str, dict[str, Any]]) -> dict[str, Any] | NA:
         "points": [{"label": p[0], "image_auroc": p[1], "inference_ms": p[2]} for p in pts],
         "front": [pts[i][0] for i in front],
         "knee": pts[k][0],
+        "left_out": left_out,
+        "rule": CHANCE_RULE,
     }
 
 
@@ -187,7 +249,7 @@ def statistics(records: list[dict]) -> dict[str, Any]:
         out[view] = {
             "groups": groups,
             "tests": {m: tests_for(members, m) for m in TEST_METRICS},
-            "knee": knee(groups),
+            "knee": knee(groups, members),
         }
     return out
 

@@ -50,6 +50,8 @@ _LAZY = {
     "pareto_front": "workbench.metrics.stats",
     "welch_t": "workbench.metrics.stats",
     "welch_tests": "workbench.metrics.stats",
+    "paired_tests_by_seed": "workbench.metrics.stats",
+    "auroc_chance_p": "workbench.metrics.stats",
     "INTERVAL_METHOD": "workbench.metrics.intervals",
     "MIN_EXPORT_NORMALS": "workbench.metrics.intervals",
     "SMALL_VALIDATION_NORMALS": "workbench.metrics.intervals",
@@ -73,6 +75,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "auroc_chance_p",
+    "paired_tests_by_seed",
     "INTERVAL_METHOD",
     "MIN_EXPORT_NORMALS",
     "SMALL_VALIDATION_NORMALS",

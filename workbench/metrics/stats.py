@@ -125,6 +125,46 @@ def welch_tests(results: Mapping[str, Sequence[float]], alpha: float = 0.05) -> 
     return _adjust(pairs, alpha)
 
 
+def paired_tests_by_seed(
+    results: Mapping[str, Mapping[int, float]], alpha: float = 0.05, min_seeds: int = 2
+) -> tuple[list[Comparison], list[str], list[tuple[str, str]]]:
+    """Paired t-tests between every two models that each have >= ``min_seeds`` seeds, over the seeds
+    the two share, Benjamini-Hochberg corrected over the pairs tested.
+
+    ``results`` maps model -> {seed: value}. Returns (comparisons, models with fewer seeds ("one
+    seed"), pairs of eligible models sharing fewer than ``min_seeds`` seeds).
+    """
+    eligible = [m for m, v in results.items() if len(v) >= min_seeds]
+    few = [m for m in results if m not in eligible]
+    pairs, unpaired = [], []
+    for a, b in itertools.combinations(eligible, 2):
+        shared = sorted(set(results[a]) & set(results[b]))
+        if len(shared) < min_seeds:
+            unpaired.append((a, b))
+            continue
+        x = [results[a][s] for s in shared]
+        y = [results[b][s] for s in shared]
+        t, p = paired_t(x, y)
+        pairs.append((a, b, float(np.mean(x) - np.mean(y)), t, p))
+    return _adjust(pairs, alpha), few, unpaired
+
+
+def auroc_chance_p(y_true, y_score) -> float:
+    """One-sided p-value that the AUROC of ``y_score`` against ``y_true`` is above 0.5 (chance).
+
+    The Mann-Whitney U test of defective > normal scores (scipy ``mannwhitneyu``, alternative
+    'greater'; exact for small samples without ties, else the normal approximation with tie correction).
+    Raises ValueError without a defective or a normal sample.
+    """
+    y = np.asarray(y_true).astype(bool)
+    s = _values(y_score, "y_score")
+    if y.shape != s.shape:
+        raise ValueError(f"expected one label per score, found {y.shape} labels and {s.shape} scores")
+    if not y.any() or y.all():
+        raise ValueError("the chance test needs defective and normal samples")
+    return float(stats.mannwhitneyu(s[y], s[~y], alternative="greater").pvalue)
+
+
 def best_models(
     results: Mapping[str, Sequence[float]], alpha: float = 0.05, higher_is_better: bool = True
 ) -> list[str]:
