@@ -19,7 +19,9 @@ from workbench.jobs.evaluate import evaluate
 from workbench.jobs.evaluate_data import EvaluationError
 from workbench.jobs.evaluate_metrics import NA
 from workbench.jobs.report import figures
+from workbench.jobs.report.masking import masking_section
 from workbench.jobs.report.page import cards, page
+from workbench.jobs.report.rates import definitions, operating_table, policy_table, size_table
 from workbench.jobs.report.sections import (
     IMAGE_COLS,
     PIXEL_COLS,
@@ -27,18 +29,16 @@ from workbench.jobs.report.sections import (
     img_tag,
     knee_section,
     models_table,
-    operating_table,
-    policy_table,
     robustness_table,
     run_table,
     seed_table,
-    size_table,
     stats_tables,
     timing_table,
 )
 from workbench.jobs.report.synthetic import synthetic_section
 from workbench.jobs.report.tables import esc
 from workbench.jobs.robustness import robustness as run_robustness
+from workbench.metrics.intervals import SMALL_VALIDATION_NORMALS
 
 __all__ = ["write_report"]
 
@@ -59,7 +59,7 @@ def _first_per_group(records: list[dict]) -> list[dict]:
 
 
 def _view_section(
-    view: str, records: list[dict], stats: dict, robust: dict, policy: str | None, project
+    view: str, records: list[dict], stats: dict, robust: dict, policy: str | None, project, masking=None
 ) -> str:
     groups = list(dict.fromkeys(r["group"] for r in records))
     anchor = f"view-{view}"
@@ -73,7 +73,16 @@ def _view_section(
                 ("model configurations", str(len(groups))),
                 ("test normal / defective", f"{test['normal']} / {test['defective']}"),
                 ("of them synthetic", str(test["synthetic"])),
-                ("validation normal / defective", f"{val['normal']} / {val['defective']}" if val else "none"),
+                (
+                    "validation normal / defective",
+                    (f"{val['normal']} / {val['defective']}" if val else "none")
+                    + (
+                        f"<br><span class='flag'>small validation: {val['normal'] if val else 0} normals "
+                        f"(&lt; {SMALL_VALIDATION_NORMALS})</span>"
+                        if not val or val["normal"] < SMALL_VALIDATION_NORMALS
+                        else ""
+                    ),
+                ),
             ]
         )
     )
@@ -122,6 +131,9 @@ def _view_section(
     out.append(f'<h3 id="{esc(anchor)}-ops">Operating points</h3>' + operating_table(records))
     if policy:
         out.append("<h3>Threshold policy</h3>" + policy_table(records, policy))
+    if isinstance(masking, dict) and any(r["view"] == view for r in masking["rows"]):
+        out.append(f'<h3 id="{esc(anchor)}-masking">Masked against unmasked runs</h3>')
+        out.append(masking_section(masking, view))
     out.append(f'<h3 id="{esc(anchor)}-curves">ROC and precision-recall curves</h3>')
     out.append(
         img_tag(
@@ -205,12 +217,28 @@ def write_report(
     for view in views:
         cancel.raise_if_cancelled()
         vr = [r for r in records if r["view"] == view]
-        body.append(_view_section(view, vr, evaluation["statistics"][view], robust, policy, project))
+        body.append(
+            _view_section(
+                view, vr, evaluation["statistics"][view], robust, policy, project, evaluation.get("masking")
+            )
+        )
+    masking = evaluation.get("masking")
+    top = [
+        '<h2 id="how">How this report counts</h2>'
+        "<p class='lead'>Every rate comes with its 95 % interval in [brackets] and its count k/n; a red "
+        "flag marks a threshold that rests on fewer normal samples than a defensible false-alarm rate needs."
+        "</p>" + definitions()
+    ]
+    if isinstance(masking, dict):
+        top.append('<h2 id="masking">Masking: ROI against the whole crop</h2>' + masking_section(masking))
+    body = top + body
     nav = []
     for view in views:
         a = f"view-{view}"
         nav += (
             [
+                ("how", "how it counts"),
+                *([("masking", "masking")] if isinstance(evaluation.get("masking"), dict) else []),
                 (a, view),
                 (f"{a}-metrics", "metrics"),
                 (f"{a}-curves", "curves"),

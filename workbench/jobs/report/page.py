@@ -47,6 +47,13 @@ figure img { max-width:100%; height:auto; border:1px solid var(--line); }
 .card b { display:block; font-size:18px; }
 .card span { color:var(--dim); font-size:12px; }
 details summary { cursor:pointer; color:var(--accent); margin:6px 0; }
+.ci { color:var(--dim); font-size:11px; }
+.flag { display:inline-block; background:#fdecea; color:var(--bad); border:1px solid #f3b7b1; border-radius:3px;
+        padding:0 5px; font-size:11px; font-weight:600; white-space:nowrap; }
+.good { color:#1e7a34; }
+ul.defs { color:var(--fg); font-size:12.5px; max-width:1100px; padding-left:20px; }
+ul.defs li { margin:2px 0; }
+.card .flag { font-size:10.5px; margin-top:3px; }
 """
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.jobs.evaluate_metrics import NA, PRECISIONS, TNRS
+from workbench.jobs.evaluate_metrics import NA
 from workbench.jobs.evaluate_stats import summarize
 from workbench.jobs.report import figures
 from workbench.jobs.report.tables import (
@@ -132,94 +132,6 @@ def run_table(records: list[dict]) -> str:
     return table(header, rows, notes, cap, numeric_from=2)
 
 
-def operating_table(records: list[dict]) -> str:
-    """FPR/FNR at thresholds from normal validation images (seed 003) and recall at precision (seed 002)."""
-    notes = Notes()
-    rows = []
-    for r in records:
-        row = [esc(r["run"]), esc(r["group"]), number(r["seed"], notes)]
-        rates = r["rates_at_tnr"]
-        for k in range(len(TNRS)):
-            if isinstance(rates, NA):
-                row += [number(rates, notes)] * 2
-            else:
-                row += [number(rates[k]["fpr"], notes, pct=True), number(rates[k]["fnr"], notes, pct=True)]
-        rap = r["recall_at_precision"]
-        for k in range(len(PRECISIONS)):
-            if isinstance(rap, NA):
-                row.append(number(rap, notes))
-            else:
-                e = rap[k]
-                row.append(
-                    f"{number(e['recall'], notes, pct=True)} "
-                    f"<span class='dim'>(P {number(e['precision'], notes, pct=True)})</span>"
-                )
-        rows.append(row)
-    source = next(
-        (r["rates_at_tnr"][0]["threshold_from"] for r in records if isinstance(r["rates_at_tnr"], list)),
-        "validation",
-    )
-    header = ["Run", "Model", "Seed"]
-    for t in TNRS:
-        header += [f"FPR @TNR {t:g}", f"FNR @TNR {t:g}"]
-    header += [f"Recall @P≥{p:g}" for p in PRECISIONS]
-    cap = (
-        f"Test FPR/FNR (%) at thresholds set on normal {source} images at each TNR (seed 003); test recall "
-        "(and precision) at the thresholds that reach each precision on the validation split (seed 002)."
-    )
-    return table(header, rows, notes, cap, numeric_from=2)
-
-
-def policy_table(records: list[dict], name: str) -> str:
-    notes = Notes()
-    rows = []
-    for r in records:
-        p = r.get("policy", {})
-        if "na" in p:
-            rows.append([esc(r["run"]), esc(r["group"]), *([number(p["na"], notes)] * 9)])
-            continue
-        rows.append(
-            [
-                esc(r["run"]),
-                esc(r["group"]),
-                number(p["threshold"], notes),
-                *(str(p[k]) for k in ("tp", "fp", "tn", "fn")),
-                *(number(p[k], notes, pct=True) for k in ("precision", "recall", "fpr", "fnr")),
-            ]
-        )
-    header = ["Run", "Model", "Threshold", "TP", "FP", "TN", "FN", "Precision", "Recall", "FPR", "FNR"]
-    cap = f"Threshold policy '{esc(name)}' (fitted on validation) applied to the stored test scores (%)."
-    return table(header, rows, notes, cap, numeric_from=2)
-
-
-def size_table(records: list[dict]) -> str:
-    """Missed defectives per area tertile of the view (seed 000), at each run's image F1-max threshold."""
-    notes = Notes()
-    rows = []
-    edges = None
-    for r in records:
-        sm = r["size_misses"]
-        if isinstance(sm, NA):
-            rows.append(
-                [esc(r["run"]), esc(r["group"]), number(r["seed"], notes), *([number(sm, notes)] * 4)]
-            )
-            continue
-        edges = sm["edges"]
-        bins = sm["bins"]
-        cells = [f"{bins[b]['missed']} / {bins[b]['total']}" for b in ("small", "medium", "large")]
-        total = sum(bins[b]["missed"] for b in bins), sum(bins[b]["total"] for b in bins)
-        rows.append(
-            [esc(r["run"]), esc(r["group"]), number(r["seed"], notes), *cells, f"{total[0]} / {total[1]}"]
-        )
-    cap = "Missed / defective test images per defect-area tertile"
-    if edges:
-        cap += f" (small ≤ {100 * edges[0]:.2f} % of the image < medium ≤ {100 * edges[1]:.2f} % < large)"
-    cap += ", verdicts at each run's image F1-max threshold."
-    return table(
-        ["Run", "Model", "Seed", "Small", "Medium", "Large", "All"], rows, notes, cap, numeric_from=2
-    )
-
-
 def timing_table(records: list[dict]) -> str:
     notes = Notes()
     rows = []
@@ -258,7 +170,9 @@ def stats_tables(stats: dict[str, Any]) -> str:
     rows = []
     seeds: list = []
     left: set[str] = set()
+    one: set[str] = set()
     for metric, tests in stats["tests"].items():
+        one |= set(tests.get("one_seed", []))
         paired, welch = tests["paired"], tests["welch"]
         seeds = tests.get("paired_seeds") or seeds
         left |= set(tests.get("welch_left_out", []))
@@ -296,6 +210,7 @@ def stats_tables(stats: dict[str, Any]) -> str:
         "metric and test (α = 0.05). Paired over seeds as in seed 000"
         + (f" (seeds {', '.join(map(str, seeds))})" if seeds else "")
         + "; Welch over runs as in seed 003. Differences in AUROC points."
+        + (f" One seed (left out of the paired tests): {', '.join(sorted(one))}." if one else "")
         + (f" Left out of Welch (fewer than 2 runs): {', '.join(sorted(left))}." if left else "")
     )
     header = [
@@ -323,6 +238,7 @@ def knee_section(stats: dict[str, Any], groups: list[str]) -> str:
     knee = stats["knee"]
     if isinstance(knee, NA):
         return f"<p class='na-block'>Knee point: n/a — {esc(knee.reason)}</p>"
+    left = knee.get("left_out", [])
     png = figures.knee_figure(knee, stats["groups"], groups)
     notes = Notes()
     rows = [
@@ -340,8 +256,14 @@ def knee_section(stats: dict[str, Any], groups: list[str]) -> str:
         rows,
         notes,
         "The knee is the front's run farthest above the line from the fastest to the most accurate "
-        "(seed 001's balanced, no-preference choice).",
+        f"(seed 001's balanced, no-preference choice), among the models {esc(knee.get('rule', ''))}.",
     )
+    if left:
+        tab += (
+            "<p class='na-block'>Left out of the front and the knee: "
+            + "; ".join(f"<b>{esc(e['label'])}</b> ({esc(e['reason'])})" for e in left)
+            + ".</p>"
+        )
     return f'<div class="two-col"><div>{img_tag(png, "knee chart", "")}</div><div>{tab}</div></div>'
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from workbench.jobs.evaluate_metrics import NA
 from workbench.jobs.report import figures
+from workbench.jobs.report.rates import flag, interval
 from workbench.jobs.report.sections import img_tag
 from workbench.jobs.report.tables import Notes, esc, table
+from workbench.metrics.intervals import rate
+from workbench.metrics.policy import DETECTION_DEFINITION
 
 SIZES = ("small", "medium", "large")
 
@@ -30,7 +33,7 @@ def _cell(counts: list[int] | None) -> str:
     if not counts or not counts[1]:
         return "<span class='dim'>–</span>"
     d, n = counts
-    return f"{d} / {n} <span class='dim'>({100 * d / n:.0f} %)</span>"
+    return f"{d} / {n} <span class='dim'>({100 * d / n:.0f} %)</span>{interval(rate(d, n).to_dict())}"
 
 
 def miss_table(records: list[dict]) -> str:
@@ -55,14 +58,17 @@ def miss_table(records: list[dict]) -> str:
         what = f"policy '{esc(pol['name'])}'" if pol["name"] else "a threshold"
         policies.append(
             f"{esc(r['run'])}: {what}, {esc(pol['level'])} level, threshold {pol['threshold']:.4g} "
-            f"({esc(pol['why'])})"
+            f"({esc(pol['why'])}){flag(pol)}"
         )
     if not rows:
         return "<p class='na-block'>No run was evaluated on synthetic defects.</p>"
     cap = (
-        "Synthetic test defects detected / total (detection rate) per defect type and achieved size class "
-        "(share of the view), under each run's threshold policy. Image level: the sample's score reaches the "
-        "threshold; pixel level: the map reaches it inside the defect's mask. " + "; ".join(policies) + "."
+        "Synthetic test defects detected / total (detection rate, [95 % interval, %]) per defect type and "
+        "achieved size class (share of the view), under each run's threshold policy. "
+        + esc(DETECTION_DEFINITION[0].upper() + DETECTION_DEFINITION[1:])
+        + ". "
+        + "; ".join(policies)
+        + "."
     )
     return table(
         ["Run", "Model", "Defect type", *[s.capitalize() for s in SIZES], "All"], rows, notes, cap, 3
