@@ -22,9 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "samples", help="list samples (id, source, pass, view, frame, x, y, split, label)"
     )
     p.add_argument("project", help="the project file (.awb)")
-    p.add_argument("--json", action="store_true", help="one JSON object per sample and line")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per sample and line (with its pass's status: ok, partial or suspect, and why)",
+    )
+    p.add_argument(
+        "--suspect", action="store_true", help="only samples of suspect or partial passes (see import-video)"
+    )
     p.add_argument("--view", default=None, help="only this view")
-    p.add_argument("--split", default=None, choices=SPLITS, help="only this split (train, val, test, unassigned)")
+    p.add_argument(
+        "--split", default=None, choices=SPLITS, help="only this split (train, val, test, unassigned)"
+    )
     p.add_argument("--label", default=None, choices=LABELS, help="only this label (good, defective, unknown)")
     p.set_defaults(func=cmd_samples)
 
@@ -35,8 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--train", type=fraction, default=SplitRule.train, help="fraction of good passes for training"
     )
-    p.add_argument("--val", type=fraction, default=SplitRule.val, help="fraction of good passes for validation")
-    p.add_argument("--test", type=fraction, default=SplitRule.test, help="fraction of good passes for testing")
+    p.add_argument(
+        "--val", type=fraction, default=SplitRule.val, help="fraction of good passes for validation"
+    )
+    p.add_argument(
+        "--test", type=fraction, default=SplitRule.test, help="fraction of good passes for testing"
+    )
     p.add_argument("--seed", type=seed, default=0, help="random seed of the split")
     p.add_argument("--view", default=None, help="only this view")
     p.add_argument(
@@ -94,6 +107,10 @@ def sample_record(s) -> dict:
         "height": s.height,
         "synthetic": s.synthetic,
         "has_mask": s.has_mask,
+        # the import's verdict on the pass the sample came from: ok, partial or suspect (with reasons)
+        "pass_status": s.meta.get("pass_status", "ok"),
+        "suspect": s.meta.get("pass_status") == "suspect",
+        "pass_reasons": list(s.meta.get("pass_reasons", [])),
         "meta": s.meta,
     }
 
@@ -102,6 +119,9 @@ def cmd_samples(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         samples = project.samples(view=args.view, split=args.split, label=args.label)
     records = [sample_record(s) for s in samples]
+    if args.suspect:
+        records = [r for r in records if r["pass_status"] != "ok"]
+    doubtful = sum(r["suspect"] for r in records)
     try:
         if args.json:
             for r in records:
@@ -110,6 +130,8 @@ def cmd_samples(args: argparse.Namespace) -> int:
         print("\t".join(FIELDS))
         for r in records:
             print("\t".join("" if r[f] is None else str(r[f]) for f in FIELDS))
+        if doubtful:
+            print(f"{doubtful} samples come from suspect passes (see --json or --suspect)", file=sys.stderr)
     except BrokenPipeError:  # `workbench samples P | head` is normal use, not an error
         sys.stdout = None
     return 0

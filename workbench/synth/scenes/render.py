@@ -54,6 +54,7 @@ class SceneParams:
     occluder: bool = True
     defect_rate: float = 0.0
     home_at: float = 0.5  # where along the frame's width a view is inspected (its centre), 0..1
+    covered: tuple[tuple[int, str], ...] = ()  # (part, view): a protective sheet hides that view on that part
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -189,6 +190,13 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
                     continue
                 if k not in sprites:
                     img, a = render_part(looks[k], s, np.random.default_rng([p.seed, k]))
+                    for ck, cname in p.covered:
+                        if ck == k:  # a matt sheet over the view, a little larger than it
+                            vx, vy, vw, vh = view_rect(cname, s)
+                            sheet = img[max(vy - 6, 0) : vy + vh + 6, max(vx - 6, 0) : vx + vw + 6]
+                            sheet[:] = 118.0 + 4.0 * np.random.default_rng([p.seed, k, 7]).normal(
+                                0, 1, sheet.shape
+                            )
                     sprites[k] = (img, np.repeat(1.0 - a[:, :, None], 3, axis=2))
                 img, keep = sprites[k]
                 y = top + int(offsets[k])
@@ -230,6 +238,9 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
     finally:
         with_writer.close()
     for (k, name), (_, f, x, y) in near.items():
+        if (k, name) in p.covered:
+            truth_parts[k].setdefault("covered", []).append(name)
+            continue
         truth_parts[k]["views"][name] = {
             "best_frame": int(f),
             "xy": [int(x), int(y)],
@@ -273,7 +284,7 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
             }
             for name in VIEWS
         },
-        "parts": [t for t in truth_parts if t["first"] is not None],
+        "parts": [t for t in truth_parts if t["first"] is not None and (t["views"] or t.get("covered"))],
         "speed_px_per_frame": [round(float(x), 3) for x in speeds],
     }
     tmp = out / "truth.json.tmp"
