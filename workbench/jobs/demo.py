@@ -118,6 +118,7 @@ def build_demo_station(
 
 def _remove_project(path: Path) -> None:
     path.unlink(missing_ok=True)
+    path.with_name(path.name + ".lock").unlink(missing_ok=True)  # the writer lock of the scratch project
     shutil.rmtree(path.with_name(path.name + ".d"), ignore_errors=True)
 
 

@@ -163,7 +163,7 @@ def _stored(project, run_id: str) -> dict[int, tuple[str, int]]:
 
 def _read_stored(project, ids, where, with_maps):
     """Scores and maps of the samples that a stored result holds; a result without maps counts as missing."""
-    from workbench.project import ProjectError
+    from workbench.project import DamagedError, ProjectError
 
     by_result: dict[str, list[int]] = {}
     for sid in ids:
@@ -175,6 +175,8 @@ def _read_stored(project, ids, where, with_maps):
         if with_maps:
             try:
                 map_of.update(zip(sids, project.result_maps(rid, sids)))
+            except DamagedError:
+                raise  # damaged stored maps are reported, never silently predicted anew
             except ProjectError:
                 continue  # scores only: predict these samples again to get their maps
         all_scores = project.result_scores(rid)

@@ -37,7 +37,17 @@ Behaviour worth knowing
 """
 
 from workbench.project.errors import ProjectError
+from workbench.project.integrity import DamagedError
+from workbench.project.lock import ProjectBusyError, ProjectChangedError
 from workbench.project.project import Project
 from workbench.project.schema import FORMAT, SCHEMA_VERSION
 
-__all__ = ["FORMAT", "SCHEMA_VERSION", "Project", "ProjectError"]
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "DamagedError",
+    "Project",
+    "ProjectBusyError",
+    "ProjectChangedError",
+    "ProjectError",
+]

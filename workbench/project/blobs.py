@@ -89,7 +89,10 @@ class BlobStore:
         try:
             array = get(g)
         except (KeyError, OSError, ValueError, IndexError, TypeError, RuntimeError) as exc:
-            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
+            raise DamagedError(
+                f"{what} cannot be read: data file {name}.h5 is damaged ({exc}); restore the project's data "
+                "folder from a backup"
+            ) from None
         return self.checker.check(name, g, key, array, what)
 
     def leaf_keys(self, name: str, what: str) -> list[str] | None:
@@ -102,7 +105,10 @@ class BlobStore:
         try:
             self.checker.check_all(name, g, what)
         except (KeyError, OSError, ValueError, IndexError, TypeError, RuntimeError) as exc:
-            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
+            raise DamagedError(
+                f"{what} cannot be read: data file {name}.h5 is damaged ({exc}); restore the project's data "
+                "folder from a backup"
+            ) from None
 
     def close(self) -> None:
         """Release every open handle (needed before files are renamed or removed on Windows)."""

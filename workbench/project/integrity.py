@@ -101,19 +101,22 @@ def dataset(parent: h5py.Group, key: str, what: str) -> np.ndarray:
     """The whole dataset ``parent[key]``; DamagedError when it is missing or unreadable."""
     try:
         node = parent[key]
-        if not isinstance(node, h5py.Dataset):
-            raise DamagedError(f"{what} is damaged: '{key}' is not a dataset")
-        return node[()]
     except KeyError:
         raise DamagedError(f"{what} is damaged: its data '{key}' cannot be read") from None
+    if not isinstance(node, h5py.Dataset):
+        raise DamagedError(f"{what} is damaged: '{key}' is not a dataset")
+    try:
+        return node[()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise DamagedError(f"{what} is damaged: its data '{key}' cannot be read ({exc})") from None
 
 
 def attr(node: h5py.HLObject, key: str, what: str) -> Any:
     """Attribute ``key`` of ``node``; DamagedError when it is missing or unreadable."""
     try:
         return node.attrs[key]
-    except KeyError:
-        raise DamagedError(f"{what} is damaged: its attribute '{key}' cannot be read") from None
+    except (KeyError, OSError) as exc:
+        raise DamagedError(f"{what} is damaged: its attribute '{key}' cannot be read ({exc})") from None
 
 
 def attr_text(node: h5py.HLObject, key: str, what: str) -> str:

@@ -172,14 +172,15 @@ def _number(rid: str) -> int:
 
 
 def _read_view(g: h5py.Group, ck: _Checker, key: str, name: str) -> ViewInfo:
-    what = f"{name}: view {key}"
+    number = key.rsplit("/", 1)[-1]
+    what = f"{name}: view {number}"
     info_text = ia.attr_text(g, "info", what)
     members = set(ia.keys(g, what))
     items: list[tuple[str, Any]] = [("info", info_text), ("template", ia.dataset(g, "template", what))]
     for plane in ("roi", "zones"):
         if plane in members:
             items.append((plane, ia.dataset(g, plane, what)))
-    ck.check(key, "view", items, f"the record of view {key}")
+    ck.check(key, "view", items, f"the record of view {number}")
     a = dict(items)
     info = jsonattr.loads(info_text, "a view")
     origin = info.get("template_origin")
@@ -247,8 +248,14 @@ def write_state(f: h5py.File, s: State, masks: dict[int, np.ndarray | h5py.Datas
     digests: dict[int, str] = {}
     for sid, mask in sorted(masks.items()):
         if isinstance(mask, h5py.Dataset):
-            mask.file.copy(mask, gt, name=str(sid))  # raw chunk copy from the previous file
-            digests[sid] = s.mask_digests.get(sid) or mask_digest(mask[()])
+            try:
+                mask.file.copy(mask, gt, name=str(sid))  # raw chunk copy from the previous file
+                digests[sid] = s.mask_digests.get(sid) or mask_digest(mask[()])
+            except (KeyError, OSError, RuntimeError, ValueError) as exc:
+                raise DamagedError(
+                    f"the project file is damaged: the edited mask of sample {sid} cannot be copied ({exc}); "
+                    "nothing was written; restore the file from a backup"
+                ) from None
         else:
             gt.create_dataset(str(sid), data=mask, chunks=True, **_MASK_COMPRESSION)
             digests[sid] = mask_digest(mask)

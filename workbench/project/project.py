@@ -227,6 +227,7 @@ class Project(SamplesMixin, RecordsMixin):
     def close(self) -> None:
         """Release file handles and the writer lock; unsaved changes are dropped (call :meth:`save` first)."""
         self._blobs.close()
+        self._blobs.claims.clear()  # what this session wrote and never saved is garbage from now on
         self._pending.clear()
         self._pending_bytes = 0
         self._closed = True
@@ -317,9 +318,10 @@ class Project(SamplesMixin, RecordsMixin):
             try:
                 with h5file(self._path) as f:
                     mask = f["gt_masks"][str(sid)][()]
-            except (OSError, KeyError, ValueError) as exc:
-                raise ProjectError(
-                    f"{self._path.name}: the mask of sample {sid} cannot be read ({exc})"
+            except (OSError, KeyError, ValueError, RuntimeError) as exc:
+                raise DamagedError(
+                    f"{self._path.name} is damaged: the edited mask of sample {sid} cannot be read ({exc}); "
+                    "restore the file from a backup"
                 ) from None
             expected = self._state.mask_digests.get(sid)
             if expected and mask_digest(mask) != expected:
@@ -420,14 +422,22 @@ class _MaskSource:
             if sid in p._mask_cache:
                 masks[sid] = p._mask_cache[sid]
                 continue
-            if self._file is None:
-                self._file = h5file(p._path)
-            masks[sid] = self._file["gt_masks"][str(sid)]
+            try:
+                if self._file is None:
+                    self._file = h5file(p._path)
+                masks[sid] = self._file["gt_masks"][str(sid)]
+            except (KeyError, OSError, RuntimeError, ValueError) as exc:
+                self.__exit__()
+                raise DamagedError(
+                    f"{p._path.name} is damaged: the edited mask of sample {sid} cannot be read ({exc}); "
+                    "nothing was written; restore the file from a backup"
+                ) from None
         return masks
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 DiskId = tuple[str, int, str]

@@ -186,7 +186,7 @@ class RecordsMixin:
         try:
             keys = jsonattr.loads(g.attrs["keys"], f"the weight names of run {rid}")
         except (KeyError, OSError) as exc:
-            raise DamagedError(f"{what} cannot be read from data file {name} ({exc})") from None
+            raise DamagedError(f"{what} cannot be read: data file {name}.h5 is damaged ({exc})") from None
         listed = self._blobs.leaf_keys(name, what)
         if listed is not None and listed != [str(k) for k in keys]:
             raise DamagedError(f"{what} are damaged: data file {name} lists other weights than it holds")
@@ -274,7 +274,7 @@ class RecordsMixin:
         try:
             stacked = bool(g.attrs["stacked"])
         except (KeyError, OSError) as exc:
-            raise DamagedError(f"{what} cannot be read from data file {blob} ({exc})") from None
+            raise DamagedError(f"{what} cannot be read: data file {blob}.h5 is damaged ({exc})") from None
         listed = self._blobs.leaf_keys(blob, what)
         if listed is not None and ("stacked" if stacked else "list") not in listed:
             raise DamagedError(f"{what} are damaged: data file {blob} does not hold the maps it lists")

@@ -60,6 +60,10 @@ def open_checked(path: Path) -> tuple[h5py.File, int]:
         ) from None
     try:
         fmt = f.attrs.get("format")
+        if fmt is None and _looks_like_project(f):
+            raise ProjectError(
+                f"{path.name} is damaged: its format attribute cannot be read; restore it from a backup"
+            )
         if fmt is None or _text(fmt) != FORMAT:
             found = "no 'format' attribute" if fmt is None else f"format '{_text(fmt)}'"
             raise ProjectError(f"{path.name} is an HDF5 file but not a workbench project ({found})")
@@ -89,6 +93,14 @@ def open_checked(path: Path) -> tuple[h5py.File, int]:
     except (OSError, KeyError, RuntimeError) as exc:
         f.close()
         raise ProjectError(f"{path.name} is damaged and cannot be read ({exc})") from None
+
+
+def _looks_like_project(f: h5py.File) -> bool:
+    """A file whose header lost its attributes but that holds a project's groups."""
+    try:
+        return sum(k in f for k in ("views", "samples", "gt_masks", "runs", "results")) >= 3
+    except (OSError, KeyError, RuntimeError):
+        return False
 
 
 def _migrated(f: h5py.File, version: int, path: Path) -> h5py.File:
