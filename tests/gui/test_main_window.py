@@ -132,18 +132,33 @@ def test_light_theme_is_remembered(window, settings):
     assert settings.theme() == "dark"
 
 
-def test_steps_not_built_are_disabled_with_a_coming_pane(window):
+def test_every_step_owns_the_workspace_and_side_panels_come_back_with_one_click(opened):
     from workbench.gui.steps import STEPS
 
-    built = {s.key for s in STEPS if s.built}
-    assert "station" in built
+    w = opened
     for s in STEPS:
-        action = window.step_actions[s.key]
-        if s.key in built:
-            assert action.isEnabled(), s.key
-        else:
-            assert not action.isEnabled(), s.key
-            assert "coming" in action.toolTip()
-            assert s.key in window.placeholders
-    window.show_pane("import")
-    assert window.docks["import"].isVisible()
+        assert w.step_actions[s.key].isEnabled(), s.key
+        w.show_pane(s.key)
+        assert w.workspace.stack.currentWidget() is w.workspace.pages[s.key]
+        assert w.step_actions[s.key].isChecked()
+    w.show_pane("samples")  # a step that opens without side panels
+    assert not any(d.isVisible() for d in w.docks.values())
+    assert w.station.window() is w and not w.station.isVisible()
+    w.workspace.toggles["tree"].trigger()  # the one click
+    assert w.docks["tree"].isVisible() and w.docks["tree"].widget() is w.station
+    w.show_pane("train")  # the choice belongs to the step it was made in
+    assert not w.docks["tree"].isVisible()
+    w.show_pane("samples")
+    assert w.docks["tree"].isVisible()
+    w.show_pane("station")  # the Station step holds all three in its own page
+    assert w.station.parent() is w.workspace.station_page and w.station.isVisible()
+    assert w.viewer.isVisible() and w.inspector.isVisible()
+    assert not any(d.isVisible() for d in w.docks.values())
+
+
+def test_the_window_starts_on_the_start_page_with_the_steps_disabled(window):
+    from workbench.gui.workspace import START
+
+    assert window.workspace.current == START
+    assert window.step_actions[START].isEnabled()
+    assert not any(a.isEnabled() for k, a in window.step_actions.items() if k != START)

@@ -148,5 +148,5 @@ def test_dropping_a_video_on_the_window_opens_it_for_import(importing, qtbot, st
     w, pane = importing, importing.import_pane
     pane.open_path(str(station.parent))  # something else first
     w.drop_paths([str(station.parent / "demo.mp4")])
-    assert w.docks["import"].isVisible() and pane.kind == "video"
+    assert w.workspace.current == "import" and pane.isVisible() and pane.kind == "video"
     qtbot.waitUntil(lambda: pane.info is not None, timeout=10000)

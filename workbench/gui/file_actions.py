@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
@@ -32,7 +32,9 @@ def check_project_path(path: str) -> str | None:
 
 class FileActions(QObject):
     """Owns the File menu's actions. ``ask_unsaved``, ``ask_open_path`` and ``ask_save_path`` are the
-    dialogs; tests replace them with plain functions."""
+    dialogs; tests replace them with plain functions. ``recentChanged`` when the recent list changes."""
+
+    recentChanged = Signal()
 
     def __init__(
         self,
@@ -155,6 +157,7 @@ class FileActions(QObject):
         if problem:
             if path in self.settings.recent_projects() and not Path(path).exists():
                 self.settings.remove_recent(path)
+                self.recentChanged.emit()
             self.report("Cannot open", problem)
             return False
         if self.model.path and Path(self.model.path) == Path(path).absolute():
@@ -196,6 +199,7 @@ class FileActions(QObject):
     def _remember(self, path: str) -> None:
         self.settings.add_recent(path)
         self.refresh_recent_menu()
+        self.recentChanged.emit()
 
     def refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -215,3 +219,4 @@ class FileActions(QObject):
     def _clear_recent(self) -> None:
         self.settings.clear_recent()
         self.refresh_recent_menu()
+        self.recentChanged.emit()

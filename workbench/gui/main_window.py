@@ -1,5 +1,6 @@
-"""The workbench window: set-up steps in a toolbar, the Station tree, the video with its timeline, the
-Inspector, menus, drag and drop of station files, and a status bar with device and memory."""
+"""The workbench window: a start page, the steps in a bar with the active one owning the workspace, the
+station tree, video and inspector as side panels, menus, drag and drop of station files, and a status
+bar with device and memory."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
-    QFrame,
+    QLabel,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
+    QSizePolicy,
     QToolBar,
     QWidget,
 )
@@ -24,12 +24,13 @@ from workbench import __version__
 from workbench.gui import theme
 from workbench.gui.file_actions import FileActions
 from workbench.gui.panes.analysis import analysis_panes
+from workbench.gui.panes.demo_opener import DemoOpener
 from workbench.gui.panes.frame_viewer import FrameViewer
 from workbench.gui.panes.import_pane import ImportPane, source_kind
 from workbench.gui.panes.inspector import InspectorPane
 from workbench.gui.panes.model_process import ModelService
-from workbench.gui.panes.placeholder import ComingPane
 from workbench.gui.panes.samples_pane import SamplesPane
+from workbench.gui.panes.start_page import StartPage
 from workbench.gui.panes.station import StationPane
 from workbench.gui.panes.synthesis_pane import SynthesisPane
 from workbench.gui.panes.views_pane import ViewsPane
@@ -38,6 +39,7 @@ from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.status_bar import StatusBar
 from workbench.gui.steps import STEPS
 from workbench.gui.undo import UndoStack
+from workbench.gui.workspace import START, Workspace
 
 APP_TITLE = "Anomaly Workbench"
 
@@ -70,16 +72,20 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowNestedDocks
         )
 
+        # the side panels: in the Station step's page, folded into docks beside every other step
         self.viewer = FrameViewer(self.model, self, self.colors)
-        self.setCentralWidget(self.viewer)
         self.station = StationPane(self.model, self)
         self.inspector = InspectorPane(self.model, self, self.colors)
         em = self.fontMetrics().horizontalAdvance("M")  # sizes in font units follow the user's scaling
-        self.station.setMinimumWidth(16 * em)
-        self.inspector.setMinimumWidth(16 * em)
-        self.docks: dict[str, QDockWidget] = {}
-        self._add_dock("station", "Station", self.station, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.station.setMinimumWidth(14 * em)
+        self.inspector.setMinimumWidth(14 * em)
+        panels = {"tree": self.station, "video": self.viewer, "inspector": self.inspector}
+        self.workspace = Workspace(self, panels, self.settings.side_panels())
+        self.docks = self.workspace.docks
+        self.setCentralWidget(self.workspace.stack)
+        self.start_page = StartPage(self, self.colors)
+        self.workspace.add_page(START, self.start_page)
+
         self.undo = UndoStack(self.model, self)  # every edit of every pane goes through it
         self.import_pane = ImportPane(self.model, self.undo, self, self.colors)
         self.views_pane = ViewsPane(
@@ -95,58 +101,58 @@ class MainWindow(QMainWindow):
         self.model_service = ModelService(self)  # one helper process: the window itself never loads torch
         self.analysis_panes = analysis_panes(self.model, self.undo, self.model_service, self, self.colors)
         self.setup_panes.update(self.analysis_panes)
-        for key, pane in self.setup_panes.items():
-            # The Import form is wide: a scroll area keeps it from pushing the window past 1366 px.
-            holder: QWidget = pane
-            if key == "import":
-                holder = QScrollArea()
-                holder.setWidgetResizable(True)
-                holder.setFrameShape(QFrame.Shape.NoFrame)
-                holder.setWidget(pane)
-            dock = self._add_dock(
-                key,
-                next(s.title for s in STEPS if s.key == key),
-                holder,
-                Qt.DockWidgetArea.RightDockWidgetArea,
-            )
-            self.tabifyDockWidget(self.docks["inspector"], dock)
-            dock.hide()
-        self.placeholders: dict[str, ComingPane] = {}
-        for step in STEPS:
-            if not step.built:
-                pane = ComingPane(step, self)
-                self.placeholders[step.key] = pane
-                dock = self._add_dock(step.key, step.title, pane, Qt.DockWidgetArea.RightDockWidgetArea)
-                self.tabifyDockWidget(self.docks["inspector"], dock)
-                dock.hide()
-        self.docks["inspector"].raise_()
+        for key in (s.key for s in STEPS if s.key != "station"):
+            self.workspace.add_page(key, self.setup_panes[key])
 
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.files = FileActions(self, self.model, self.settings, self.report)
+        self.demo = DemoOpener(self, self.model, self.start_page, self.files)
+        self._connect_start_page()
         self._build_menus()
         self._build_toolbar()
+        self._connect_steps()
 
         self.model.opened.connect(self._on_opened)
         self.model.changed.connect(lambda _s: self._update_title())
         self.model.closed.connect(self._update_title)
+        self.model.closed.connect(self._update_steps_enabled)
+        self.model.closed.connect(lambda: self.show_pane(START))
         self.model.dirtyChanged.connect(lambda _d: self._update_title())
         self.model.saved.connect(lambda p: self.status.showMessage(f"Saved {p}", 5000))
         self.model.failed.connect(self.report)
         self.model.busyChanged.connect(self.status.set_busy)
         self._update_title()
         self._restore_layout()
+        self.show_pane(START)
+        self._update_steps_enabled()
         if probe_device:
             self.status.probe_device()
 
     # --- construction -----------------------------------------------------------------------------
-    def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock-{key}")  # saveState/restoreState find docks by object name
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.docks[key] = dock
-        return dock
+    def _connect_start_page(self) -> None:
+        page = self.start_page
+        page.newRequested.connect(self.files.new_project)
+        page.openRequested.connect(self.files.open_dialog)
+        page.demoRequested.connect(self.demo.open_demo)
+        page.recentChosen.connect(self.open_project)
+        page.set_recent(self.settings.recent_projects())
+        self.files.recentChanged.connect(lambda: page.set_recent(self.settings.recent_projects()))
+
+    def _connect_steps(self) -> None:
+        """Buttons inside the steps that lead to the next one."""
+        train, compare = self.analysis_panes["train"], self.analysis_panes["compare"]
+        thresholds = self.analysis_panes["thresholds"]
+        train.compareRequested.connect(lambda ids: (self.show_pane("compare"), compare.show_runs(ids)))
+        thresholds.samplesRequested.connect(self._show_samples_grid)
+        export = self.analysis_panes["export"]
+        export.previewRequested.connect(
+            lambda path: (self.show_pane("line"), self.analysis_panes["line"].use_bundle(path))
+        )
+
+    def _show_samples_grid(self, run_ids: list[str], sample_ids: list[int], title: str) -> None:
+        self.show_pane("compare")
+        self.analysis_panes["compare"].show_samples(run_ids, sample_ids, title)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -164,37 +170,62 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
             group.addAction(action)
             self.theme_actions[name] = action
-        panes = view.addMenu("&Panes")
-        for dock in self.docks.values():
-            panes.addAction(dock.toggleViewAction())
+        panels = view.addMenu("&Side panels")
+        for action in self.workspace.toggles.values():
+            panels.addAction(action)
         view.addSeparator()
         view.addAction("&Reset layout", self.reset_layout)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("&About", self._about)
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Set-up steps", self)
+        bar = QToolBar("Steps", self)
         bar.setObjectName("toolbar-steps")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.step_bar = bar
         self.step_actions: dict[str, QAction] = {}
         group = QActionGroup(self)  # the step being worked on stays highlighted
-        for i, step in enumerate(STEPS, start=1):
-            action = bar.addAction(f"{i} {step.title}")
+        start = bar.addAction("Start")
+        start.setCheckable(True)
+        start.setToolTip("New station, open one, the demo station, recent stations")
+        start.triggered.connect(lambda _c=False: self.show_pane(START))
+        group.addAction(start)
+        self.step_actions[START] = start
+        bar.addSeparator()
+        for i, s in enumerate(STEPS, start=1):
+            action = bar.addAction(f"{i} {s.title}")
             action.setCheckable(True)
-            action.setChecked(step.key == "station")
             group.addAction(action)
-            action.setEnabled(step.built)
-            action.setToolTip(f"{step.title}: {step.summary}" + ("" if step.built else " (coming)"))
-            action.triggered.connect(lambda _c=False, k=step.key: self.show_pane(k))
-            self.step_actions[step.key] = action
-            if i < len(STEPS):
-                bar.addSeparator()
+            action.setToolTip(f"{s.title}: {s.summary}")
+            action.triggered.connect(lambda _c=False, k=s.key: self.show_pane(k))
+            self.step_actions[s.key] = action
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addWidget(QLabel("Side:", bar))
+        short = {"tree": "Tree", "video": "Video", "inspector": "Picture"}
+        for key, action in self.workspace.toggles.items():
+            action.setText(short[key])
+            bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.workspace.stepChanged.connect(self._on_step)
+
+    def _on_step(self, key: str) -> None:
+        action = self.step_actions.get(key)
+        if action is not None:
+            action.setChecked(True)
+
+    def _update_steps_enabled(self) -> None:
+        has = self.model.snapshot is not None
+        for key, action in self.step_actions.items():
+            action.setEnabled(key == START or has)
+            if key != START:
+                tip = action.toolTip().split(" (open a station first)")[0]
+                action.setToolTip(tip if has else tip + " (open a station first)")
 
     def _restore_layout(self) -> None:
-        self._default_state = self.saveState()
-        geometry, state = self.settings.window_state()
+        geometry, _state = self.settings.window_state()
         restored = geometry is not None and self.restoreGeometry(geometry)
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         if not restored or self.width() < 800 or self.height() < 500:
@@ -203,34 +234,21 @@ class MainWindow(QMainWindow):
             if screen is not None:
                 w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.92))
             self.resize(w, h)
-        self._sized = state is not None and self.restoreState(state)  # the user's own layout wins
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        if not self._sized:  # first start: share the width once the window has its real size
-            self._sized = True
-            QTimer.singleShot(0, self._size_docks)
-
-    def _size_docks(self) -> None:
-        # the tree and the inspector get about a quarter of the width each, the video the rest
-        w = max(self.width(), 800)
-        self.resizeDocks(
-            [self.docks["station"], self.docks["inspector"]], [w // 4, w // 4], Qt.Orientation.Horizontal
-        )
 
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state)
+        """Every step back to its own side panels, docks back on the left."""
+        self.workspace.sides.clear()
         for dock in self.docks.values():
-            dock.setVisible(dock.widget() not in self.placeholders.values())
-        self.docks["inspector"].raise_()
-        self._size_docks()
+            dock.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.tabifyDockWidget(self.docks["tree"], self.docks["video"])
+        self.tabifyDockWidget(self.docks["video"], self.docks["inspector"])
+        self.show_pane(self.workspace.current or START)
 
     # --- behaviour --------------------------------------------------------------------------------
     def show_pane(self, key: str) -> None:
-        dock = self.docks.get(key)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        """Give step ``key`` (or ``"start"``) the workspace."""
+        self.workspace.show(key)
 
     def set_theme(self, name: str) -> None:
         app = QApplication.instance()
@@ -240,6 +258,7 @@ class MainWindow(QMainWindow):
         self.theme_actions[name].setChecked(True)
         self.viewer.set_colors(self.colors)
         self.inspector.set_colors(self.colors)
+        self.start_page.set_colors(self.colors)
         for pane in self.setup_panes.values():
             pane.set_colors(self.colors)
 
@@ -258,6 +277,9 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, snap: Snapshot) -> None:
         self._update_title()
+        self._update_steps_enabled()
+        if self.workspace.current in ("", START):
+            self.show_pane("import" if not snap.samples and not snap.sources else "station")
         self.status.showMessage(
             f"Opened {snap.name}: {len(snap.samples)} samples, {len(snap.views)} views, {len(snap.runs)} runs",
             5000,
@@ -343,6 +365,8 @@ class MainWindow(QMainWindow):
             self.files.proceed(self._close_now)
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.set_side_panels(self.workspace.remembered())
+        self.demo.shutdown()
         self.viewer.shutdown()
         self.import_pane.shutdown()
         for pane in self.analysis_panes.values():

@@ -80,3 +80,23 @@ class Settings:
     def set_theme(self, name: str) -> None:
         self.q.setValue("view/theme", name)
         self.q.sync()
+
+    # side panels per step ------------------------------------------------------------------------
+    def side_panels(self) -> dict[str, list[str]]:
+        """{step: side panels the user keeps open beside it}; steps not in it use their defaults."""
+        import json
+
+        raw = self.q.value("layout/side_panels")
+        try:
+            data = json.loads(raw) if isinstance(raw, str) and raw else {}
+        except json.JSONDecodeError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
+
+    def set_side_panels(self, sides: dict[str, list[str]]) -> None:
+        import json
+
+        self.q.setValue("layout/side_panels", json.dumps(sides))
+        self.q.sync()

@@ -42,6 +42,110 @@ def report_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken
     return str(path)
 
 
+def demo_child(out_dir: str, events: Any, cancel_event: Any) -> None:
+    """Child entry: build the ready demo station in ``out_dir``; ('done', path of station.awb) at the end."""
+    try:
+        from workbench.jobs.demo import build_ready_demo
+
+        result = build_ready_demo(
+            out_dir, progress=lambda f, m="": events.put(("progress", f, m)), cancel=EventToken(cancel_event)
+        )
+        events.put(("done", result.project_path))
+    except Cancelled:
+        events.put(("cancelled",))
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
+        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+
+
+def export_child(
+    project_path: str,
+    out: str,
+    run_ids: list[str],
+    policies: list[str],
+    fusion: str,
+    events: Any,
+    cancel_event: Any,
+) -> None:
+    """Child entry: export the saved station as ``workbench export`` does; ('done', {path, manifest,
+    parity}) at the end, or the parity failure as an error."""
+    try:
+        from workbench.jobs.export import export_station
+
+        result = export_station(
+            project_path,
+            out,
+            run_ids=run_ids or None,
+            policies=policies or None,
+            fusion=fusion,
+            progress=lambda f, m="": events.put(("progress", f, m)),
+            cancel=EventToken(cancel_event),
+        )
+        events.put(("done", {"path": str(result.path), "manifest": result.manifest, "parity": result.parity}))
+    except Cancelled:
+        events.put(("cancelled",))
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
+        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+
+
+PREVIEW_SIDE = 240  # px: the longest side of the crops and maps a line preview sends to the window
+
+
+def _small(image: np.ndarray) -> np.ndarray:
+    """``image`` shrunk so its longest side is at most PREVIEW_SIDE (nearest: maps keep their peaks)."""
+    h, w = image.shape[:2]
+    step = max(1, int(np.ceil(max(h, w) / PREVIEW_SIDE)))
+    return np.ascontiguousarray(image[::step, ::step])
+
+
+class _WindowSink:
+    """The line runtime's outputs, sent to the window: ('part', result, crops, maps) per part."""
+
+    def __init__(self, events: Any):
+        self.events = events
+
+    def part(self, result: dict, crops: dict, maps: dict) -> list:
+        small_maps = {k: _small(np.asarray(m, np.float32)).astype(np.float16) for k, m in maps.items()}
+        self.events.put(("part", result, {k: _small(c) for k, c in crops.items()}, small_maps))
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def line_child(bundle: str, source: str, realtime: bool, events: Any, cancel_event: Any) -> None:
+    """Child entry: run the bundle on ``source`` as ``workbench run`` does; each part as an event, then
+    ('done', summary)."""
+    try:
+        from workbench.line.inspect import run_line
+
+        summary = run_line(
+            bundle,
+            source,
+            _WindowSink(events),
+            device="cpu",
+            realtime=realtime,
+            progress=lambda f, m="": events.put(("progress", f, m)),
+            cancel=EventToken(cancel_event),
+        )
+        events.put(
+            (
+                "done",
+                {
+                    "parts": summary.parts,
+                    "ng": summary.ng,
+                    "frames": summary.frames,
+                    "seconds": summary.seconds,
+                    "fps": summary.fps,
+                    "providers": summary.providers,
+                },
+            )
+        )
+    except Cancelled:
+        events.put(("cancelled",))
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
+        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+
+
 # --- the model service child ----------------------------------------------------------------------
 def available_ram_bytes() -> int | None:
     """Memory the system can still give (Linux MemAvailable, else the physical total), or None."""

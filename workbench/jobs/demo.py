@@ -21,6 +21,7 @@ import numpy as np
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.core.splits import SplitRule
 from workbench.io.images import read_image, read_mask
+from workbench.jobs.demo_recipe import READY, READY_FILE, READY_RECIPE, STATION_FILE
 from workbench.jobs.import_video import import_video
 from workbench.jobs.splits import split_samples
 from workbench.project import Project
@@ -29,7 +30,6 @@ from workbench.synth.demo import render_demo
 
 log = logging.getLogger(__name__)
 
-STATION_FILE = "station.awb"
 DEFAULT_ROI_MARGIN = 6  # px: covers the few pixels of alignment error the matcher leaves
 
 
@@ -193,3 +193,66 @@ def _crop(full: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
     if fy1 > fy0 and fx1 > fx0:
         out[fy0 - y : fy1 - y, fx0 - x : fx1 - x] = full[fy0:fy1, fx0:fx1]
     return out
+
+
+# --- the ready demo: what the window's "Open the demo station" opens ----------------------------------
+def build_ready_demo(
+    out_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+) -> DemoStationResult:
+    """The demo station as the window opens it: rendered and imported (:func:`build_demo_station`), a
+    split with a test share of at least 30 samples per view, synthetic defects beside the rendered ones
+    in val and test, PatchCore and PaDiM trained per view with their val and test scores and maps
+    stored, and a threshold policy per PatchCore run fitted on its validation split."""
+    from workbench.jobs.evaluate_data import ensure_split
+    from workbench.jobs.evaluate_policy import default_policy_name, fit_run_policy
+    from workbench.jobs.synthesize import synthesize
+    from workbench.jobs.train import train_views
+
+    out = Path(out_dir)
+    (out / READY_FILE).unlink(missing_ok=True)
+    r = READY
+    result = build_demo_station(
+        out,
+        passes=r["passes"],
+        defect_rate=r["defect_rate"],
+        seed=seed,
+        progress=sub_progress(progress, 0.0, 0.5),
+        cancel=cancel,
+    )
+    with Project.open(result.project_path) as p:
+        train, val, test = r["split"]
+        split_samples(p, SplitRule(train, val, test, seed=seed, keep_test=False))
+        progress(0.5, "adding synthetic defects")
+        synthesize(
+            p, count=r["synthetic"], seed=seed, progress=sub_progress(progress, 0.5, 0.58), cancel=cancel
+        )
+        models = r["models"]
+        for k, (model, params) in enumerate(models):
+            lo = 0.58 + 0.3 * k / len(models)
+            train_views(
+                p, model, params, progress=sub_progress(progress, lo, lo + 0.3 / len(models)), cancel=cancel
+            )
+        progress(0.88, "scoring the validation split")
+        runs = p.runs
+        for k, run in enumerate(runs):  # what `workbench eval` stores: Thresholds and Compare read it
+            cancel.raise_if_cancelled()
+            ensure_split(p, run.id, "val", with_maps=True, cancel=cancel)
+            progress(0.88 + 0.07 * (k + 1) / len(runs), f"scored {run.id} on the validation split")
+        source = r["policy_source"]
+        for run in p.runs:
+            if run.model == models[0][0]:
+                policy = fit_run_policy(p, run.id, source, cancel=cancel)
+                p.set_policy(default_policy_name(run.id, source, None), policy.to_dict())
+        meta = dict(p.meta.get("demo", {}))
+        meta.update(recipe=READY_RECIPE, models=[m for m, _ in models], policy_source=source)
+        p.set_meta("demo", meta)
+        p.save()
+    (out / READY_FILE).write_text(
+        json.dumps({"recipe": READY_RECIPE, "station": STATION_FILE}), encoding="utf-8"
+    )
+    progress(1.0, "demo station ready")
+    return result

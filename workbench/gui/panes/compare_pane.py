@@ -94,7 +94,6 @@ class ComparePane(QWidget):
         self.picked: tuple[int, int, int] | None = None
         self._markers: list[tuple[pg.ViewBox, pg.ScatterPlotItem]] = []  # rings on the read pixel
         self._loading = False
-        self._widened = False
         self._stale = False  # the choice changed while the pane was hidden: read when shown
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
@@ -176,11 +175,7 @@ class ComparePane(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        from workbench.gui.panes.analysis import widen_dock
 
-        if not self._widened:
-            self._widened = True
-            widen_dock(self, 0.5)
         if self._stale:
             self.reload()
         QTimer.singleShot(0, self.fit)  # a grid built while the pane was hidden had no size to fit
@@ -255,6 +250,25 @@ class ComparePane(QWidget):
                 lst.item(i).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             lst.blockSignals(False)
         self.reload()
+
+    def show_runs(self, run_ids: list[str]) -> None:
+        """Compare these runs (the view of the first one) on its first samples."""
+        snap = self.model.snapshot
+        runs = [r for r in snap.runs if r.id in run_ids] if snap is not None else []
+        if not runs:
+            return
+        self.view_combo.setCurrentText(runs[0].view)
+        keep = [r.id for r in snap.runs if r.view == runs[0].view]
+        self.choose(keep, self._checked(self.samples)[:MAX_SAMPLES])
+
+    def show_samples(self, run_ids: list[str], sample_ids: list[int], title: str) -> None:
+        """Show these samples of these runs (a count clicked in Thresholds)."""
+        snap = self.model.snapshot
+        runs = [r for r in snap.runs if r.id in run_ids] if snap is not None else []
+        if not runs:
+            return
+        self.view_combo.setCurrentText(runs[0].view)
+        self.choose([r.id for r in runs], list(sample_ids))
 
     def reload(self) -> None:
         """Read the ticked runs' maps on the ticked samples (once the pane is on screen: a hidden pane

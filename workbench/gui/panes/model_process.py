@@ -202,6 +202,43 @@ class ReportProcess(ChildJob):
         self._launch(train_worker.REPORT_JOB, params, "workbench-report")
 
 
+class DemoProcess(ChildJob):
+    """Builds the ready demo station in a child (torch trains there); ``finished`` carries station.awb's path."""
+
+    def start(self, out_dir: str) -> None:
+        self._begin()
+        self._launch(train_worker.demo_child, (out_dir,), "workbench-demo")
+
+
+class ExportProcess(ChildJob):
+    """Writes a line bundle of the saved station in a child; ``finished`` carries {path, manifest, parity}."""
+
+    def start(
+        self, project_path: str, out: str, run_ids: list[str], policies: list[str], fusion: str
+    ) -> None:
+        self._begin()
+        self._launch(
+            train_worker.export_child, (project_path, out, run_ids, policies, fusion), "workbench-export"
+        )
+
+
+class LineProcess(ChildJob):
+    """Runs a bundle on a video in a child as the line would; ``part(result, crops, maps)`` per part,
+    ``finished`` with the run's summary."""
+
+    part = Signal(dict, dict, dict)
+
+    def start(self, bundle: str, source: str, realtime: bool = False) -> None:
+        self._begin()
+        self._launch(train_worker.line_child, (bundle, source, realtime), "workbench-line")
+
+    def _handle(self, event: tuple) -> None:
+        if event[0] == "part":
+            self.part.emit(event[1], event[2], event[3])
+        else:
+            super()._handle(event)
+
+
 class ModelService(QObject):
     """A long-lived helper process: ``ask(kind, kwargs, on_done, on_error)`` answers in the GUI thread.
 

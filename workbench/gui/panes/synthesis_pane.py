@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -97,7 +97,6 @@ class SynthesisPane(QWidget):
         super().__init__(parent)
         self.model, self.undo, self.colors = model, undo, colors
         self._catalogue = False
-        self._widened = False
         self.place = DefectPlacer(model, undo, self, colors)
         self.batch = BatchGenerator(model, undo, self, colors)
         self.counts = SynthesisCounts(self)
@@ -125,11 +124,6 @@ class SynthesisPane(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self.load_catalogue()  # the defect generators load when the pane is first seen, not at start-up
-        if not self._widened:
-            from workbench.gui.panes.analysis import widen_dock
-
-            self._widened = True
-            QTimer.singleShot(0, lambda: widen_dock(self, 0.5))  # before, after and mask need room
 
     def load_catalogue(self) -> None:
         if self._catalogue:

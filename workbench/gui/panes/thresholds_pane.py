@@ -60,6 +60,7 @@ class ThresholdsPane(QWidget):
     """``policySaved(name)`` once a policy is in the project."""
 
     policySaved = Signal(str)
+    samplesRequested = Signal(list, list, str)  # (run ids, sample ids, what they are): a clicked count
 
     def __init__(self, model: StationModel, undo: Any, parent=None, colors: Colors = DARK):
         super().__init__(parent)
@@ -72,7 +73,6 @@ class ThresholdsPane(QWidget):
         self.reference: dict[Key, float] = {}  # threshold before the current change
         self.focus: Key | None = None
         self._loading = False
-        self._widened = False
         self._stale = False  # the training or scope changed while the pane was hidden: read when shown
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
 
@@ -155,11 +155,7 @@ class ThresholdsPane(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        from workbench.gui.panes.analysis import widen_dock
 
-        if not self._widened:
-            self._widened = True
-            widen_dock(self, 0.42)
         if self._stale:
             self._load()
         QTimer.singleShot(0, self._share_height)  # once the dock has its size

@@ -43,6 +43,7 @@ class TrainPane(QWidget):
     """``trained(ids)`` after the runs of a job are in the project ({'runs': [...], 'results': [...]})."""
 
     trained = Signal(dict)
+    compareRequested = Signal(list)  # run ids: "Compare these runs" after a training
 
     def __init__(self, model: StationModel, service: ModelService, parent=None, colors: Colors = DARK):
         super().__init__(parent)
@@ -51,7 +52,6 @@ class TrainPane(QWidget):
         self.estimate: dict[str, Any] | None = None
         self.job = TrainProcess(model, self)
         self._asked_catalogue = False
-        self._widened = False
 
         self.model_combo = QComboBox(self)
         self.model_combo.setPlaceholderText("Loading the models …")
@@ -143,11 +143,7 @@ class TrainPane(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        from workbench.gui.panes.analysis import widen_dock
 
-        if not self._widened:
-            self._widened = True
-            widen_dock(self, 0.36)  # the parameter form and the loss curve need room
         self.load_catalogue()  # the model service starts when the pane is first seen, not at start-up
 
     # --- the model catalogue ----------------------------------------------------------------------

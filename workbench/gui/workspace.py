@@ -1,0 +1,174 @@
+"""The window's room: the active step owns the central workspace; the station tree, the video and the
+inspector live in the Station step's own page and fold into side docks everywhere else.
+
+Learned from the tools line engineers already use: MVTec's Deep Learning Tool and Cognex ViDi give the
+whole window to the step being worked on (label, train, evaluate) with the image database as a strip
+that comes and goes; napari keeps the canvas central and its layer list and controls as docks that
+close and reopen from the Window menu. Here a step opens with the side panels it needs (none for most)
+and one click on a side toggle in the step bar brings a panel back, remembered per step.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QStackedWidget, QWidget
+
+from workbench.gui.steps import SIDE_PANELS, STEPS, step
+
+START = "start"
+
+
+class StationPage(QSplitter):
+    """The Station step: tree | video | inspector side by side (the panels move here when it is shown)."""
+
+    ORDER = ("tree", "video", "inspector")
+    SHARES = (0.22, 0.48, 0.30)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setObjectName("station-page")
+        self.setChildrenCollapsible(False)
+        self._sized = False
+
+    def take(self, panels: dict[str, QWidget]) -> None:
+        for i, key in enumerate(self.ORDER):
+            self.insertWidget(i, panels[key])
+        if not self._sized and self.width() > 100:
+            self._sized = True
+            self.setSizes([int(self.width() * s) for s in self.SHARES])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if not self._sized and self.count() == 3 and self.width() > 100:
+            self._sized = True
+            self.setSizes([int(self.width() * s) for s in self.SHARES])
+
+
+class Workspace(QObject):
+    """The central stack of step pages plus the three side panels, moved between page and docks.
+
+    ``stepChanged(key)`` after a step (or ``"start"``) is shown. ``toggles[key]`` are the checkable
+    actions that show or hide a side panel in the current step.
+    """
+
+    stepChanged = Signal(str)
+
+    def __init__(self, window: QMainWindow, panels: dict[str, QWidget], remembered: dict[str, list[str]]):
+        super().__init__(window)
+        self.window = window
+        self.panels = panels
+        self.stack = QStackedWidget(window)
+        self.stack.setObjectName("workspace")
+        self.pages: dict[str, QWidget] = {}
+        self.station_page = StationPage(self.stack)
+        self.add_page("station", self.station_page)
+        self.docks: dict[str, QDockWidget] = {}
+        for key, title in SIDE_PANELS.items():
+            dock = QDockWidget(title, window)
+            dock.setObjectName(f"dock-{key}")
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetClosable
+                | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
+            window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+            dock.hide()
+            dock.visibilityChanged.connect(lambda _v, k=key: self._dock_toggled(k))
+            self.docks[key] = dock
+        window.tabifyDockWidget(self.docks["tree"], self.docks["video"])
+        window.tabifyDockWidget(self.docks["video"], self.docks["inspector"])
+        self.toggles: dict[str, QAction] = {}
+        for key, title in SIDE_PANELS.items():
+            action = QAction(title, window)
+            action.setCheckable(True)
+            action.setToolTip(f"Show or hide the {title.lower()} beside this step (remembered per step)")
+            action.toggled.connect(lambda on, k=key: self.set_side(k, on))
+            self.toggles[key] = action
+        # the user's choice of side panels per step; a step not in it opens with its defaults
+        self.sides: dict[str, set[str]] = {k: set(v) & set(SIDE_PANELS) for k, v in remembered.items()}
+        self.current = ""
+        self._moving = False
+
+    def add_page(self, key: str, page: QWidget) -> None:
+        self.pages[key] = page
+        self.stack.addWidget(page)
+
+    def wanted_sides(self, key: str) -> set[str]:
+        if key == START:
+            return set()
+        if key == "station":
+            return self.sides.get(key, set(SIDE_PANELS))
+        return self.sides.get(key, set(step(key).sides))
+
+    def show(self, key: str) -> None:
+        """Give ``key``'s page the workspace and fold the side panels it does not want."""
+        if key not in self.pages:
+            raise KeyError(f"no page named {key!r}; known: {', '.join(self.pages)}")
+        self._moving = True
+        try:
+            wanted = self.wanted_sides(key)
+            if key == "station":
+                for dock in self.docks.values():
+                    dock.hide()
+                self.station_page.take(self.panels)
+                for k, w in self.panels.items():
+                    w.setVisible(k in wanted)
+            else:
+                for k, w in self.panels.items():
+                    if self.docks[k].widget() is not w:
+                        self.docks[k].setWidget(w)
+                    w.show()
+                    self.docks[k].setVisible(k in wanted)
+                shown = [self.docks[k] for k in SIDE_PANELS if k in wanted]
+                if shown:
+                    shown[0].raise_()
+                    self.window.resizeDocks(
+                        shown[:1], [max(240, self.window.width() // 5)], Qt.Orientation.Horizontal
+                    )
+            self.stack.setCurrentWidget(self.pages[key])
+            self.current = key
+            for k, action in self.toggles.items():
+                action.blockSignals(True)
+                action.setChecked(k in wanted)
+                action.setEnabled(key != START)
+                action.blockSignals(False)
+        finally:
+            self._moving = False
+        self.stepChanged.emit(key)
+
+    def set_side(self, key: str, on: bool) -> None:
+        """Show or hide one side panel in the current step (the toggle's click)."""
+        if self.current in ("", START):
+            return
+        chosen = set(self.wanted_sides(self.current))
+        chosen = chosen | {key} if on else chosen - {key}
+        self.sides[self.current] = chosen
+        self._moving = True
+        try:
+            if self.current == "station":
+                self.panels[key].setVisible(on)
+            else:
+                self.docks[key].setVisible(on)
+                if on:
+                    self.docks[key].raise_()
+        finally:
+            self._moving = False
+
+    def _dock_toggled(self, key: str) -> None:
+        """A dock closed with its own × button: the step remembers that, and the toggle follows."""
+        if self._moving or self.current in ("", START, "station"):
+            return
+        dock = self.docks[key]
+        on = not dock.isHidden()
+        chosen = set(self.wanted_sides(self.current))
+        self.sides[self.current] = chosen | {key} if on else chosen - {key}
+        self.toggles[key].blockSignals(True)
+        self.toggles[key].setChecked(on)
+        self.toggles[key].blockSignals(False)
+
+    def remembered(self) -> dict[str, list[str]]:
+        return {k: sorted(v) for k, v in self.sides.items()}
+
+    def step_keys(self) -> list[str]:
+        return [s.key for s in STEPS]
