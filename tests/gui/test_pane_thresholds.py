@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from workbench.gui.widgets.threshold_row import counts_text
+from workbench.gui.widgets.threshold_row import plain, shown_text
 
 N_EXTRA = 5  # extra test samples per view, so there are normals and defects to count
 
@@ -87,7 +87,8 @@ def test_one_slider_per_view_with_live_counts_of_the_test_split(window, threshol
             row.set_value(t)
             assert thresholds.counts(rid).as_dict() == expected(scores, test, t)
             c = thresholds.counts(rid)
-            assert f"TP {c.tp} · FP {c.fp} · TN {c.tn} · FN {c.fn}" in row.counts.text()
+            assert plain(row.counts.text()) == shown_text(thresholds.row_counts((rid, _region)))
+            assert f"TP {c.tp} · FP {c.fp} · TN {c.tn} · FN {c.fn}" in plain(row.counts.text())
     assert "All views" in thresholds.total.text()
 
 
@@ -204,7 +205,7 @@ def test_zone_sliders_count_like_workbench_eval_for_the_saved_zone_policy(window
             }
             assert pane.counts(rid).as_dict() == want
             assert 0 < sum(flagged) < len(flagged)
-            assert counts_text(pane.counts(rid)) in pane.heads[rid].text()
+            assert shown_text(pane.counts(rid)) in plain(pane.heads[rid].text())
     assert "All views" in pane.total.text()
 
     pane.name.setText("zones-a")

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QPushButton
 from test_pane_views import drag
 from workflow import MODELS, ROI_MARGIN, SPLIT, render_video
 
-from workbench.gui.widgets.threshold_row import counts_text
+from workbench.gui.widgets.threshold_row import plain, shown_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -252,6 +252,8 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     compare.view_combo.setCurrentText("center")
     n_test = sum(1 for s in test if s.view == "center")
     qtbot.waitUntil(lambda: len(compare.cells) == 2 * min(3, n_test) and not compare.busy, timeout=30000)
+    assert colour_scales(compare) == {(0.0, 2.0)}, "by default every map in units of its run's threshold"
+    compare.scale_combo.setCurrentIndex(compare.scale_combo.findData("run"))
     assert len(colour_scales(compare)) == 2, "two models score in their own units: a colour scale each"
     compare.scale_combo.setCurrentIndex(compare.scale_combo.findData("shared"))
     assert len(colour_scales(compare)) == 1
@@ -260,7 +262,7 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     centre = compare.grid.mapFromScene(vb.mapViewToScene(img.boundingRect().center()))
     qtbot.mouseClick(compare.grid.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(centre.x(), centre.y()))
     qtbot.waitUntil(lambda: compare.picked is not None, timeout=10000)
-    for rid in compare.data["maps"]:
+    for rid in compare.data.maps:
         assert f"{rid} (" in compare.info.text()
 
     # Thresholds: the newest training's sliders; moving one changes the counts as the scores say.
@@ -279,7 +281,7 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     t = row.value()
     want = (int(((d.scores >= t) & d.labels).sum()), int(((d.scores >= t) & ~d.labels).sum()))
     assert (pane.counts(rid).tp, pane.counts(rid).fp) == want
-    assert counts_text(pane.counts(rid)) == row.counts.text()
+    assert shown_text(pane.counts(rid)) == plain(row.counts.text())
     # Per zone: the center view's two zones get their own sliders; the others one for the whole ROI.
     pane.set_scope("zone")
     qtbot.waitUntil(lambda: len(pane.rows) == 4 and not pane.busy, timeout=60000)

@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
         thresholds = self.analysis_panes["thresholds"]
         train.compareRequested.connect(lambda ids: (self.show_pane("compare"), compare.show_runs(ids)))
         thresholds.samplesRequested.connect(self._show_samples_grid)
+        thresholds.policyChosen.connect(compare.choose_policy)
+        thresholds.policyChosen.connect(self.analysis_panes["report"].choose_policy)
         export = self.analysis_panes["export"]
         export.previewRequested.connect(
             lambda path: (self.show_pane("line"), self.analysis_panes["line"].use_bundle(path))

@@ -22,6 +22,7 @@ class Colors:
     good: str
     defective: str
     unknown: str
+    warn: str  # amber: new false alarms, suspect passes, stale runs
     box: str  # crop rectangles on frames
     mask: tuple[int, int, int]  # GT mask overlay colour
 
@@ -40,6 +41,7 @@ DARK = Colors(
     good="#4cc38a",
     defective="#ff5a5f",
     unknown="#9aa0a6",
+    warn="#ffb020",
     box="#33c3ff",
     mask=(255, 40, 60),
 )
@@ -54,6 +56,7 @@ LIGHT = Colors(
     good="#188038",
     defective="#c5221f",
     unknown="#80868b",
+    warn="#b06000",
     box="#1967d2",
     mask=(230, 0, 40),
 )

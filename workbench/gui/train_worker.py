@@ -14,12 +14,15 @@ most of a second. Two kinds of child process, started with the 'spawn' context, 
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 from pathlib import Path
 from typing import Any
 
-from workbench.core.progress import CancelToken, ProgressFn
+import numpy as np
+
+from workbench.core.progress import CancelToken, ProgressFn, report
 
 REPORT_JOB = "workbench.gui.train_worker:report_job"
 
@@ -42,52 +45,37 @@ def report_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken
     return str(path)
 
 
-def demo_child(out_dir: str, events: Any, cancel_event: Any) -> None:
-    """Child entry: build the ready demo station in ``out_dir``; ('done', path of station.awb) at the end."""
-    try:
-        from workbench.jobs.demo import build_ready_demo
-
-        result = build_ready_demo(
-            out_dir, progress=lambda f, m="": events.put(("progress", f, m)), cancel=EventToken(cancel_event)
-        )
-        events.put(("done", result.project_path))
-    except Cancelled:
-        events.put(("cancelled",))
-    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
-        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+DEMO_JOB = "workbench.gui.train_worker:demo_job"
+EXPORT_JOB = "workbench.gui.train_worker:export_job"
+LINE_JOB = "workbench.gui.train_worker:line_job"
 
 
-def export_child(
-    project_path: str,
-    out: str,
-    run_ids: list[str],
-    policies: list[str],
-    fusion: str,
-    events: Any,
-    cancel_event: Any,
-) -> None:
-    """Child entry: export the saved station as ``workbench export`` does; ('done', {path, manifest,
-    parity}) at the end, or the parity failure as an error."""
-    try:
-        from workbench.jobs.export import export_station
+def demo_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> str:
+    """Job: build the ready demo station in ``params['out_dir']``; the path of its station.awb."""
+    from workbench.jobs.demo import build_ready_demo
 
-        result = export_station(
-            project_path,
-            out,
-            run_ids=run_ids or None,
-            policies=policies or None,
-            fusion=fusion,
-            progress=lambda f, m="": events.put(("progress", f, m)),
-            cancel=EventToken(cancel_event),
-        )
-        events.put(("done", {"path": str(result.path), "manifest": result.manifest, "parity": result.parity}))
-    except Cancelled:
-        events.put(("cancelled",))
-    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
-        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+    return build_ready_demo(params["out_dir"], progress=progress, cancel=cancel).project_path
 
 
-PREVIEW_SIDE = 240  # px: the longest side of the crops and maps a line preview sends to the window
+def export_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, Any]:
+    """Job: export the saved station ``params['project']`` to ``params['out']`` as ``workbench export``
+    does (``run_ids``, ``policies``, ``fusion``); {path, manifest, parity}."""
+    from workbench.jobs.export import export_station
+
+    result = export_station(
+        params["project"],
+        params["out"],
+        run_ids=params.get("run_ids") or None,
+        policies=params.get("policies") or None,
+        fusion=params.get("fusion", "any"),
+        accept_small_validation=bool(params.get("accept_small_validation", False)),
+        progress=progress,
+        cancel=cancel,
+    )
+    return {"path": str(result.path), "manifest": result.manifest, "parity": result.parity}
+
+
+PREVIEW_SIDE = 240  # px: the longest side of the crops and maps a line preview hands to the window
 
 
 def _small(image: np.ndarray) -> np.ndarray:
@@ -97,56 +85,66 @@ def _small(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[::step, ::step])
 
 
-class _WindowSink:
-    """The line runtime's outputs, sent to the window: ('part', result, crops, maps) per part."""
+class _PreviewSink:
+    """The line runtime's outputs for the window: each part's result (JSON) and small crops and maps
+    (.npz, no pickle) in a folder, announced by a progress event naming the part's file."""
 
-    def __init__(self, events: Any):
-        self.events = events
+    def __init__(self, folder: Path, progress: ProgressFn):
+        self.folder, self.progress = folder, progress
 
     def part(self, result: dict, crops: dict, maps: dict) -> list:
-        small_maps = {k: _small(np.asarray(m, np.float32)).astype(np.float16) for k, m in maps.items()}
-        self.events.put(("part", result, {k: _small(c) for k, c in crops.items()}, small_maps))
+        n = int(result.get("part", 0))
+        arrays = {f"crop/{k}": _small(np.asarray(c)) for k, c in crops.items()}
+        arrays.update(
+            {f"map/{k}": _small(np.asarray(m, np.float32)).astype(np.float16) for k, m in maps.items()}
+        )
+        np.savez(self.folder / f"part{n:05d}.npz", **arrays)
+        path = self.folder / f"part{n:05d}.json"
+        path.write_text(json.dumps(result), encoding="utf-8")
+        report(self.progress, None, f"part {n}: {result.get('verdict')}", part_file=str(path))
         return []
 
     def close(self) -> None:
         pass
 
 
-def line_child(bundle: str, source: str, realtime: bool, events: Any, cancel_event: Any) -> None:
-    """Child entry: run the bundle on ``source`` as ``workbench run`` does; each part as an event, then
-    ('done', summary)."""
-    try:
-        from workbench.line.inspect import run_line
+def line_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, Any]:
+    """Job: run the bundle ``params['bundle']`` on the video ``params['source']`` as ``workbench run``
+    does; each part goes to ``params['preview_dir']``; the run's summary."""
+    from workbench.line.inspect import run_line
 
-        summary = run_line(
-            bundle,
-            source,
-            _WindowSink(events),
-            device="cpu",
-            realtime=realtime,
-            progress=lambda f, m="": events.put(("progress", f, m)),
-            cancel=EventToken(cancel_event),
-        )
-        events.put(
-            (
-                "done",
-                {
-                    "parts": summary.parts,
-                    "ng": summary.ng,
-                    "frames": summary.frames,
-                    "seconds": summary.seconds,
-                    "fps": summary.fps,
-                    "providers": summary.providers,
-                },
-            )
-        )
-    except Cancelled:
-        events.put(("cancelled",))
-    except Exception as exc:  # noqa: BLE001 - every failure goes back to the window as a message
-        events.put(("error", f"{exc}", traceback.format_exc(limit=6)))
+    folder = Path(params["preview_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = run_line(
+        params["bundle"],
+        params["source"],
+        _PreviewSink(folder, progress),
+        device="cpu",
+        realtime=bool(params.get("realtime", False)),
+        progress=lambda _f, _m="", **_v: None,  # the parts themselves are the progress
+        cancel=cancel,
+    )
+    return {
+        "parts": summary.parts,
+        "ng": summary.ng,
+        "frames": summary.frames,
+        "seconds": summary.seconds,
+        "fps": summary.fps,
+        "providers": summary.providers,
+    }
 
 
-# --- the model service child ----------------------------------------------------------------------
+def read_part(path: str) -> tuple[dict, dict, dict]:
+    """(result, crops, maps) of a part a line preview wrote (see :class:`_PreviewSink`)."""
+    result = json.loads(Path(path).read_text(encoding="utf-8"))
+    crops, maps = {}, {}
+    with np.load(Path(path).with_suffix(".npz"), allow_pickle=False) as data:
+        for key in data.files:
+            kind, _, view = key.partition("/")
+            (crops if kind == "crop" else maps)[view] = data[key]
+    return result, crops, maps
+
+
 def available_ram_bytes() -> int | None:
     """Memory the system can still give (Linux MemAvailable, else the physical total), or None."""
     try:

@@ -208,7 +208,6 @@ def build_ready_demo(
     in val and test, PatchCore and PaDiM trained per view with their val and test scores and maps
     stored, and a threshold policy per PatchCore run fitted on its validation split."""
     from workbench.jobs.evaluate_data import ensure_split
-    from workbench.jobs.evaluate_policy import default_policy_name, fit_run_policy
     from workbench.jobs.synthesize import synthesize
     from workbench.jobs.train import train_views
 
@@ -243,12 +242,9 @@ def build_ready_demo(
             ensure_split(p, run.id, "val", with_maps=True, cancel=cancel)
             progress(0.88 + 0.07 * (k + 1) / len(runs), f"scored {run.id} on the validation split")
         source = r["policy_source"]
-        for run in p.runs:
-            if run.model == models[0][0]:
-                policy = fit_run_policy(p, run.id, source, cancel=cancel)
-                p.set_policy(default_policy_name(run.id, source, None), policy.to_dict())
+        name = demo_policy(p, models[0][0], source, cancel)
         meta = dict(p.meta.get("demo", {}))
-        meta.update(recipe=READY_RECIPE, models=[m for m, _ in models], policy_source=source)
+        meta.update(recipe=READY_RECIPE, models=[m for m, _ in models], policy=name)
         p.set_meta("demo", meta)
         p.save()
     (out / READY_FILE).write_text(
@@ -256,3 +252,34 @@ def build_ready_demo(
     )
     progress(1.0, "demo station ready")
     return result
+
+
+def demo_policy(project: Project, model: str, source: str, cancel: CancelToken = NEVER_CANCEL) -> str:
+    """Fit a ``source`` policy on the validation split for each run of ``model`` (as ``workbench policy
+    --run RUN --source SOURCE`` does) and store them as one policy with a threshold per view, naming
+    its run per view as the Thresholds step saves them; returns its name."""
+    from workbench.jobs.evaluate_policy import fit_run_policy
+    from workbench.metrics.policy import ThresholdPolicy
+
+    runs = [r for r in project.runs if r.model == model]
+    per_view, n_val = {}, {}
+    for run in runs:
+        cancel.raise_if_cancelled()
+        fitted = fit_run_policy(project, run.id, source, cancel=cancel)
+        per_view[run.view] = fitted.threshold_for(run.view)
+        n_val[run.view] = int(fitted.params.get("n_normals", fitted.params.get("n_val", 0)))
+    name = f"{model}-{source}"
+    policy = ThresholdPolicy(
+        threshold=max(per_view.values()),
+        level="image",
+        per_view=per_view,
+        source=source if source != "far" else "false_alarm_rate",
+        params={
+            "runs": {r.view: r.id for r in runs},
+            "fitted_on": "val",
+            "n_normals": n_val,
+            "set_in": "demo",
+        },
+    )
+    project.set_policy(name, policy.to_dict())
+    return name

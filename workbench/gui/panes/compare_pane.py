@@ -1,11 +1,14 @@
-"""Put the heatmaps of several runs side by side over the same samples, on ONE colour scale (or, for runs
-of different models, which score in different units, one scale per run), with linked zoom and pan;
-click a pixel to read every run's score there and, for memory-bank runs (PatchCore), see the normal
-training patch nearest to it."""
+"""Put the heatmaps of several runs side by side over the same samples, with linked zoom and pan. Each
+cell shows the picture, its ground-truth outline, the heatmap, the image score and OK / NG under the
+chosen policy. By default every map is drawn in units of its run's threshold (1.0 = the threshold), so
+runs of different models, which score in different units, compare at a glance; the map-unit scales
+clip at stated percentiles. Click a pixel to read every run's value there and, for memory-bank runs
+(PatchCore), see the normal training patch nearest to it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -23,54 +26,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.gui.panes.compare_data import PERCENTILES, Cells, load_cells, percentile_levels
 from workbench.gui.panes.model_process import ModelService
 from workbench.gui.pg import pyqtgraph as pg
+from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.heat import outline
 
-MAX_SAMPLES = 3
+MAX_SAMPLES = 3  # ticked by default; a count opened from Thresholds shows up to MAX_GRID
+MAX_GRID = 24
 MEMORY_BANK_MODELS = ("patchcore",)  # models whose explain() names the nearest normal patch
-# Colour scales: one for every run (values compare across runs of one model), or one per run (models
-# score in their own units: PatchCore's distances and PaDiM's Mahalanobis values differ 20-fold).
-SCALES = {"auto": "automatic", "shared": "one for every run", "run": "one per run"}
-
-
-def load_maps(project, run_ids: list[str], sample_ids: list[int]) -> dict[str, Any]:
-    """Sample images (id -> (H, W, 3) uint8) and each run's stored maps and scores on them (I/O thread).
-
-    A run without stored maps for a sample gets None there (and a reason under 'missing')."""
-    from workbench.jobs.evaluate_data import AUGMENTATION_KEY, as_rgb
-
-    images = {sid: as_rgb(project.sample_image(sid)) for sid in sample_ids}
-    maps: dict[str, dict[int, np.ndarray | None]] = {}
-    scores: dict[str, dict[int, float]] = {}
-    for rid in run_ids:
-        where: dict[int, tuple[str, int]] = {}
-        for res in project.results(run_id=rid):
-            if not res.meta.get(AUGMENTATION_KEY):
-                where.update({s: (res.id, row) for row, s in enumerate(res.sample_ids)})
-        maps[rid], scores[rid] = {}, {}
-        for sid in sample_ids:
-            if sid not in where:
-                maps[rid][sid] = None
-                continue
-            res_id, row = where[sid]
-            try:
-                maps[rid][sid] = project.result_maps(res_id, [sid])[0]
-            except Exception:  # noqa: BLE001 - a result stored with scores only: no heatmap to show
-                maps[rid][sid] = None
-            scores[rid][sid] = float(project.result_scores(res_id)[row])
-    return {"images": images, "maps": maps, "scores": scores}
-
-
-def shared_levels(maps: list[np.ndarray]) -> tuple[float, float]:
-    """(low, high) over every map: the 1st and 99.9th percentiles, so one hot pixel cannot wash out the rest."""
-    vals = np.concatenate([m.ravel() for m in maps]) if maps else np.zeros(1)
-    vals = vals[np.isfinite(vals)]
-    if vals.size == 0:
-        return 0.0, 1.0
-    lo, hi = (float(v) for v in np.percentile(vals, [1.0, 99.9]))
-    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+UNITS = (0.0, 2.0)  # the threshold-unit scale: dark at 0, the threshold (1.0) in the middle, bright at 2
+SCALES = {
+    "threshold": "× each run's threshold (1.0 = threshold)",
+    "shared": "map values, one scale for every run",
+    "run": "map values, one scale per run",
+}
+NEWEST = "__newest__"
 
 
 def to_pixmap(rgb: np.ndarray, height: int) -> QPixmap:
@@ -80,30 +53,89 @@ def to_pixmap(rgb: np.ndarray, height: int) -> QPixmap:
     return QPixmap.fromImage(img).scaledToHeight(height, Qt.TransformationMode.FastTransformation)
 
 
+def rings(
+    gt: np.ndarray | None, hot: np.ndarray | None, gt_rgb: tuple, hot_rgb: tuple, width: int = 0
+) -> np.ndarray | None:
+    """(H, W, 4) uint8: the GT outline and the outline of the pixels at or above the threshold,
+    ``width`` extra pixels thick."""
+    shape = gt.shape if gt is not None else hot.shape if hot is not None else None
+    if shape is None:
+        return None
+    out = np.zeros((*shape, 4), np.uint8)
+    if hot is not None and hot.shape == shape:
+        out[thick(outline(hot), width // 2)] = (*hot_rgb, 200)
+    if gt is not None:
+        out[thick(gt, width)] = (*gt_rgb, 255)
+    return out
+
+
+def arrange(
+    n_runs: int, n_samples: int, aspect: float, width: float, height: float, caption: float
+) -> tuple[str, int]:
+    """How to lay the cells out so each is as large as it can be: ('flow', columns) for one run's samples
+    wrapped in rows, ('samples-rows', 0) for a sample per row and a run per column, ('runs-rows', 0) for
+    the opposite. ``aspect`` is width / height of a picture; ``caption`` the height under each cell."""
+
+    def cell(cols: int, rows: int) -> float:
+        w = width / max(cols, 1)
+        h = height / max(rows, 1) - caption
+        return min(w, h * aspect)
+
+    if n_runs == 1:
+        best = max(range(1, n_samples + 1), key=lambda c: cell(c, math.ceil(n_samples / c)))
+        return "flow", best
+    a, b = cell(n_runs, n_samples), cell(n_samples, n_runs)
+    return ("samples-rows", 0) if a >= b else ("runs-rows", 0)
+
+
+def thick(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` grown by ``k`` pixels (a ring stays visible when a large picture is drawn small)."""
+    out = mask.copy()
+    for _ in range(max(0, k)):
+        grown = out.copy()
+        grown[1:, :] |= out[:-1, :]
+        grown[:-1, :] |= out[1:, :]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
 class ComparePane(QWidget):
-    """``explained(dict)`` when a nearest-patch answer arrives; ``cells[(run, sample)]`` are the view boxes."""
+    """``explained(dict)`` when a nearest-patch answer arrives; ``cells[(run, sample)]`` are (view box,
+    picture, heatmap)."""
 
     explained = Signal(dict)
 
     def __init__(self, model: StationModel, service: ModelService, parent=None, colors: Colors = DARK):
         super().__init__(parent)
         self.model, self.service, self.colors = model, service, colors
-        self.data: dict[str, Any] = {}
-        self.levels = (0.0, 1.0)
+        self.data = Cells()
+        self.levels: dict[str, tuple[float, float]] = {}
         self.cells: dict[tuple[str, int], tuple[pg.ViewBox, pg.ImageItem, pg.ImageItem]] = {}
         self.picked: tuple[int, int, int] | None = None
         self._markers: list[tuple[pg.ViewBox, pg.ScatterPlotItem]] = []  # rings on the read pixel
         self._loading = False
         self._stale = False  # the choice changed while the pane was hidden: read when shown
+        self._ask = 0  # a newer pixel read makes older nearest-patch answers stale
+        self._shown: tuple[list[str], list[int]] = ([], [])
+        self.grid_title = ""
+        self._split_set = False
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
+        fh = self.fontMetrics().height()
 
         self.view_combo = QComboBox(self)
         self.view_combo.currentTextChanged.connect(self._fill_lists)
         self.runs = QListWidget(self)
         self.samples = QListWidget(self)
         for lst in (self.runs, self.samples):
-            lst.setMaximumHeight(6 * self.fontMetrics().height())
-            lst.itemChanged.connect(lambda _i: self.reload())
+            lst.setMaximumHeight(5 * fh)
+            lst.itemChanged.connect(lambda _i: self._choice_changed())
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
@@ -112,45 +144,57 @@ class ComparePane(QWidget):
         for key, text in SCALES.items():
             self.scale_combo.addItem(text, key)
         self.scale_combo.setToolTip(
-            "One colour scale compares values across runs; runs of different models score in different "
-            "units, so 'automatic' gives each its own scale when the models differ"
+            "Models score in their own units (PatchCore distances, PaDiM Mahalanobis values): in units of "
+            "each run's threshold every map reads the same way — 1.0 is where its run flags a sample"
         )
-        self.scale_combo.currentIndexChanged.connect(lambda _i: self._build(self.data, *self._shown))
-        self._shown: tuple[list[str], list[int]] = ([], [])
+        self.scale_combo.currentIndexChanged.connect(lambda _i: self._build(*self._shown))
+        self.policy_combo = QComboBox(self)
+        self.policy_combo.setToolTip("The policy whose thresholds scale the maps and give OK / NG")
+        self.policy_combo.activated.connect(lambda _i: self.reload())
         self.scale = QLabel("", self)
         self.scale.setWordWrap(True)
         self.grid = pg.GraphicsLayoutWidget(self)
         self.grid.scene().sigMouseClicked.connect(self._on_click)
         self.grid.installEventFilter(self)  # refit when the grid gets its real size
-        self.info = QLabel("Click a pixel to read each run's score there.", self)
+        self.info = QLabel("Click a pixel to read each run's value there.", self)
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.patch_note = QLabel("", self)
+        self.patch_note.setWordWrap(True)
         self.patch = QLabel(self)
-        self.patch.setMinimumWidth(4 * self.fontMetrics().height())
+        self.patch.setMinimumWidth(4 * fh)
 
         pick = QGridLayout()
         pick.addWidget(QLabel("View", self), 0, 0)
         pick.addWidget(self.view_combo, 0, 1)
-        pick.addWidget(QLabel("Heatmap opacity", self), 0, 2)
-        pick.addWidget(self.opacity, 0, 3)
-        pick.addWidget(QLabel("Runs", self), 1, 0, Qt.AlignmentFlag.AlignTop)
-        pick.addWidget(self.runs, 1, 1)
-        pick.addWidget(QLabel(f"Samples (up to {MAX_SAMPLES})", self), 1, 2, Qt.AlignmentFlag.AlignTop)
-        pick.addWidget(self.samples, 1, 3)
-        pick.addWidget(QLabel("Colour scale", self), 2, 0)
-        pick.addWidget(self.scale_combo, 2, 1)
-        pick.setColumnStretch(1, 1)
-        pick.setColumnStretch(3, 1)
+        pick.addWidget(QLabel("Colours", self), 1, 0)
+        pick.addWidget(self.scale_combo, 1, 1)
+        pick.addWidget(QLabel("Policy", self), 2, 0)
+        pick.addWidget(self.policy_combo, 2, 1)
+        pick.addWidget(QLabel("Opacity", self), 3, 0)
+        pick.addWidget(self.opacity, 3, 1)
+        pick.addWidget(QLabel("Runs", self), 0, 2, Qt.AlignmentFlag.AlignTop)
+        pick.addWidget(self.runs, 0, 3, 4, 1)
+        pick.addWidget(QLabel("Samples", self), 0, 4, Qt.AlignmentFlag.AlignTop)
+        pick.addWidget(self.samples, 0, 5, 4, 1)
+        pick.setColumnStretch(1, 2)
+        pick.setColumnStretch(3, 2)
+        pick.setColumnStretch(5, 3)
         bottom = QWidget(self)
         bl = QHBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
-        bl.addWidget(self.info, 1)
+        text = QVBoxLayout()
+        text.addWidget(self.info)
+        text.addWidget(self.patch_note)
+        text.addStretch(1)
+        bl.addLayout(text, 1)
         bl.addWidget(self.patch)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.grid)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 5)
+        split.setStretchFactor(0, 6)
         split.setStretchFactor(1, 1)
+        self.split = split
         layout = QVBoxLayout(self)
         layout.addLayout(pick)
         layout.addWidget(self.scale)
@@ -175,7 +219,6 @@ class ComparePane(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-
         if self._stale:
             self.reload()
         QTimer.singleShot(0, self.fit)  # a grid built while the pane was hidden had no size to fit
@@ -184,6 +227,14 @@ class ComparePane(QWidget):
         if obj is self.grid and event.type() == QEvent.Type.Resize:
             QTimer.singleShot(0, self.fit)
         return False
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        fh = self.fontMetrics().height()
+        total = self.split.height()
+        if not self._split_set and total > 10 * fh:  # the read-out needs four lines; the grid the rest
+            self._split_set = True
+            self.split.setSizes([total - 5 * fh, 5 * fh])
 
     def fit(self) -> None:
         """Show the whole sample in every cell (double-click a cell does the same)."""
@@ -195,6 +246,7 @@ class ComparePane(QWidget):
 
     # --- choosing runs and samples ---------------------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot | None) -> None:
+        self._fill_policies(snap)
         views = sorted({r.view for r in snap.runs}) if snap is not None else []
         if views == [self.view_combo.itemText(i) for i in range(self.view_combo.count())]:
             if snap is not None and {
@@ -208,7 +260,27 @@ class ComparePane(QWidget):
         self.view_combo.blockSignals(False)
         if current in views:
             self.view_combo.setCurrentText(current)
+        for w in (self.view_combo, self.scale_combo, self.policy_combo, self.opacity):
+            w.setEnabled(bool(views))
         self._fill_lists(self.view_combo.currentText())
+
+    def _fill_policies(self, snap: Snapshot | None) -> None:
+        keep = self.policy_combo.currentData()
+        self.policy_combo.blockSignals(True)
+        self.policy_combo.clear()
+        self.policy_combo.addItem("the newest policy of each run", NEWEST)
+        for name in reversed(list(snap.policies)) if snap is not None else []:
+            self.policy_combo.addItem(name, name)
+        i = self.policy_combo.findData(keep)
+        self.policy_combo.setCurrentIndex(max(0, i))
+        self.policy_combo.blockSignals(False)
+
+    def choose_policy(self, name: str | None) -> None:
+        """Scale and judge by the stored policy ``name`` (None: the newest policy of each run)."""
+        i = self.policy_combo.findData(name or NEWEST)
+        if i >= 0 and i != self.policy_combo.currentIndex():
+            self.policy_combo.setCurrentIndex(i)
+            self.reload()
 
     def _fill_lists(self, view: str) -> None:
         snap = self.model.snapshot
@@ -218,10 +290,20 @@ class ComparePane(QWidget):
             if res.run in {r.id for r in runs}:
                 scored.update(res.sample_ids)
         samples = [s for s in snap.samples if s.id in scored] if snap is not None else []
-        samples.sort(key=lambda s: (s.label != "defective", s.id))  # defects first: that is what to compare
+        samples.sort(key=lambda s: (s.label != "defective", s.synthetic, s.id))  # real defects first
         for lst, items in (
             (self.runs, [(f"{r.id} · {r.model}", r.id) for r in runs]),
-            (self.samples, [(f"{s.id} · pass {s.pass_index} · {s.label}", s.id) for s in samples]),
+            (
+                self.samples,
+                [
+                    (
+                        f"{s.id} · pass {s.pass_index} · {s.split} · {s.label}"
+                        + (" ◆ synthetic" if s.synthetic else ""),
+                        s.id,
+                    )
+                    for s in samples
+                ],
+            ),
         ):
             lst.blockSignals(True)
             lst.clear()
@@ -232,6 +314,7 @@ class ComparePane(QWidget):
                 on = lst is self.runs or k < MAX_SAMPLES
                 item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             lst.blockSignals(False)
+        self.grid_title = ""
         self.reload()
 
     def _checked(self, lst: QListWidget) -> list:
@@ -240,6 +323,10 @@ class ComparePane(QWidget):
             for i in range(lst.count())
             if lst.item(i).checkState() == Qt.CheckState.Checked
         ]
+
+    def _choice_changed(self) -> None:
+        self.grid_title = ""  # a hand-made choice is no longer "the samples behind a count"
+        self.reload()
 
     def choose(self, run_ids: list[str], sample_ids: list[int]) -> None:
         """Tick exactly these runs and samples (they must belong to the current view)."""
@@ -252,7 +339,7 @@ class ComparePane(QWidget):
         self.reload()
 
     def show_runs(self, run_ids: list[str]) -> None:
-        """Compare these runs (the view of the first one) on its first samples."""
+        """Compare every run of the view of the first of these runs, on its first samples."""
         snap = self.model.snapshot
         runs = [r for r in snap.runs if r.id in run_ids] if snap is not None else []
         if not runs:
@@ -262,13 +349,17 @@ class ComparePane(QWidget):
         self.choose(keep, self._checked(self.samples)[:MAX_SAMPLES])
 
     def show_samples(self, run_ids: list[str], sample_ids: list[int], title: str) -> None:
-        """Show these samples of these runs (a count clicked in Thresholds)."""
+        """Show these samples of these runs in a grid (a count clicked in Thresholds)."""
         snap = self.model.snapshot
         runs = [r for r in snap.runs if r.id in run_ids] if snap is not None else []
         if not runs:
             return
         self.view_combo.setCurrentText(runs[0].view)
         self.choose([r.id for r in runs], list(sample_ids))
+        self.grid_title = f"{title}: {len(sample_ids)} samples" + (
+            f", the first {MAX_GRID} shown" if len(sample_ids) > MAX_GRID else ""
+        )
+        self._show_scale_note()
 
     def reload(self) -> None:
         """Read the ticked runs' maps on the ticked samples (once the pane is on screen: a hidden pane
@@ -277,86 +368,213 @@ class ComparePane(QWidget):
             self._stale = True
             return
         self._stale = False
-        runs, samples = self._checked(self.runs), self._checked(self.samples)[:MAX_SAMPLES]
+        runs, samples = self._checked(self.runs), self._checked(self.samples)[:MAX_GRID]
         if not runs or not samples:
-            self._build({"images": {}, "maps": {}, "scores": {}}, [], [])
-            self.scale.setText("Tick runs and samples to compare." if self.model.snapshot else "")
+            self._build([], [])
+            self.scale.setText(
+                "Tick runs and samples to compare." if self.model.snapshot else "Open a station first."
+            )
             return
+        snap = self.model.snapshot
+        policies = dict(snap.policies) if snap is not None else {}
+        name = self.policy_combo.currentData()
+        name = None if name in (None, NEWEST) else name
         self._loading = True
         self.model.call(
-            lambda p: load_maps(p, runs, samples), lambda d: self._on_loaded(runs, samples, d), self._on_error
+            lambda p: load_cells(p, runs, samples, policies, name),
+            lambda d: self._on_loaded(runs, samples, d),
+            self._on_error,
         )
 
     def _on_error(self, exc: BaseException) -> None:
         self._loading = False
         self.scale.setText(f"The heatmaps could not be read: {exc}")
 
-    def _on_loaded(self, runs: list[str], samples: list[int], data: dict[str, Any]) -> None:
+    def _on_loaded(self, runs: list[str], samples: list[int], data: Cells) -> None:
         self._loading = False
-        if runs != self._checked(self.runs) or samples != self._checked(self.samples)[:MAX_SAMPLES]:
+        if runs != self._checked(self.runs) or samples != self._checked(self.samples)[:MAX_GRID]:
             return  # the choice changed while reading: a newer read is on its way
-        self._build(data, runs, samples)
+        self.data = data
+        self._build(runs, samples)
 
     # --- the grid ---------------------------------------------------------------------------------------
-    def scale_per_run(self, runs: list[str]) -> bool:
-        """Whether each run gets its own colour scale: asked for, or 'auto' with runs of several models."""
-        mode = self.scale_combo.currentData()
-        snap = self.model.snapshot
-        models = {r.id: r.model for r in snap.runs} if snap is not None else {}
-        return mode == "run" or (mode == "auto" and len({models.get(r) for r in runs}) > 1)
+    def mode(self) -> str:
+        return self.scale_combo.currentData()
 
-    def _build(self, data: dict[str, Any], runs: list[str], samples: list[int]) -> None:
+    def _levels(self, runs: list[str]) -> dict[str, tuple[float, float]]:
+        mode = self.mode()
+        if mode == "threshold":
+            return {r: UNITS for r in runs}
+        present = {r: [m for m in self.data.maps.get(r, {}).values() if m is not None] for r in runs}
+        shared = percentile_levels([m for ms in present.values() for m in ms])
+        return {r: percentile_levels(present[r]) if mode == "run" else shared for r in runs}
+
+    def _build(self, runs: list[str], samples: list[int]) -> None:
         self.grid.clear()
-        self.cells, self.data, self.picked, self._markers = {}, data, None, []
+        self.cells, self.picked, self._markers = {}, None, []
+        self._ask += 1
+        self.patch_note.setText("")
+        self.patch.clear()
         self._shown = (runs, samples)
-        if not runs:
+        if not runs or not samples:
             return
-        per_run = self.scale_per_run(runs)
-        present = {r: [m for m in data["maps"].get(r, {}).values() if m is not None] for r in runs}
-        self.levels = shared_levels([m for ms in present.values() for m in ms])
-        run_levels = {r: shared_levels(present[r]) if per_run else self.levels for r in runs}
+        self.levels = self._levels(runs)
         lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
-        first: pg.ViewBox | None = None
-        for c, rid in enumerate(runs):
-            lo, hi = run_levels[rid]
-            scale = f"<br>colour scale {lo:.3g} – {hi:.3g}" if per_run else ""
-            self.grid.addLabel(f"<b>{rid}</b> · {models.get(rid, '')}{scale}", row=0, col=c + 1)
-        for r, sid in enumerate(samples):
-            info = snap.sample(sid) if snap is not None else None
-            label = f"sample {sid}<br>{info.label}" if info is not None else f"sample {sid}"
-            self.grid.addLabel(label, row=r + 1, col=0, angle=-90)
+        units = self.mode() == "threshold"
+        gt_rgb, hot_rgb = _rgb(self.colors.box), (255, 255, 255)
+        first_image = self.data.images[samples[0]]
+        ih, iw = first_image.shape[:2]
+        caption = 1.6 * self.fontMetrics().height()
+        mode, ncols = arrange(
+            len(runs), len(samples), iw / max(ih, 1), self.grid.width() - 40, self.grid.height() - 90, caption
+        )
+        one_run = mode == "flow"
+        ring_width = max(1, round(iw / 180))
+        if one_run:
+            self.grid.addLabel(self._run_title(runs[0], models), row=0, col=0, colspan=ncols)
+        elif mode == "samples-rows":
+            ncols = len(runs)
             for c, rid in enumerate(runs):
-                vb = self.grid.addViewBox(
-                    row=r + 1, col=c + 1, lockAspect=True, invertY=True, enableMenu=False
-                )
-                img = pg.ImageItem(data["images"][sid], axisOrder="row-major", levels=(0, 255))
+                self.grid.addLabel(self._run_title(rid, models), row=0, col=c + 1)
+        else:
+            ncols = len(samples)
+            for c, sid in enumerate(samples):
+                self.grid.addLabel(self._sample_title(sid, vertical=False), row=0, col=c + 1)
+        self._add_colour_bars(runs, mode, ncols)
+        first: pg.ViewBox | None = None
+        for k, sid in enumerate(samples):
+            for c, rid in enumerate(runs):
+                if one_run:
+                    row, col = 2 + 2 * (k // ncols), k % ncols
+                elif mode == "samples-rows":
+                    row, col = 2 + 2 * k, c + 1
+                    if c == 0:
+                        self.grid.addLabel(self._sample_title(sid), row=row, col=0, angle=-90)
+                else:
+                    row, col = 2 + 2 * c, k + 1
+                    if k == 0:
+                        self.grid.addLabel(
+                            self._run_title(rid, models, short=True), row=row, col=0, angle=-90
+                        )
+                vb = self.grid.addViewBox(row=row, col=col, lockAspect=True, invertY=True, enableMenu=False)
+                img = pg.ImageItem(self.data.images[sid], axisOrder="row-major", levels=(0, 255))
                 heat = pg.ImageItem(axisOrder="row-major")
-                m = data["maps"].get(rid, {}).get(sid)
-                if m is not None:
-                    heat.setImage(m, levels=run_levels[rid], lut=lut, autoLevels=False)
+                shown = self.data.units(rid, sid) if units else self.data.maps.get(rid, {}).get(sid)
+                if shown is not None:
+                    heat.setImage(np.nan_to_num(shown), levels=self.levels[rid], lut=lut, autoLevels=False)
                 heat.setZValue(10)
+                heat.setOpacity(self.opacity.value() / 100.0)
+                u = self.data.units(rid, sid)
+                ring = rings(
+                    self.data.outlines.get(sid), None if u is None else u >= 1.0, gt_rgb, hot_rgb, ring_width
+                )
                 vb.addItem(img)
                 vb.addItem(heat)
+                if ring is not None:
+                    ring_item = pg.ImageItem(ring, axisOrder="row-major")
+                    ring_item.setZValue(15)
+                    vb.addItem(ring_item)
                 if first is None:
                     first = vb
                 else:  # one zoom and pan for every cell: the same place in every heatmap
                     vb.setXLink(first)
                     vb.setYLink(first)
+                self.grid.addLabel(
+                    self._cell_caption(rid, sid, one_run or mode == "runs-rows"),
+                    row=row + 1,
+                    col=col,
+                    size="9pt",
+                )
                 self.cells[(rid, sid)] = (vb, img, heat)
+        self._show_scale_note()
         QTimer.singleShot(0, self.fit)
-        self._apply_opacity(self.opacity.value())
-        lo, hi = self.levels
-        missing = sum(m is None for r in runs for m in data["maps"].get(r, {}).values())
-        self.scale.setText(
-            (
-                "Each run on its own colour scale (inferno, dark to bright: its range above its column); "
-                "the runs' models score in different units"
-                if per_run
-                else f"One colour scale for every heatmap (inferno): {lo:.4g} (dark) to {hi:.4g} (bright)"
+
+    def _run_title(self, rid: str, models: dict[str, str], short: bool = False) -> str:
+        t = self.data.thresholds.get(rid)
+        if self.mode() == "run" and rid in self.levels:
+            lo, hi = self.levels[rid]
+            models = {**models, rid: f"{models.get(rid, '')} · scale {sig(lo)}–{sig(hi)}"}
+        if short:
+            return f"<b>{rid}</b><br>{models.get(rid, '')}" + (
+                f" · thr {sig(t.value)}" if t is not None else ""
             )
-            + (f"; {missing} cell(s) have no stored map" if missing else "")
+        thr = f" · threshold {sig(t.value)} ({t.source})" if t is not None else ""
+        return f"<b>{rid}</b> · {models.get(rid, '')}{thr}"
+
+    def _sample_title(self, sid: int, vertical: bool = True) -> str:
+        snap = self.model.snapshot
+        info = snap.sample(sid) if snap is not None else None
+        if info is None:
+            return f"sample {sid}"
+        sep = "<br>" if vertical else " · "
+        return f"sample {sid}{sep}{info.label}" + (" ◆ synthetic" if info.synthetic else "")
+
+    def _cell_caption(self, rid: str, sid: int, with_sample: bool) -> str:
+        snap = self.model.snapshot
+        info = snap.sample(sid) if snap is not None else None
+        parts = []
+        if with_sample and info is not None:
+            parts.append(f"#{sid} {info.label}" + (" ◆ synthetic" if info.synthetic else ""))
+        score = self.data.scores.get(rid, {}).get(sid)
+        rel = self.data.score_units(rid, sid)
+        if score is not None:
+            parts.append(f"score {sig(score)}" + (f" = {sig(rel)}×" if rel is not None else ""))
+        if self.data.maps.get(rid, {}).get(sid) is None:
+            parts.append("no stored map")
+        verdict = self.data.verdict(rid, sid)
+        if verdict is not None:
+            color = self.colors.defective if verdict else self.colors.good
+            parts.append(f"<b><span style='color:{color}'>{'NG' if verdict else 'OK'}</span></b>")
+        return " · ".join(parts)
+
+    def _add_colour_bars(self, runs: list[str], mode: str, ncols: int) -> None:
+        """A colour bar with its range and unit: one for all in threshold units or on one shared scale,
+        else one per run (per column when runs are columns)."""
+        cmap = pg.colormap.get("inferno")
+        one_run = mode == "flow"
+        shared = self.mode() != "run" or one_run or mode == "runs-rows"
+        if shared:
+            spans = [(runs[0], 0 if one_run else 1, ncols)]
+        else:
+            spans = [(r, c + 1, 1) for c, r in enumerate(runs)]
+        for rid, c, span in spans:
+            lo, hi = self.levels[rid]
+            if self.mode() == "threshold":
+                label = "× threshold (1.0 = the run's threshold)"
+            elif self.mode() == "run" and shared and len(runs) > 1:
+                label = "map value, each run on its own scale (its range beside its name)"
+            else:
+                pct = f"{PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile"
+                label = f"map value ({pct}: {sig(lo)} – {sig(hi)})"
+            bar = pg.ColorBarItem(
+                values=(lo, hi),
+                colorMap=cmap,
+                label=label,
+                interactive=False,
+                orientation="horizontal",
+                width=10,
+            )
+            self.grid.addItem(bar, row=1, col=c, colspan=span)
+
+    def _show_scale_note(self) -> None:
+        runs, _samples = self._shown
+        if not runs:
+            return
+        lead = f"<b>{self.grid_title}</b><br>" if self.grid_title else ""
+        legend = (
+            f"<span style='color:{self.colors.box}'>cyan outline</span>: ground truth · white ring: "
+            "where the map reaches the threshold · OK / NG: the image under the policy"
+        )
+        if self.mode() == "threshold":
+            scale = "Colours in units of each run's threshold: dark 0, middle 1.0 = the threshold, bright 2.0 and above"
+        else:
+            pct = f"{PERCENTILES[0]:g}th to {PERCENTILES[1]:g}th percentile of the shown maps"
+            scale = f"Colours in map values, clipped at the {pct} (values above are as bright as the top)"
+        missing = sum(1 for per in self.data.maps.values() for m in per.values() if m is None)
+        self.scale.setText(
+            f"{lead}{scale}. {legend}" + (f"; {missing} cell(s) have no stored map" if missing else "")
         )
 
     def _apply_opacity(self, value: int) -> None:
@@ -373,25 +591,30 @@ class ComparePane(QWidget):
 
     def pick(self, sample_id: int, y: int, x: int) -> None:
         """Show every run's value at pixel (y, x) of a sample; ask memory-bank runs for the nearest patch."""
-        image = self.data.get("images", {}).get(sample_id)
+        image = self.data.images.get(sample_id)
         if image is None or not (0 <= y < image.shape[0] and 0 <= x < image.shape[1]):
             return
         self.picked = (sample_id, y, x)
+        self._ask += 1
         self._mark(sample_id, y, x)
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
         lines = [f"<b>sample {sample_id}</b>, pixel (x {x}, y {y}):"]
-        for rid, per in self.data["maps"].items():
+        for rid, per in self.data.maps.items():
             m = per.get(sample_id)
+            u = self.data.units(rid, sample_id)
             value = "no stored map" if m is None else f"{float(m[y, x]):.4g}"
-            score = self.data["scores"].get(rid, {}).get(sample_id)
+            if u is not None and np.isfinite(u[y, x]):
+                value += f" = {sig(float(u[y, x]))}× threshold"
+            score = self.data.scores.get(rid, {}).get(sample_id)
             lines.append(
                 f"{rid} ({models.get(rid, '?')}): {value}"
                 + (f" · image score {score:.4g}" if score is not None else "")
             )
         self.info.setText("<br>".join(lines))
         self.patch.clear()
-        for rid in self.data["maps"]:
+        self.patch_note.setText("")
+        for rid in self.data.maps:
             if models.get(rid) in MEMORY_BANK_MODELS:
                 self._explain(rid, sample_id, y, x)
                 break
@@ -414,30 +637,46 @@ class ComparePane(QWidget):
     def _explain(self, rid: str, sid: int, y: int, x: int) -> None:
         from workbench.jobs.explain import explain_inputs, nearest_patch
 
+        ask_id = self._ask
+
+        def current() -> bool:
+            return ask_id == self._ask  # a newer click, a rebuilt grid or another scale: drop the answer
+
         def answered(found: dict) -> None:
-            self.model.call(lambda p: nearest_patch(p, rid, found), lambda out: self._on_patch(rid, sid, out))
+            if current():
+                self.model.call(
+                    lambda p: nearest_patch(p, rid, found), lambda out: self._on_patch(rid, sid, out, ask_id)
+                )
 
         def ask(inputs: dict) -> None:
-            self.service.ask("explain", {**inputs, "y": y, "x": x}, answered, self._on_explain_error)
+            if current():
+                self.service.ask(
+                    "explain",
+                    {**inputs, "y": y, "x": x},
+                    answered,
+                    lambda m: self._on_explain_error(m, ask_id),
+                )
 
-        self.info.setText(self.info.text() + f"<br><i>{rid}: looking up the nearest normal patch …</i>")
-        self.model.call(lambda p: explain_inputs(p, rid, sid), ask, lambda e: self._on_explain_error(str(e)))
+        self.patch_note.setText(f"<i>{rid}: looking up the nearest normal patch …</i>")
+        self.model.call(
+            lambda p: explain_inputs(p, rid, sid), ask, lambda e: self._on_explain_error(str(e), ask_id)
+        )
 
-    def _on_explain_error(self, message: str) -> None:
-        self.info.setText(self.info.text().split("<br><i>")[0] + f"<br>nearest patch: {message}")
+    def _on_explain_error(self, message: str, ask_id: int) -> None:
+        if ask_id == self._ask:
+            self.patch_note.setText(f"nearest patch: {message}")
 
-    def _on_patch(self, rid: str, sid: int, out: dict) -> None:
-        if self.picked is None or self.picked[0] != sid:
+    def _on_patch(self, rid: str, sid: int, out: dict, ask_id: int) -> None:
+        if ask_id != self._ask:
             return
-        text = self.info.text().split("<br><i>")[0]
         if out.get("train_sample_id") is None:
-            self.info.setText(
-                text + f"<br>{rid}: nearest normal patch #{out['bank_index']} (training sample unknown)"
+            self.patch_note.setText(
+                f"{rid}: nearest normal patch #{out['bank_index']} (training sample unknown)"
             )
         else:
             y0, x0, y1, x1 = out["box_px"]
-            self.info.setText(
-                text + f"<br>{rid}: nearest normal patch in training sample {out['train_sample_id']} "
+            self.patch_note.setText(
+                f"{rid}: nearest normal patch in training sample {out['train_sample_id']} "
                 f"at (x {x0}–{x1}, y {y0}–{y1}); patch distance {out['score']:.4g}"
             )
             self.patch.setPixmap(to_pixmap(out["patch"], 5 * self.fontMetrics().height()))

@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -104,6 +105,12 @@ class ExportPane(QWidget):
         ):
             self.fusion.addItem(text, key)
         self.fusion.setToolTip("How the part's verdict follows from its views' verdicts")
+        self.accept_small = QCheckBox(
+            "Export even when a threshold rests on fewer than 5 normal samples", self
+        )
+        self.accept_small.setToolTip(
+            "Such a threshold cannot bound the false-alarm rate; better add normal validation passes"
+        )
         self.write_button = QPushButton("Write the bundle", self)
         self.write_button.setDefault(True)
         self.write_button.clicked.connect(self.write)
@@ -133,6 +140,7 @@ class ExportPane(QWidget):
         form = QFormLayout()
         form.addRow("Bundle folder", row)
         form.addRow("Part verdict", self.fusion)
+        form.addRow("", self.accept_small)
         buttons = QHBoxLayout()
         buttons.addWidget(self.write_button)
         buttons.addWidget(self.preview_button)
@@ -286,7 +294,7 @@ class ExportPane(QWidget):
         fusion = self.fusion.currentData()
 
         def launch() -> None:
-            self.job.start(self.model.snapshot.path, out, runs, names, fusion)
+            self.job.start(self.model.snapshot.path, out, runs, names, fusion, self.accept_small.isChecked())
             self._update_note()
 
         if self.model.dirty:

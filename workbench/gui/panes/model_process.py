@@ -207,7 +207,7 @@ class DemoProcess(ChildJob):
 
     def start(self, out_dir: str) -> None:
         self._begin()
-        self._launch(train_worker.demo_child, (out_dir,), "workbench-demo")
+        self._launch(train_worker.DEMO_JOB, {"out_dir": out_dir}, "workbench-demo")
 
 
 class ExportProcess(ChildJob):
@@ -217,26 +217,37 @@ class ExportProcess(ChildJob):
         self, project_path: str, out: str, run_ids: list[str], policies: list[str], fusion: str
     ) -> None:
         self._begin()
-        self._launch(
-            train_worker.export_child, (project_path, out, run_ids, policies, fusion), "workbench-export"
-        )
+        params = {
+            "project": project_path,
+            "out": out,
+            "run_ids": run_ids,
+            "policies": policies,
+            "fusion": fusion,
+        }
+        self._launch(train_worker.EXPORT_JOB, params, "workbench-export")
 
 
 class LineProcess(ChildJob):
-    """Runs a bundle on a video in a child as the line would; ``part(result, crops, maps)`` per part,
-    ``finished`` with the run's summary."""
+    """Runs a bundle on a video in a child as the line would; ``part(result, crops, maps)`` for each
+    part, ``finished`` with the run's summary."""
 
     part = Signal(dict, dict, dict)
 
     def start(self, bundle: str, source: str, realtime: bool = False) -> None:
         self._begin()
-        self._launch(train_worker.line_child, (bundle, source, realtime), "workbench-line")
+        folder = self._folder = tempfile.mkdtemp(prefix="workbench-line-")
+        params = {"bundle": bundle, "source": source, "realtime": realtime, "preview_dir": folder}
+        self._launch(train_worker.LINE_JOB, params, "workbench-line")
 
-    def _handle(self, event: tuple) -> None:
-        if event[0] == "part":
-            self.part.emit(event[1], event[2], event[3])
-        else:
-            super()._handle(event)
+    def _handle(self, msg: Message) -> None:
+        path = msg.event.values.get("part_file") if msg.kind == "event" and msg.event else None
+        if path and not self._cancel_requested:
+            try:
+                self.part.emit(*train_worker.read_part(path))
+            except (OSError, ValueError) as exc:
+                self.progressed.emit(None, f"a part could not be read: {exc}")
+            return
+        super()._handle(msg)
 
 
 class ModelService(QObject):

@@ -26,7 +26,7 @@ from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.widgets.job_bar import JobBar
 
-NO_POLICY = "(none: F1-best thresholds)"
+NO_POLICY = "(none: F1-best thresholds on each run's test split)"
 
 
 def open_in_browser(path: str) -> bool:
@@ -42,6 +42,7 @@ class ReportPane(QWidget):
     def __init__(self, model: StationModel, parent=None, colors: Colors = DARK):
         super().__init__(parent)
         self.model, self.colors = model, colors
+        self.chosen: str | None = None  # the policy the Thresholds step stands for
         self.job = ReportProcess(model, self)
         self.folder = QLineEdit(self)
         self.folder.setPlaceholderText("folder for index.html")
@@ -105,16 +106,30 @@ class ReportPane(QWidget):
     def shutdown(self) -> None:
         self.job.shutdown()
 
+    def choose_policy(self, name: str) -> None:
+        """Report under this policy (the one the Thresholds step stands for)."""
+        self.chosen = name
+        if self.policy.findText(name) >= 0:
+            self.policy.setCurrentText(name)
+
     def _on_snapshot(self, snap: Snapshot | None) -> None:
         current = self.policy.currentText()
         self.policy.clear()
         self.policy.addItem(NO_POLICY)
         if snap is not None:
-            self.policy.addItems(sorted(snap.policies))
+            names = list(snap.policies)
+            self.policy.addItems(sorted(names))
             if not self.folder.text():
                 self.folder.setText(str(Path(snap.path).with_name(f"{Path(snap.path).stem}-report")))
-        if current:
-            self.policy.setCurrentText(current)
+            # the one asked before, else the one chosen in Thresholds, else the newest of the station
+            for want in (
+                current if current != NO_POLICY else None,
+                self.chosen,
+                names[-1] if names else None,
+            ):
+                if want and want in snap.policies:
+                    self.policy.setCurrentText(want)
+                    break
         if snap is None:
             self.note.setText("Open a station first.")
         elif not snap.runs:

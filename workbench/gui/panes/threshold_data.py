@@ -73,6 +73,9 @@ class RunScores:
     def counts(self, thresholds: list[float]):
         return self.recount.counts(thresholds[0])
 
+    def verdicts(self, thresholds: list[float]) -> np.ndarray:
+        return self.scores >= thresholds[0]
+
     def region_counts(self, _region: None, threshold: float):
         return self.recount.counts(threshold)
 
@@ -115,6 +118,9 @@ class RunZones:
     def counts(self, thresholds: list[float]):
         return self.recount.counts(thresholds)
 
+    def verdicts(self, thresholds: list[float]) -> np.ndarray:
+        return self.recount.verdicts(thresholds)
+
     def region_counts(self, region: str, threshold: float):
         return self.recount.region_counts(self.regions.index(region), threshold)
 
@@ -135,6 +141,7 @@ def load_scores(project, run_ids: list[str]) -> dict[str, RunScores]:
     from workbench.jobs.evaluate_data import ensure_split
     from workbench.metrics import ScoreRecount
 
+    warm_up()
     out = {}
     for rid in run_ids:
         data = ensure_split(project, rid, "test", with_maps=False, predict=False)
@@ -159,6 +166,7 @@ def load_zones(project, run_ids: list[str]) -> dict[str, RunZones]:
     from workbench.jobs.evaluate_data import ensure_split
     from workbench.metrics import ZoneRecount
 
+    warm_up()
     out = {}
     for rid in run_ids:
         data = ensure_split(project, rid, "test", with_maps=True, predict=False)
@@ -189,11 +197,20 @@ def starting_threshold(data: RunScores | RunZones) -> float:
         return float(scores.max()) if scores.size else 0.0
 
 
-def score_range(data: RunScores | RunZones, region: str | None) -> tuple[float, float]:
-    """(lowest, highest) finite value the row of ``region`` sets a threshold on."""
-    values = data.peaks(region)
+def score_range(data: RunScores | RunZones) -> tuple[float, float]:
+    """(lowest, highest) finite value any row of the run sets a threshold on: every row of one run
+    spans the same range, so one value stands at one handle position in every zone."""
+    values = np.concatenate([np.asarray(data.peaks(r), np.float64).ravel() for r in data.regions])
     values = values[np.isfinite(values)]
     return (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+
+
+def warm_up() -> None:
+    """Import (on the I/O thread) what the pane later uses in the GUI thread: intervals and policies."""
+    import workbench.jobs.evaluate_policy  # noqa: F401 - the import is the point
+    from workbench.metrics.intervals import rate
+
+    rate(1, 2)  # scipy.stats loads lazily on the first interval
 
 
 def policy_dict(scope: str, values: dict[Key, float], views: dict[str, str]) -> dict[str, Any]:
@@ -226,25 +243,90 @@ def policy_dict(scope: str, values: dict[Key, float], views: dict[str, str]) -> 
     ).to_dict()
 
 
-def saved_values(policies: dict[str, dict], ids: list[str]) -> tuple[str, str, dict[Key, float]]:
-    """(name, scope, {key: threshold}) of the newest stored policy made for exactly these runs (image
-    level, or pixel level without an area rule), else ('', '', {})."""
-    for name, d in reversed(list(policies.items())):
-        runs = d.get("params", {}).get("runs")
-        if not isinstance(runs, dict) or sorted(runs.values()) != sorted(ids):
+def policy_values(stored: dict, runs: dict[str, str]) -> tuple[str, dict[Key, float]] | None:
+    """(scope, {key: threshold}) a stored policy sets for ``runs`` ({run id: view}) — the runs it was
+    made for, or every run when it names none (as ``workbench export`` reads it); None when it fits none
+    of them or the sliders cannot stand for it (a pixel policy with an area rule)."""
+    from workbench.jobs.evaluate_policy import policy_runs
+
+    covers = policy_runs(stored, runs)
+    if covers is None:
+        pairs = list(runs.items())
+    else:
+        pairs = [(rid, view) for rid, view in runs.items() if covers.get(view) == rid]
+    if not pairs:
+        return None
+    per_view = stored.get("per_view", {}) or {}
+    if stored.get("level") == "image":
+        return VIEW, {(rid, None): float(per_view.get(v, stored["threshold"])) for rid, v in pairs}
+    if (
+        stored.get("level") == "pixel"
+        and int(stored.get("min_area", 0)) <= 1
+        and not stored.get("min_area_per_zone")
+    ):
+        values: dict[Key, float] = {}
+        for rid, v in pairs:
+            values[(rid, REST)] = float(per_view.get(v, stored["threshold"]))
+            for zone, t in (stored.get("per_zone", {}) or {}).get(v, {}).items():
+                values[(rid, zone)] = float(t)
+        return ZONE, values
+    return None
+
+
+def fitting_policies(policies: dict[str, dict], runs: dict[str, str]) -> list[str]:
+    """Names of the stored policies the sliders can show for ``runs`` ({run id: view}), newest first."""
+    return [name for name, d in reversed(list(policies.items())) if policy_values(d, runs) is not None]
+
+
+def start_values(
+    policies: dict[str, dict], runs: dict[str, str], name: str | None = None
+) -> tuple[str, dict[Key, float], dict[str, str]]:
+    """(scope, {key: threshold}, {run id: policy name}) to start the sliders from: the named policy, or
+    (``name`` None) for each run the newest policy made for it, in the scope of the newest of them —
+    whether ``workbench policy`` (one run each) or this pane (a run per view) wrote it. ('', {}, {})
+    when no policy fits."""
+    names = [name] if name else fitting_policies(policies, runs)
+    scope, values, source = "", {}, {}
+    for n in names:
+        got = policy_values(policies[n], runs)
+        if got is None or (scope and got[0] != scope):
             continue
-        if d.get("level") == "image":
-            return (
-                name,
-                VIEW,
-                {(rid, None): float(d.get("per_view", {}).get(v, d["threshold"])) for v, rid in runs.items()},
-            )
-        if d.get("level") == "pixel" and int(d.get("min_area", 0)) <= 1 and not d.get("min_area_per_zone"):
-            values: dict[Key, float] = {}
-            for v, rid in runs.items():
-                view_t = float(d.get("per_view", {}).get(v, d["threshold"]))
-                values[(rid, REST)] = view_t
-                for zone, t in d.get("per_zone", {}).get(v, {}).items():
-                    values[(rid, zone)] = float(t)
-            return name, ZONE, values
-    return "", "", {}
+        scope = scope or got[0]
+        for key, t in got[1].items():
+            if key[0] not in source or source[key[0]] == n:
+                values.setdefault(key, t)
+                source.setdefault(key[0], n)
+    return scope, values, source
+
+
+def saved_values(
+    policies: dict[str, dict], ids: list[str], views: dict[str, str]
+) -> tuple[str, str, dict[Key, float]]:
+    """(name, scope, {key: threshold}) of the newest stored policy (or policies) for these runs: the name
+    is the one policy they all come from, else ''."""
+    scope, values, source = start_values(policies, {rid: views[rid] for rid in ids})
+    names = set(source.values())
+    return (names.pop() if len(names) == 1 and len(source) == len(ids) else ""), scope, values
+
+
+def count_members(
+    data: Any, region: Any, thresholds: list[float], which: str, whole: bool = False
+) -> list[int]:
+    """The sample ids behind one count ('tp', 'fp', 'tn', 'fn') of a row (``region``) or, with ``whole``,
+    of the run's own sample-level counts at all its thresholds."""
+    labels = np.asarray(data.labels, bool)
+    if whole or isinstance(data, RunScores):
+        flagged = data.verdicts(thresholds)
+        positive, keep = labels, np.ones_like(labels)
+    else:
+        k = data.regions.index(region)
+        flagged = data.recount.peaks[:, k] >= thresholds[k]
+        positive = data.recount.in_region[:, k]
+        keep = ~labels | positive  # a zone counts its own defects and every normal
+    want = {
+        "tp": flagged & positive,
+        "fp": flagged & ~positive,
+        "tn": ~flagged & ~positive,
+        "fn": ~flagged & positive,
+    }
+    return [int(data.sample_ids[i]) for i in np.flatnonzero(want[which] & keep)]

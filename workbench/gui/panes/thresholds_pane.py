@@ -1,11 +1,15 @@
-"""Set the thresholds of a training (its runs, one per view) with live TP / FP / TN / FN and rates on the
-test split, the score histogram with the threshold line, the samples whose verdict just changed, and
-save them as a threshold policy (undoable) that ``workbench eval --policy NAME`` counts the same way.
+"""Set the thresholds of a training (its runs, one per view) with live TP / FP / TN / FN and rates (each
+with its 95 % interval) on the test split, the score histogram with the threshold line, the samples whose
+verdict just changed, and save them as a threshold policy (undoable) that ``workbench eval --policy
+NAME`` counts the same way and ``workbench export`` ships.
 
-Two scopes: one threshold per view on the image score (an image-level policy), or one per named zone
-of each view on the anomaly map (a pixel-level policy: a sample is flagged when a pixel of its ROI
-reaches the threshold of its zone). The stored scores, or each map's highest value per zone, are read
-once on the I/O thread; every slider move is then a few comparisons, so the counts follow the slider.
+The sliders start from the station's policies — those ``workbench policy`` writes (one run each) as
+well as those saved here (a run per view) — or from the F1-best threshold on the test split when no
+policy fits. Two scopes: one threshold per view on the image score (an image-level policy), or one per
+named zone of each view on the anomaly map (a pixel-level policy: a sample is flagged when a pixel of
+its ROI reaches the threshold of its zone). Moved thresholds are kept per training and scope while
+the user looks elsewhere. The scores, or each map's highest value per zone, are read once on the I/O
+thread; every slider move is then a few comparisons, so the counts follow the slider.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,33 +37,42 @@ from workbench.gui.panes.threshold_data import (
     VIEW,
     ZONE,
     Key,
+    count_members,
+    fitting_policies,
     has_zones,
     load_scores,
     load_zones,
     policy_dict,
     region_title,
     run_groups,
-    saved_values,
     score_range,
+    start_values,
     starting_threshold,
 )
+from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.changed_list import ChangedList
 from workbench.gui.widgets.score_histogram import ScoreHistogram
-from workbench.gui.widgets.threshold_row import ThresholdRow, counts_text
+from workbench.gui.widgets.threshold_row import ThresholdRow, counts_html, counts_text, readable
 
 SCOPES = {VIEW: "view (image score)", ZONE: "zone (highest map value in the zone)"}
+NEWEST = "__newest__"  # the policy box's first entry: the newest policy made for each run
 ZONE_ROW_TIP = (
     "Counts in this zone alone: its defects are the defective samples with GT pixels in the zone, "
-    "its normals every normal sample"
+    "its normals every normal sample. Click a count to see the samples behind it."
 )
+COUNT_NAMES = {"tp": "caught defects", "fp": "false alarms", "tn": "passed normals", "fn": "missed defects"}
 
 
 class ThresholdsPane(QWidget):
-    """``policySaved(name)`` once a policy is in the project."""
+    """``policySaved(name)`` once a policy is in the project; ``policyChosen(name)`` when the sliders
+    stand for one stored policy (loaded or saved); ``samplesRequested(run ids, sample ids, title)``
+    when a count is clicked."""
 
     policySaved = Signal(str)
-    samplesRequested = Signal(list, list, str)  # (run ids, sample ids, what they are): a clicked count
+    policyChosen = Signal(str)
+    samplesRequested = Signal(list, list, str)
 
     def __init__(self, model: StationModel, undo: Any, parent=None, colors: Colors = DARK):
         super().__init__(parent)
@@ -71,6 +83,9 @@ class ThresholdsPane(QWidget):
         self.rows: dict[Key, ThresholdRow] = {}
         self.heads: dict[str, QLabel] = {}  # run id -> its sample-level counts (scope zone)
         self.reference: dict[Key, float] = {}  # threshold before the current change
+        self.started: dict[Key, float] = {}  # what the sliders started from (a policy or F1-best)
+        self.kept: dict[tuple[tuple[str, ...], str], dict[Key, float]] = {}  # moved, not saved
+        self.sources: dict[str, str] = {}  # run id -> the policy its row started from
         self.focus: Key | None = None
         self._loading = False
         self._stale = False  # the training or scope changed while the pane was hidden: read when shown
@@ -83,9 +98,16 @@ class ThresholdsPane(QWidget):
         for key, text in SCOPES.items():
             self.scope_combo.addItem(text, key)
         self.scope_combo.setToolTip(
-            "Per zone: a pixel-level policy with one threshold for each zone painted in the Views pane"
+            "Per zone: a pixel-level policy with one threshold for each zone painted in the Views step"
         )
-        self.scope_combo.currentIndexChanged.connect(lambda _i: self._load())
+        self.scope_combo.currentIndexChanged.connect(
+            lambda _i: self._load(scope=self.scope_combo.currentData())
+        )
+        self.policy_combo = QComboBox(self)
+        self.policy_combo.setToolTip(
+            "Where the sliders start: a policy of the station (from `workbench policy` or saved here)"
+        )
+        self.policy_combo.activated.connect(lambda _i: self._load(policy_chosen=True))
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
         self.rows_box = QWidget(self)
@@ -98,22 +120,35 @@ class ThresholdsPane(QWidget):
         self.rows_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rows_scroll.setWidget(self.rows_box)
         self.total = QLabel("", self)
+        self.total.setWordWrap(True)
         self.total.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hist = ScoreHistogram(self, colors)
         self.hist.thresholdDragged.connect(self._from_line)
+        self.no_hist = QLabel("The scores of the chosen runs appear here as two histograms.", self)
+        self.no_hist.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_hist.setWordWrap(True)
+        self.hist_stack = QStackedWidget(self)
+        self.hist_stack.addWidget(self.no_hist)
+        self.hist_stack.addWidget(self.hist)
         self.changed_title = QLabel("Verdicts that just changed", self)
-        self.changed = QListWidget(self)
+        self.changed = ChangedList(self, colors)
         self.changed.itemActivated.connect(self._select)
         self.changed.itemClicked.connect(self._select)
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("policy name")
+        self.edited = QLabel("", self)
         self.save_button = QPushButton("Save as policy", self)
         self.save_button.clicked.connect(self.save_policy)
 
         form = QFormLayout()
         form.addRow("Runs", self.group_combo)
-        form.addRow("Threshold per", self.scope_combo)
+        scope_row = QHBoxLayout()
+        scope_row.addWidget(self.scope_combo, 1)
+        scope_row.addWidget(QLabel("Start from", self))
+        scope_row.addWidget(self.policy_combo, 1)
+        form.addRow("Threshold per", scope_row)
         save = QHBoxLayout()
+        save.addWidget(self.edited)
         save.addWidget(self.name, 1)
         save.addWidget(self.save_button)
         upper = QWidget(self)
@@ -128,7 +163,7 @@ class ThresholdsPane(QWidget):
         ll.addWidget(self.changed)
         split = self.split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(upper)
-        split.addWidget(self.hist)
+        split.addWidget(self.hist_stack)
         split.addWidget(lower)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
@@ -137,10 +172,10 @@ class ThresholdsPane(QWidget):
         layout.addWidget(split, 1)
         layout.addLayout(save)
 
-        model.opened.connect(self._on_snapshot)
+        model.opened.connect(self._on_opened)
         model.changed.connect(self._on_snapshot)
-        model.closed.connect(lambda: self._on_snapshot(None))
-        self._on_snapshot(model.snapshot)
+        model.closed.connect(lambda: self._on_opened(None))
+        self._on_opened(model.snapshot)
 
     @property
     def busy(self) -> bool:
@@ -149,16 +184,16 @@ class ThresholdsPane(QWidget):
     def set_colors(self, colors: Colors) -> None:
         self.colors = colors
         self.hist.set_colors(colors)
+        self.changed.colors = colors
 
     def shutdown(self) -> None:
         pass
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-
         if self._stale:
             self._load()
-        QTimer.singleShot(0, self._share_height)  # once the dock has its size
+        QTimer.singleShot(0, self._share_height)  # once the page has its size
 
     def _share_height(self) -> None:
         """The sliders get the room they need, up to half the pane; the histogram two thirds of the rest."""
@@ -172,11 +207,25 @@ class ThresholdsPane(QWidget):
         rest = total - rows
         self.split.setSizes([rows, rest * 2 // 3, rest - rest * 2 // 3])
 
+    def _update_enabled(self) -> None:
+        has_rows = bool(self.rows)
+        has_runs = bool(self.groups)
+        for w in (self.group_combo, self.scope_combo, self.policy_combo):
+            w.setEnabled(has_runs and not self._loading)
+        self.name.setEnabled(has_rows)
+        self.save_button.setEnabled(has_rows)
+        self.hist_stack.setCurrentWidget(self.hist if has_rows else self.no_hist)
+
     # --- which runs -------------------------------------------------------------------------------
+    def _on_opened(self, snap: Snapshot | None) -> None:
+        self.kept = {}
+        self.groups = []
+        self._on_snapshot(snap)
+
     def _on_snapshot(self, snap: Snapshot | None) -> None:
         groups = run_groups(snap.runs) if snap is not None else []
         keys = [[r.id for r in g] for g in groups]
-        if keys == [[r.id for r in g] for g in self.groups]:
+        if keys == [[r.id for r in g] for g in self.groups] and snap is not None:
             return  # an edit elsewhere (a saved policy, a label) keeps the sliders where they are
         before = [[r.id for r in g] for g in self.groups]
         added = [k for k in keys if k not in before]
@@ -197,6 +246,10 @@ class ThresholdsPane(QWidget):
         i = self.group_combo.currentIndex()
         return [r.id for r in self.groups[i]] if 0 <= i < len(self.groups) else []
 
+    def run_views(self) -> dict[str, str]:
+        i = self.group_combo.currentIndex()
+        return {r.id: r.view for r in self.groups[i]} if 0 <= i < len(self.groups) else {}
+
     def select_runs(self, run_ids: list[str]) -> None:
         """Show the training that holds these runs."""
         for i, g in enumerate(self.groups):
@@ -208,78 +261,127 @@ class ThresholdsPane(QWidget):
         """Show one threshold per view (``"view"``) or per zone (``"zone"``)."""
         self.scope_combo.setCurrentIndex(self.scope_combo.findData(scope))
 
+    def choose_policy(self, name: str | None) -> None:
+        """Start the sliders from the stored policy ``name`` (None: the newest policy of each run)."""
+        i = self.policy_combo.findData(name or NEWEST)
+        if i >= 0:
+            self.policy_combo.setCurrentIndex(i)
+            self._load(policy_chosen=True)
+
     def _on_group(self) -> None:
-        """A training chosen: its zones decide whether 'per zone' is offered, its saved policy the scope."""
+        """A training chosen: its zones decide whether 'per zone' is offered, its policies the scope."""
         snap, ids = self.model.snapshot, self.run_ids()
         zoned = snap is not None and has_zones(snap.views, [r.view for r in snap.runs if r.id in ids])
         self.scope_combo.model().item(self.scope_combo.findData(ZONE)).setEnabled(zoned)
-        _name, scope, _values = saved_values(snap.policies if snap else {}, ids)
-        self.scope_combo.blockSignals(True)
-        self.set_scope(scope if scope and (zoned or scope == VIEW) else VIEW)
-        self.scope_combo.blockSignals(False)
-        self._load()
+        self.policy_combo.clear()
+        self._load(scope=None)
 
-    def _load(self) -> None:
+    def _load(self, scope: str | None = "", policy_chosen: bool = False) -> None:
         """Read the chosen training's scores or maps (once the pane is on screen: a hidden pane reads
-        nothing, so opening a station stays quick)."""
+        nothing, so opening a station stays quick). ``scope`` None: the scope of its policies."""
+        if scope == "":  # as it is, unless nothing is shown yet or a policy was picked (its own scope)
+            scope = self.scope_combo.currentData() if self.rows and not policy_chosen else None
         self._clear_rows()
         ids = self.run_ids()
+        self._update_enabled()
         if not ids:
-            self.message.setText("Train a model first: its thresholds are set here.")
+            self.message.setText(
+                "Train a model first: its thresholds are set here."
+                if self.model.snapshot
+                else "Open a station first."
+            )
             return
         self._stale = not self.isVisible()
         if self._stale:
             return
-        scope = self.scope_combo.currentData()
+        snap = self.model.snapshot
+        runs, policies = self.run_views(), dict(snap.policies)
+        picked = self.policy_combo.currentData() if policy_chosen else None
+        name = None if picked in (None, NEWEST) else picked
+        if policy_chosen:  # the user asked for the policy's values: moved ones give way
+            for sc in (VIEW, ZONE):
+                self.kept.pop((tuple(ids), sc), None)
+        zoned = has_zones(snap.views, list(runs.values()))
         self._loading = True
-        self.message.setText("Reading the maps …" if scope == ZONE else "Reading the scores …")
-        read = load_zones if scope == ZONE else load_scores
-        self.model.call(lambda p: read(p, ids), lambda d: self._on_loaded(ids, scope, d), self._on_error)
+        self._update_enabled()
+        self.message.setText("Reading the scores …")
+
+        def read(p: Any) -> tuple:
+            have, values, source = start_values(policies, runs, name)
+            want = scope or (have if have == VIEW or zoned else VIEW) or VIEW
+            if have != want:
+                values, source = {}, {}
+            data = (load_zones if want == ZONE else load_scores)(p, ids)
+            return want, data, values, source, fitting_policies(policies, runs)
+
+        self.model.call(read, lambda out: self._on_loaded(ids, name, *out), self._on_error)
 
     def _on_error(self, exc: BaseException) -> None:
         self._loading = False
+        self._update_enabled()
         self.message.setText(str(exc))
 
-    def _on_loaded(self, ids: list[str], scope: str, data: dict[str, Any]) -> None:
+    def _fill_policy_combo(self, names: list[str], name: str | None) -> None:
+        self.policy_combo.blockSignals(True)
+        self.policy_combo.clear()
+        if names:
+            self.policy_combo.addItem("the newest policy of each run", NEWEST)
+        for n in names:
+            self.policy_combo.addItem(n, n)
+        if not names:
+            self.policy_combo.addItem("no policy yet: best F1 on the test split", NEWEST)
+        self.policy_combo.setCurrentIndex(max(0, self.policy_combo.findData(name or NEWEST)))
+        self.policy_combo.blockSignals(False)
+
+    def _on_loaded(
+        self, ids: list[str], name: str | None, scope: str, data: dict, saved: dict, source: dict, names: list
+    ) -> None:
         self._loading = False
-        if ids != self.run_ids() or scope != self.scope_combo.currentData():
-            return  # another training or scope was chosen meanwhile
+        if ids != self.run_ids():
+            self._update_enabled()
+            return  # another training was chosen meanwhile
         self._clear_rows()
-        self.scope, self.data = scope, data
-        snap = self.model.snapshot
-        name, saved_scope, saved = saved_values(snap.policies if snap else {}, ids)
-        if saved_scope != scope:
-            name, saved = "", {}
-        self.message.setText(
-            "Test split; a sample is flagged when its score is at or above the threshold."
-            if scope == VIEW
-            else "Test split; a sample is flagged when a pixel of its ROI reaches the threshold of its zone. "
-            "The line under each run counts its samples; each zone's counts its own defects and every normal."
-        )
+        self.scope, self.data, self.sources = scope, data, source
+        self.scope_combo.blockSignals(True)
+        self.set_scope(scope)
+        self.scope_combo.blockSignals(False)
+        self._fill_policy_combo(names, name)
+        kept = self.kept.get((tuple(ids), scope), {})
+        self.message.setText(self._explain(scope, source, bool(kept)))
+        em = self.fontMetrics().horizontalAdvance("M")
         for rid in ids:
             d = data[rid]
             start = starting_threshold(d)
+            lo, hi = score_range(d)  # one range for every row of the run
+            pad = 0.05 * (hi - lo or 1.0)
             if scope == ZONE:
                 head = QLabel(self.rows_box)
-                head.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                head.setTextInteractionFlags(
+                    Qt.TextInteractionFlag.TextSelectableByMouse
+                    | Qt.TextInteractionFlag.LinksAccessibleByMouse
+                )
+                head.linkActivated.connect(
+                    lambda which, r=rid: self._open_counts((r, None), which, whole=True)
+                )
                 head.setWordWrap(True)
                 self._add_row_widget(head)
                 self.heads[rid] = head
             for region in d.regions:
                 key = (rid, region)
-                value = saved.get(key, saved.get((rid, REST), start))
-                lo, hi = score_range(d, region)
-                pad = 0.05 * (hi - lo or 1.0)
+                first = saved.get(key, saved.get((rid, REST), start))
+                value = kept.get(key, first)
                 title = f"{d.view} · {rid}" if region is None else region_title(region, len(d.regions))
                 row = ThresholdRow(title, min(lo - pad, value), max(hi + pad, value), value, self.rows_box)
                 if region is not None:
                     row.counts.setToolTip(ZONE_ROW_TIP)
-                    row.setContentsMargins(2 * self.fontMetrics().horizontalAdvance("M"), 0, 0, 0)
+                    row.setContentsMargins(2 * em, 0, 0, 0)
                 row.moved.connect(lambda v, k=key: self._moved(k, v))
                 row.pressed.connect(lambda k=key: self._pressed(k))
+                row.countClicked.connect(lambda which, k=key: self._open_counts(k, which))
                 self._add_row_widget(row)
                 self.rows[key] = row
                 self.reference[key] = value
+                self.started[key] = first
                 self._update_row(key)
             self._update_head(rid)
         width = max((r.title.sizeHint().width() for r in self.rows.values()), default=0)
@@ -288,9 +390,35 @@ class ThresholdsPane(QWidget):
         self.focus = next(iter(self.rows), None)
         self._show_histogram()
         self._update_total()
+        self._update_edited()
+        self._update_enabled()
         QTimer.singleShot(0, self._share_height)
+        from_one = set(source.values())
         model = self.groups[self.group_combo.currentIndex()][0].model
-        self.name.setText(name or f"{model}-{'-'.join(ids)}-{'zones' if scope == ZONE else 'manual'}")
+        if len(from_one) == 1 and len(source) == len(ids):
+            self.name.setText(from_one.pop())
+            self.policyChosen.emit(self.name.text())
+        else:
+            self.name.setText(f"{model}-{'-'.join(ids)}-{'zones' if scope == ZONE else 'manual'}")
+
+    def _explain(self, scope: str, source: dict[str, str], kept: bool) -> str:
+        rule = (
+            "Test split; a sample is flagged when its score is at or above the threshold."
+            if scope == VIEW
+            else "Test split; a sample is flagged when a pixel of its ROI reaches the threshold of its zone. "
+            "The line under each run counts its samples; each zone's counts its own defects and every normal."
+        )
+        names = sorted(set(source.values()))
+        if names:
+            start = "Started from the policy " + ", ".join(f"'{n}'" for n in names)
+            missing = [rid for rid in self.run_ids() if rid not in source]
+            if missing:
+                start += f"; {', '.join(missing)} from the F1-best threshold (no policy fits)"
+        else:
+            start = "No policy fits these runs: started from the F1-best threshold on the test split"
+        if kept:
+            start += ". The thresholds you moved are kept while you look elsewhere (not saved yet)"
+        return f"{rule} {start}."
 
     def _add_row_widget(self, w: QWidget) -> None:
         self.rows_layout.insertWidget(self.rows_layout.count() - 1, w)  # above the closing stretch
@@ -299,10 +427,12 @@ class ThresholdsPane(QWidget):
         for w in [*self.rows.values(), *self.heads.values()]:
             w.setParent(None)
             w.deleteLater()
-        self.rows, self.heads, self.reference, self.data = {}, {}, {}, {}
+        self.rows, self.heads, self.reference, self.data, self.started = {}, {}, {}, {}, {}
         self.focus = None
         self.changed.clear()
         self.total.setText("")
+        self.edited.setText("")
+        self.hist.clear_scores()
 
     # --- live counts -------------------------------------------------------------------------------
     def thresholds(self, run_id: str) -> list[float]:
@@ -325,12 +455,20 @@ class ThresholdsPane(QWidget):
         self._update_row(key)
         self._update_head(key[0])
         self._update_total()
+        ids = tuple(self.run_ids())
+        self.kept[(ids, self.scope)] = {k: r.value() for k, r in self.rows.items()}
+        self._update_edited()
         if self.focus != key:
             self.focus = key
             self._show_histogram()
             QTimer.singleShot(0, lambda k=key: self._keep_in_sight(k))  # once the rows are laid out
         self.hist.set_threshold(value)
         self._show_changed(key)
+
+    def _update_edited(self) -> None:
+        moved = any(abs(r.value() - self.started.get(k, r.value())) > 0 for k, r in self.rows.items())
+        self.edited.setText("● moved, not saved" if moved else "")
+        self.edited.setStyleSheet(f"color: {self.colors.warn};" if moved else "")
 
     def _keep_in_sight(self, key: Key) -> None:
         """Scroll the row the histogram shows into view."""
@@ -342,12 +480,13 @@ class ThresholdsPane(QWidget):
             self.rows[self.focus].set_value(value)
 
     def _update_row(self, key: Key) -> None:
-        self.rows[key].counts.setText(counts_text(self.row_counts(key)))
+        self.rows[key].counts.setText(counts_html(self.row_counts(key), self.colors.box))
 
     def _update_head(self, rid: str) -> None:
         if rid in self.heads:
             d = self.data[rid]
-            self.heads[rid].setText(f"<b>{d.view} · {rid}</b>, samples: {counts_text(self.counts(rid))}")
+            text = counts_html(self.counts(rid), self.colors.box)
+            self.heads[rid].setText(f"<b>{d.view} · {rid}</b>, samples: {text}")
 
     def _update_total(self) -> None:
         if len(self.data) < 2:
@@ -357,7 +496,22 @@ class ThresholdsPane(QWidget):
 
         cs = [self.counts(r) for r in self.data]
         total = Counts(*(sum(getattr(c, k) for c in cs) for k in ("tp", "fp", "tn", "fn")))
-        self.total.setText(f"<b>All views</b>: {counts_text(total)}")
+        self.total.setText(f"<b>All views</b>: {readable(counts_text(total))}")
+
+    def _open_counts(self, key: Key, which: str, whole: bool = False) -> None:
+        """Show the samples behind one count in the Compare step's grid."""
+        rid, region = key
+        d = self.data.get(rid)
+        if d is None:
+            return
+        ids = count_members(d, region, self.thresholds(rid), which, whole=whole)
+        where = (
+            d.view if region is None or whole else f"{d.view}, zone {region_title(region, len(d.regions))}"
+        )
+        t = "thresholds" if whole and self.scope == ZONE else f"threshold {sig(self.rows[key].value())}"
+        self.samplesRequested.emit(
+            [rid], ids, f"{which.upper()}: {COUNT_NAMES[which]} of {rid} ({where}) at {t}"
+        )
 
     def _show_histogram(self) -> None:
         if self.focus is None:
@@ -367,36 +521,25 @@ class ThresholdsPane(QWidget):
         values = d.peaks(region)
         self.hist.set_scores(values[~d.labels], values[d.defects_in(region)])
         where = d.view if region is None else f"{d.view} · zone {region_title(region, len(d.regions))}"
-        self.hist.set_caption(f"{where} · {rid}")
+        self.hist.set_caption(f"view {where} · {rid}")
         self.hist.setLabel("bottom", d.axis)
         self.hist.set_threshold(self.rows[self.focus].value())
 
     def _show_changed(self, key: Key) -> None:
         rid, region = key
-        d, snap = self.data[rid], self.model.snapshot
+        d = self.data[rid]
         old, new = self.reference[key], self.rows[key].value()
         flips = d.flips(region, self.thresholds(rid), old)
-        self.changed.clear()
-        for k in flips.index:
-            sid, flagged = d.sample_ids[int(k)], bool(flips.flagged[k])
-            truth = "defective" if d.labels[k] else "normal"
-            info = snap.sample(sid) if snap is not None else None
-            where = f"pass {info.pass_index}" if info is not None else ""
-            item = QListWidgetItem(
-                f"sample {sid} ({d.view}, {where}, {truth}, {flips.what} {flips.values[k]:.4g}): now "
-                + ("flagged" if flagged else "passed")
-            )
-            item.setData(Qt.ItemDataRole.UserRole, sid)
-            item.setForeground(self.colors.label_color("defective" if flagged else "good"))
-            self.changed.addItem(item)
-        if not len(flips.index) and old != new:
-            item = QListWidgetItem(flips.none_text)
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.changed.addItem(item)
+        self.changed.show_flips(d, flips, self.model.snapshot, old != new)
         scope = d.view if region is None else f"{d.view}/{region_title(region, len(d.regions))}"
-        self.changed_title.setText(f"Verdicts that just changed ({scope}: {old:.4g} → {new:.4g})")
+        self.changed_title.setText(
+            f"Verdicts that just changed ({scope}: {sig(old)} → {sig(new)}) — "
+            f"<span style='color:{self.colors.defective}'>missed defects</span>, "
+            f"<span style='color:{self.colors.warn}'>new false alarms</span>, "
+            f"<span style='color:{self.colors.good}'>fixed</span>"
+        )
 
-    def _select(self, item: QListWidgetItem) -> None:
+    def _select(self, item) -> None:
         sid = item.data(Qt.ItemDataRole.UserRole)
         if sid is not None:
             self.model.select_sample(int(sid))
@@ -404,7 +547,7 @@ class ThresholdsPane(QWidget):
     # --- policy --------------------------------------------------------------------------------------
     def policy(self) -> dict[str, Any]:
         """The thresholds as a stored policy (ThresholdPolicy.to_dict): image level with one value per
-        view, or pixel level with one value per zone."""
+        view, or pixel level with one value per zone; it names its run per view, as export reads it."""
         values = {key: row.value() for key, row in self.rows.items()}
         return policy_dict(self.scope, values, {rid: d.view for rid, d in self.data.items()})
 
@@ -430,5 +573,10 @@ class ThresholdsPane(QWidget):
             self.undo.run(f"Save policy {name}", lambda p: p.set_policy(name, new), undo)
         else:
             self.model.edit(lambda p: p.set_policy(name, new), f"Save policy {name}")
+        self.kept.pop((tuple(self.run_ids()), self.scope), None)
+        self.started = {k: r.value() for k, r in self.rows.items()}
+        self.sources = {rid: name for rid in self.data}
+        self._update_edited()
         self.message.setText(f"Saved policy '{name}' (save the station to keep it).")
         self.policySaved.emit(name)
+        self.policyChosen.emit(name)

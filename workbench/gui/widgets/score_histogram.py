@@ -1,4 +1,5 @@
-"""The image scores of normal and defective samples as two histograms, with a draggable threshold line."""
+"""The image scores of normal and defective samples as two histograms, with a draggable threshold line
+that says its value; the title names the view (and zone) and the run it shows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 
 from workbench.gui.pg import pyqtgraph as pg
+from workbench.gui.runs import sig
 from workbench.gui.theme import DARK, Colors
 
 
@@ -31,7 +33,8 @@ class ScoreHistogram(pg.PlotWidget):
         self.normals = self.plot([], [], stepMode="center", fillLevel=0, name="normal")
         self.defects = self.plot([], [], stepMode="center", fillLevel=0, name="defective")
         self.line = pg.InfiniteLine(angle=90, movable=True)
-        self.line.sigDragged.connect(lambda ln: self.thresholdDragged.emit(float(ln.value())))
+        self.line.sigDragged.connect(lambda ln: self._dragged(float(ln.value())))
+        self.label = pg.InfLineLabel(self.line, text="", position=0.92, anchors=[(0, 0), (0, 0)])
         self.addItem(self.line)
         self.setMinimumHeight(8 * self.fontMetrics().height())
         self._caption = ""
@@ -55,14 +58,18 @@ class ScoreHistogram(pg.PlotWidget):
         self.defects.setPen(pg.mkPen(colors.defective, width=1.5))
         self.defects.setBrush(_fill(colors.defective, 110))
         self.line.setPen(pg.mkPen(colors.cursor, width=2))
+        self.label.setColor(colors.cursor)
+
+    def clear_scores(self) -> None:
+        self.normals.setData([], [])
+        self.defects.setData([], [])
 
     def set_scores(self, normal: np.ndarray, defective: np.ndarray, bins: int = 30) -> None:
         """Histograms of the two groups on shared bins spanning both."""
         both = np.concatenate([normal, defective]).astype(np.float64)
         both = both[np.isfinite(both)]
         if both.size == 0:
-            self.normals.setData([], [])
-            self.defects.setData([], [])
+            self.clear_scores()
             return
         lo, hi = float(both.min()), float(both.max())
         if hi <= lo:
@@ -78,7 +85,12 @@ class ScoreHistogram(pg.PlotWidget):
         self.getAxis("left").setTickSpacing(step, step)
         self.setYRange(0, top * 1.1, padding=0)
 
+    def _dragged(self, value: float) -> None:
+        self.label.setText(f"threshold {sig(value)}")
+        self.thresholdDragged.emit(value)
+
     def set_threshold(self, value: float) -> None:
         self.line.blockSignals(True)
         self.line.setValue(value)
         self.line.blockSignals(False)
+        self.label.setText(f"threshold {sig(value)}")

@@ -1,0 +1,139 @@
+"""The Thresholds pane reads as a user expects: changed verdicts coloured by what they mean, one value at
+one handle position in every zone of a run, moved thresholds kept across a scope switch, a histogram that
+names its view and says its threshold, 95 % intervals on every rate, counts that open their samples,
+the policies `workbench policy` writes, and nothing to touch without a station."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QColor
+from test_pane_thresholds import add_scored_runs, add_zones, scored, thresholds  # noqa: F401 - fixtures
+
+from workbench.gui.widgets.threshold_row import plain
+
+
+def test_a_missed_defect_is_red_and_a_new_false_alarm_amber(window, thresholds):  # noqa: F811
+    (rid, region), row = next(iter(thresholds.rows.items()))
+    d = thresholds.data[rid]
+    lo, hi = float(d.scores.min()), float(d.scores.max())
+    row.set_value(lo - 1)  # everything flagged
+    thresholds._pressed((rid, region))
+    row.set_value(hi + 1)  # nothing flagged: defects are missed, false alarms cleared
+    colors = {
+        thresholds.changed.item(i).text().split(":")[0]: thresholds.changed.item(i).foreground().color()
+        for i in range(thresholds.changed.count())
+    }
+    assert colors["missed defect"] == QColor(window.colors.defective)
+    assert colors["false alarm cleared"] == QColor(window.colors.good)
+    thresholds._pressed((rid, region))
+    row.set_value(lo - 1)  # back: normals become new false alarms, defects are caught
+    colors = {
+        thresholds.changed.item(i).text().split(":")[0]: thresholds.changed.item(i).foreground().color()
+        for i in range(thresholds.changed.count())
+    }
+    assert colors["new false alarm"] == QColor(window.colors.warn)
+    assert colors["defect caught"] == QColor(window.colors.good)
+    assert window.colors.warn not in (window.colors.good, window.colors.defective)
+
+
+def test_every_rate_has_its_95_percent_interval_and_the_histogram_names_its_view(thresholds):  # noqa: F811
+    (rid, _region), row = next(iter(thresholds.rows.items()))
+    text = plain(row.counts.text())
+    c = thresholds.row_counts((rid, None))
+    assert f"from {c.fp + c.tn} normals" in text and f"from {c.tp + c.fn} defects" in text
+    assert text.count("at 95 %") == 3  # recall, FPR, precision
+    view = thresholds.data[rid].view
+    assert (
+        f"view {view}" in thresholds.hist.plotItem.titleLabel.text
+        and rid in thresholds.hist.plotItem.titleLabel.text
+    )
+    row.set_value(4.25)
+    assert thresholds.hist.label.textItem.toPlainText() == "threshold 4.25"
+
+
+def test_a_clicked_count_asks_for_exactly_the_samples_behind_it(thresholds, qtbot):  # noqa: F811
+    (rid, region), row = next(iter(thresholds.rows.items()))
+    row.set_value(5.0)
+    d = thresholds.data[rid]
+    want = sorted(int(s) for s, v, y in zip(d.sample_ids, d.scores, d.labels) if v >= 5.0 and not y)
+    with qtbot.waitSignal(thresholds.samplesRequested) as got:
+        row.counts.linkActivated.emit("fp")
+    runs, ids, title = got.args
+    assert runs == [rid] and sorted(ids) == want and title.startswith("FP: false alarms")
+
+
+@pytest.fixture
+def zoned(window, station, qtbot):
+    add_scored_runs(station)
+    add_zones(station)
+    window._close_confirmed = True
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("thresholds")
+    pane = window.analysis_panes["thresholds"]
+    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
+    return pane
+
+
+def test_in_zone_mode_one_value_stands_at_one_handle_position(zoned, qtbot):
+    zoned.set_scope("zone")
+    qtbot.waitUntil(lambda: zoned.scope == "zone" and len(zoned.rows) == 6 and not zoned.busy, timeout=30000)
+    for rid in zoned.data:
+        rows = [r for (run, _z), r in zoned.rows.items() if run == rid]
+        for r in rows:
+            r.set_value(5.0)
+        assert len({r.handle_position() for r in rows}) == 1
+        assert len({(r.lo, r.hi) for r in rows}) == 1
+
+
+def test_a_scope_switch_keeps_the_moved_thresholds(zoned, qtbot):
+    moved = {}
+    for k, (key, row) in enumerate(zoned.rows.items()):
+        row.set_value(3.0 + k)
+        moved[key] = row.value()
+    assert "moved, not saved" in zoned.edited.text()
+    zoned.set_scope("zone")
+    qtbot.waitUntil(lambda: zoned.scope == "zone" and len(zoned.rows) == 6 and not zoned.busy, timeout=30000)
+    zoned.set_scope("view")
+    qtbot.waitUntil(lambda: zoned.scope == "view" and len(zoned.rows) == 2 and not zoned.busy, timeout=30000)
+    assert {k: r.value() for k, r in zoned.rows.items()} == moved
+    assert "kept" in zoned.message.text()
+
+
+def test_the_policies_workbench_policy_writes_start_the_sliders(window, station, qtbot):
+    from workbench.metrics import ThresholdPolicy
+    from workbench.project import Project
+
+    add_scored_runs(station)
+    with Project.open(station) as p:  # what `workbench policy P --run RUN` stores: one run each
+        for k, run in enumerate(p.runs):
+            pol = ThresholdPolicy(threshold=2.0 + k, per_view={run.view: 2.0 + k}, source="f1")
+            pol.params.update(run=run.id, view=run.view, fitted_on="val", n_val=9, cli_source="f1")
+            p.set_policy(f"{run.id}-f1", pol.to_dict())
+        runs = {r.id: r.view for r in p.runs}
+        p.save()
+    window._close_confirmed = True
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("thresholds")
+    pane = window.analysis_panes["thresholds"]
+    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
+    for k, rid in enumerate(runs):
+        assert pane.rows[(rid, None)].value() == pytest.approx(2.0 + k)
+        assert pane.sources[rid] == f"{rid}-f1"
+    assert "Started from the policy" in pane.message.text()
+    names = [pane.policy_combo.itemData(i) for i in range(pane.policy_combo.count())]
+    assert {f"{rid}-f1" for rid in runs} <= set(names)
+    first = next(iter(runs))
+    pane.choose_policy(f"{first}-f1")  # one policy alone: the other run starts from F1-best
+    qtbot.waitUntil(lambda: not pane.busy and bool(pane.rows), timeout=20000)
+    assert pane.sources == {first: f"{first}-f1"}
+
+
+def test_without_a_station_nothing_can_be_touched_and_no_axis_is_drawn(window):
+    pane = window.analysis_panes["thresholds"]
+    assert not pane.save_button.isEnabled() and not pane.name.isEnabled()
+    assert not pane.group_combo.isEnabled() and not pane.scope_combo.isEnabled()
+    assert pane.hist_stack.currentWidget() is pane.no_hist
+    assert np.size(pane.hist.normals.getData()[0] or []) == 0
