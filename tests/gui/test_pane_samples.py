@@ -122,3 +122,41 @@ def test_edit_menu_undo_and_redo_have_their_shortcuts_and_work(samples, qtbot):
     qtbot.waitUntil(lambda: sample(w, first.id).label == first.label, timeout=10000)
     redo.trigger()
     qtbot.waitUntil(lambda: sample(w, first.id).label == "unknown", timeout=10000)
+
+
+def test_the_edit_boxes_start_empty_and_moving_defects_into_train_asks_first(samples, qtbot):
+    w, pane = samples, samples.samples_pane
+    assert pane.label_box.currentIndex() == -1 and pane.split_box.currentIndex() == -1
+    defective = [s for s in pane.thumbs.samples if s.label == "defective"]
+    pane.select_ids([s.id for s in defective])
+    assert not pane.set_split_button.isEnabled(), "nothing chosen: nothing to set"
+    pane.set_split_button.click()
+    asked: list[str] = []
+    pane.ask_train = lambda text: asked.append(text) or False  # the user says no
+    pane.split_box.setCurrentText("train")
+    assert pane.set_split_button.isEnabled()
+    pane.set_split_button.click()
+    assert asked and "defective" in asked[0]
+    settle(w, qtbot)
+    assert all(sample(w, s.id).split != "train" for s in defective)
+    pane.ask_train = lambda text: asked.append(text) or True  # now yes
+    pane.set_split_button.click()
+    qtbot.waitUntil(lambda: all(sample(w, s.id).split == "train" for s in defective), timeout=10000)
+    goods = [s for s in pane.thumbs.samples if s.label == "good" and s.split != "train"]
+    asked.clear()
+    pane.select_ids([s.id for s in goods])
+    pane.set_split_button.click()  # good, real samples go into train without a question
+    assert not asked
+
+
+def test_a_synthetic_sample_carries_a_badge():
+    from types import SimpleNamespace
+
+    from workbench.gui.panes.samples_pane import train_warning
+    from workbench.gui.widgets.thumbnail_model import ThumbnailModel
+
+    model = ThumbnailModel(lambda fn, done: None)
+    made = SimpleNamespace(id=7, view="front", split="test", label="defective", synthetic=True)
+    real = SimpleNamespace(id=8, view="front", split="test", label="good", synthetic=False)
+    assert "◆" in model.caption(made) and "◆" not in model.caption(real)
+    assert "synthetic" in train_warning([made]) and train_warning([real]) == ""

@@ -57,6 +57,17 @@ def test_training_adds_one_run_per_view_to_the_open_station(opened, train_pane, 
     assert len(snap.results) == 2  # each run scored its view's test split
     assert opened.model.dirty  # added to the open station; File > Save keeps them
     assert "Trained" in train_pane.bar.message.text()
+    qtbot.waitUntil(
+        lambda: "image AUROC" in train_pane.result.text() or "needs normal" in train_pane.result.text(),
+        timeout=30000,
+    )
+    for rid in runs:
+        assert rid in train_pane.result.text()
+    assert train_pane.compare_button.isVisible()
+    with qtbot.waitSignal(train_pane.compareRequested) as asked:
+        train_pane.compare_button.click()
+    assert asked.args[0] == runs
+    opened.show_pane("compare")  # the window wires the button to the Compare step
 
 
 def test_cancel_stops_training_and_leaves_the_station_unchanged(opened, train_pane, qtbot):
@@ -72,7 +83,7 @@ def test_cancel_stops_training_and_leaves_the_station_unchanged(opened, train_pa
 
 
 def test_a_bad_parameter_gets_a_message_and_changes_nothing(opened, train_pane, qtbot):
-    choose(train_pane, "padim", {**TINY, "layers": "not-a-layer"})
+    choose(train_pane, "padim", {**TINY, "layers": []})  # every layer unticked
     with qtbot.waitSignal(train_pane.job.failed, timeout=240000):
         train_pane.start()
     assert "Training failed" in train_pane.bar.message.text()
@@ -89,3 +100,30 @@ def test_small_float_defaults_are_not_rounded_into_a_change(qtbot):
     )
     assert form.value("weight_decay") == 1e-5  # FastFlow's and SimpleNet's default; 4 decimals made it 0.0
     assert form.values() == {}
+
+
+def test_parameters_have_editors_of_their_type(train_pane, qtbot):
+    from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox
+
+    from workbench.gui.widgets.param_fields import ChecklistField, ChoiceField, PairField, WeightsField
+
+    train_pane.model_combo.setCurrentText("patchcore")
+    fields = {name: w for name, (w, _d) in train_pane.form.fields.items()}
+    assert isinstance(fields["layers"], ChecklistField)
+    assert fields["layers"].value() == ["layer2", "layer3"]  # the model's default, as ticks
+    assert isinstance(fields["image_size"], PairField) and fields["image_size"].value() is None
+    assert isinstance(fields["pretrained"], QCheckBox)
+    assert isinstance(fields["backbone"], ChoiceField) and "resnet18" in [
+        fields["backbone"].box.itemText(i) for i in range(fields["backbone"].box.count())
+    ]
+    assert isinstance(fields["coreset_ratio"], QDoubleSpinBox)
+    assert fields["coreset_ratio"].text() == "0.0500"  # three significant digits
+    train_pane.form.set_value("image_size", [128, 160])
+    assert train_pane.params()["image_size"] == [128, 160]
+    assert "coreset_ratio" not in train_pane.params()
+    qtbot.waitUntil(lambda: bool(train_pane.form.installed), timeout=120000)
+    weights = fields["weights"]
+    assert isinstance(weights, WeightsField)
+    listed = [weights.box.itemText(i) for i in range(weights.box.count())]
+    assert any("efficientnet_lite0" in t and "✔" in t for t in listed)
+    assert weights.value() is None  # the packaged default

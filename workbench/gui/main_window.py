@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
 
         # the side panels: in the Station step's page, folded into docks beside every other step
         self.viewer = FrameViewer(self.model, self, self.colors)
-        self.station = StationPane(self.model, self)
+        self.station = StationPane(self.model, self, self.colors)
         self.inspector = InspectorPane(self.model, self, self.colors)
         em = self.fontMetrics().horizontalAdvance("M")  # sizes in font units follow the user's scaling
         self.station.setMinimumWidth(14 * em)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 from pathlib import Path
 from typing import Any
 
@@ -159,16 +160,56 @@ def available_ram_bytes() -> int | None:
         return None
 
 
+def _choices() -> dict[str, list]:
+    """Values the models know for some parameters, so the form can offer them as a list."""
+    from workbench.models.backbones import BACKBONES, LAYERS
+
+    out: dict[str, list] = {"backbone": list(BACKBONES), "layers": list(LAYERS)}
+    try:
+        from workbench.models.components.pdn import PDN_SIZES
+
+        out["pdn_size"] = list(PDN_SIZES)
+    except ImportError:
+        pass
+    return out
+
+
 def _catalogue() -> dict[str, Any]:
     from workbench.models import registry
 
+    choices = _choices()
     out = {}
     for name in registry.names():
         try:
-            out[name] = registry.describe(name)
+            desc = registry.describe(name)
+            desc["choices"] = {k: v for k, v in choices.items() if k in desc.get("params", {})}
+            out[name] = desc
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
             out[name] = {"name": name, "doc": f"cannot be loaded: {exc}", "params": {}, "broken": True}
     return out
+
+
+def _weights() -> list[dict[str, Any]]:
+    """The pretrained weights installed here: backbone packages and EfficientAD teacher files."""
+    from workbench.cli.cmd_models import check_weights
+
+    rows = []
+    for name, status in check_weights():
+        ok = status.startswith("ok")
+        path = None
+        if (
+            ok
+            and "(" in status
+            and status.rstrip(")").split("(")[-1].endswith((".safetensors", ".pth", ".pt"))
+        ):
+            path = status.rstrip(")").split("(")[-1]  # a file the user can pick (a teacher)
+        if ok:
+            note = f"file {Path(path).name}" if path else status[3:].strip(" ()")
+        else:
+            found = re.search(r"pip install [\w.-]+", status)
+            note = "missing: " + (found.group(0) if found else status.split(":", 1)[-1].strip())
+        rows.append({"name": name, "ok": ok, "path": path, "note": note})
+    return rows
 
 
 def _estimate(model: str, params: dict, n_images: int, image_size: list[int]) -> dict[str, Any]:
@@ -184,7 +225,12 @@ def _explain(**kwargs: Any) -> dict[str, Any]:
     return explain_model(**kwargs)
 
 
-HANDLERS = {"catalogue": lambda: _catalogue(), "estimate": _estimate, "explain": _explain}
+HANDLERS = {
+    "catalogue": lambda: _catalogue(),
+    "weights": lambda: _weights(),
+    "estimate": _estimate,
+    "explain": _explain,
+}
 
 
 def service_child(requests: Any, replies: Any) -> None:

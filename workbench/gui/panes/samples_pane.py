@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -33,11 +34,37 @@ LABELS = ("good", "defective", "unknown")
 ALL = "all"
 
 
-def _combo(parent: QWidget, items: tuple[str, ...], tip: str) -> QComboBox:
+def _combo(parent: QWidget, items: tuple[str, ...], tip: str, placeholder: str = "") -> QComboBox:
     box = QComboBox(parent)
     box.addItems(list(items))
     box.setToolTip(tip)
+    if placeholder:  # an edit box starts empty: nothing is set by a click on a default
+        box.setPlaceholderText(placeholder)
+        box.setCurrentIndex(-1)
     return box
+
+
+def train_warning(samples: list[Any]) -> str:
+    """Why moving these samples into the train split needs a second thought, or '' when it does not."""
+    synthetic = [s for s in samples if getattr(s, "synthetic", False)]
+    defective = [s for s in samples if s.label == "defective" and not getattr(s, "synthetic", False)]
+    unknown = [s for s in samples if s.label == "unknown"]
+    parts = [
+        f"{len(group)} {what}"
+        for group, what in (
+            (synthetic, "synthetic defect sample(s), made to validate and test on, never to train"),
+            (defective, "defective sample(s)"),
+            (unknown, "sample(s) labelled unknown"),
+        )
+        if group
+    ]
+    if not parts:
+        return ""
+    return (
+        "The selection holds " + " and ".join(parts) + ". The models learn what normal looks like from the "
+        "train split: a defect there teaches them that the defect is normal (training uses good samples "
+        "only, so these would sit there unused until relabelled). Move them into train all the same?"
+    )
 
 
 def _fraction(parent: QWidget, value: float, prefix: str) -> QDoubleSpinBox:
@@ -88,12 +115,14 @@ class SamplesPane(QWidget):
         self.grid.setModel(self.thumbs)
         self.grid.selectionModel().selectionChanged.connect(self._on_selection)
 
-        self.label_box = _combo(self, LABELS, "Label to give the selected samples")
-        self.split_box = _combo(self, SPLITS, "Split to give the selected samples")
-        set_label = QPushButton("Set label", self)
+        self.label_box = _combo(self, LABELS, "Label to give the selected samples", "label …")
+        self.split_box = _combo(self, SPLITS, "Split to give the selected samples", "split …")
+        self.set_label_button = set_label = QPushButton("Set label", self)
         set_label.clicked.connect(lambda: self.set_selected(label=self.label_box.currentText()))
-        set_split = QPushButton("Set split", self)
+        self.set_split_button = set_split = QPushButton("Set split", self)
         set_split.clicked.connect(lambda: self.set_selected(split=self.split_box.currentText()))
+        for box in (self.label_box, self.split_box):
+            box.currentIndexChanged.connect(lambda _i: self._update_edit_buttons())
         self.selection_label = QLabel("", self)
         edits = QHBoxLayout()
         for w in (self.label_box, set_label, self.split_box, set_split):
@@ -214,7 +243,24 @@ class SamplesPane(QWidget):
         if sid not in {s.id for s in self.selected()}:
             self.select_ids([sid])
 
+    def _update_edit_buttons(self) -> None:
+        some = bool(self.selected())
+        self.set_label_button.setEnabled(some and self.label_box.currentIndex() >= 0)
+        self.set_split_button.setEnabled(some and self.split_box.currentIndex() >= 0)
+
+    def ask_train(self, text: str) -> bool:
+        """Ask before defective or synthetic samples go into training (tests replace it)."""
+        answer = QMessageBox.question(
+            self,
+            "Move into training?",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _on_selection(self, *_args: Any) -> None:
+        self._update_edit_buttons()
         chosen = self.selected()
         self.selection_label.setText(f"{len(chosen)} selected" if chosen else "")
         one = chosen[0] if len(chosen) == 1 else None
@@ -245,10 +291,17 @@ class SamplesPane(QWidget):
 
     # --- edits ------------------------------------------------------------------------------------
     def set_selected(self, **fields: str) -> None:
-        """Give the selected samples a label or split (one undo step)."""
+        """Give the selected samples a label or split (one undo step); defective or synthetic samples
+        go into train only after the user agreed."""
+        if any(not v for v in fields.values()):
+            return  # nothing chosen in the box yet
         chosen = [s for s in self.selected() if any(getattr(s, k) != v for k, v in fields.items())]
         if not chosen:
             return
+        if fields.get("split") == "train":
+            warning = train_warning(chosen)
+            if warning and not self.ask_train(warning):
+                return
         what = ", ".join(f"{k} {v}" for k, v in fields.items())
         self.undo.update_samples(chosen, f"{what} on {len(chosen)} samples", **fields)
 

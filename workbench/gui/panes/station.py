@@ -8,10 +8,13 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from workbench.gui.imaging import thumbnail
+from workbench.gui.runs import STALE_TIP, sig, stale_runs
 from workbench.gui.station_model import Snapshot, StationModel
+from workbench.gui.theme import DARK, Colors
 
 if TYPE_CHECKING:
     from workbench.project.types import SampleInfo
@@ -28,15 +31,17 @@ def _ordered(keys: Any, order: tuple[str, ...]) -> list[str]:
 
 def sample_text(s: SampleInfo) -> str:
     mark = " ✎" if s.has_mask else ""
-    return f"#{s.id}  pass {s.pass_index}  frame {s.frame}{mark}"
+    badge = " ◆" if s.synthetic else ""
+    return f"#{s.id}{badge}  pass {s.pass_index}  frame {s.frame}{mark}"
 
 
 class StationPane(QWidget):
     """Project tree; a sample's leaf appears when its group is expanded, so big stations open at once."""
 
-    def __init__(self, model: StationModel, parent: QWidget | None = None):
+    def __init__(self, model: StationModel, parent: QWidget | None = None, colors: Colors = DARK):
         super().__init__(parent)
         self.model = model
+        self.colors = colors
         self.header = QLabel("No project open. File ▸ Open, or drop a .awb file on the window.", self)
         self.header.setWordWrap(True)
         self.tree = QTreeWidget(self)
@@ -74,14 +79,28 @@ class StationPane(QWidget):
         self._add_sources(snap)
         self._add_views(snap)
         self._add_samples(snap)
-        self._add_simple("Runs", [(f"{r.id}  {r.model}", r.view, ("run", r.id)) for r in snap.runs])
+        stale = stale_runs(snap)
+        runs = self._add_simple(
+            "Runs",
+            [
+                (f"{r.id}  {r.model}", r.view + (" ⚠ stale" if r.id in stale else ""), ("run", r.id))
+                for r in snap.runs
+            ],
+        )
+        for i, r in enumerate(snap.runs):
+            item = runs.child(i)
+            item.setToolTip(0, _run_tip(r) + (f"\n⚠ {STALE_TIP}" if r.id in stale else ""))
+            if r.id in stale:
+                item.setForeground(1, QColor(self.colors.warn))
         self._add_simple(
             "Results",
             [(f"{r.id}  of {r.run}", f"{len(r.sample_ids)} samples", ("result", r.id)) for r in snap.results],
         )
-        self._add_simple(
+        policies = self._add_simple(
             "Policies", [(name, _policy_text(p), ("policy", name)) for name, p in snap.policies.items()]
         )
+        for i, (_name, p) in enumerate(snap.policies.items()):
+            policies.child(i).setToolTip(1, _policy_tip(p))
         self.tree.blockSignals(False)
         self._restore_expanded(expanded)
         self.tree.resizeColumnToContents(1)
@@ -154,10 +173,11 @@ class StationPane(QWidget):
                     l_item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
         top.setExpanded(True)
 
-    def _add_simple(self, title: str, rows: list[tuple[str, str, tuple[str, str]]]) -> None:
+    def _add_simple(self, title: str, rows: list[tuple[str, str, tuple[str, str]]]) -> QTreeWidgetItem:
         top = self._top(title, len(rows))
         for text, info, kind in rows:
             QTreeWidgetItem(top, [text, info]).setData(0, KIND, kind)
+        return top
 
     def _fill_lazy(self, item: QTreeWidgetItem) -> None:
         ids = item.data(0, LAZY)
@@ -233,9 +253,42 @@ class StationPane(QWidget):
                 item.setExpanded(True)
 
 
+SOURCE_WORDS = {
+    "false_alarm_rate": "false-alarm target",
+    "precision": "precision target",
+    "f1": "best F1",
+    "iou": "best IoU",
+    "manual": "set by hand",
+}
+
+
 def _policy_text(policy: Any) -> str:
-    if isinstance(policy, dict):
-        value = policy.get("value", policy.get("threshold"))
-        source = policy.get("source", policy.get("origin", ""))
-        return " ".join(str(x) for x in (value, source) if x not in (None, ""))
-    return ""
+    """'image · 3 views · best F1' — what a policy is, in a few words and readable numbers."""
+    if not isinstance(policy, dict):
+        return ""
+    per_view = policy.get("per_view") or {}
+    level = policy.get("level", "")
+    what = f"{len(per_view)} views" if len(per_view) > 1 else f"threshold {sig(policy.get('threshold'))}"
+    source = SOURCE_WORDS.get(policy.get("source", ""), policy.get("source", ""))
+    return " · ".join(x for x in (level, what, source) if x)
+
+
+def _policy_tip(policy: Any) -> str:
+    if not isinstance(policy, dict):
+        return ""
+    lines = [f"{view}: {sig(t)}" for view, t in (policy.get("per_view") or {}).items()]
+    for view, zones in (policy.get("per_zone") or {}).items():
+        lines += [f"{view} / {zone}: {sig(t)}" for zone, t in zones.items()]
+    return "\n".join(lines) or f"threshold {sig(policy.get('threshold'))}"
+
+
+def _run_tip(run: Any) -> str:
+    meta = run.meta if isinstance(run.meta, dict) else {}
+    bits = [f"{run.model} on view {run.view}, trained {str(run.created)[:16].replace('T', ' ')}"]
+    if "n_train" in meta:
+        bits.append(f"{meta['n_train']} training samples")
+    if "train_seconds" in meta:
+        bits.append(f"fit in {sig(meta['train_seconds'])} s")
+    if "inference_ms_per_image" in meta:
+        bits.append(f"{sig(meta['inference_ms_per_image'])} ms per image")
+    return "\n".join(bits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,18 +22,48 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.panes.model_process import ModelService, TrainProcess
 from workbench.gui.pg import pyqtgraph as pg
+from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.param_form import ParamForm
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def run_metrics(project: Any, run_ids: list[str]) -> list[dict]:
+    """Each run's image AUROC, AP and best F1 on its stored test scores, with its timings (I/O thread)."""
+    from workbench.jobs.evaluate_data import ensure_split
+    from workbench.metrics import auroc, average_precision, f1_max
+
+    rows = []
+    for rid in run_ids:
+        run = project.run(rid)
+        row: dict[str, Any] = {
+            "run": rid,
+            "view": run.view,
+            "train_seconds": run.meta.get("train_seconds"),
+            "ms_per_image": run.meta.get("inference_ms_per_image"),
+        }
+        try:
+            data = ensure_split(project, rid, "test", with_maps=False, predict=False)
+            y, s = np.asarray(data.labels, bool), np.asarray(data.scores, float)
+            row.update(n_test=int(y.size), n_defective=int(y.sum()))
+            if y.any() and (~y).any():
+                row.update(auroc=auroc(y, s), ap=average_precision(y, s), f1=f1_max(y, s).value)
+            else:
+                row["note"] = "the test split needs normal and defective samples for these metrics"
+        except Exception as exc:  # noqa: BLE001 - say why there are no metrics, keep the others
+            row["note"] = str(exc)
+        rows.append(row)
+    return rows
 
 
 def _mb(n: float) -> str:
@@ -93,11 +124,27 @@ class TrainPane(QWidget):
         self._loss_x: list[float] = []
         self._loss_y: list[float] = []
 
+        self.result = QLabel("", self)
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare_button = QPushButton("Compare these runs ▸", self)
+        self.compare_button.setToolTip("Open the Compare step on the runs just trained")
+        self.compare_button.setVisible(False)
+        self.compare_button.clicked.connect(lambda: self.compareRequested.emit(list(self.last_runs)))
+        self.last_runs: list[str] = []
+
+        # Two columns: the model and its parameters on the left take the full height; the run, the
+        # progress, the result and the loss on the right.
         top = QFormLayout()
         top.addRow("Model", self.model_combo)
         top.addRow("", self.doc)
         params = QGroupBox("Parameters", self)
         QVBoxLayout(params).addWidget(scroll)
+        left = QWidget(self)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addLayout(top)
+        ll.addWidget(params, 1)
         run = QGroupBox("Run", self)
         rf = QFormLayout(run)
         self.views.setMaximumHeight(5 * self.fontMetrics().height())
@@ -108,13 +155,25 @@ class TrainPane(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.train_button)
+        outcome = QHBoxLayout()
+        outcome.addWidget(self.result, 1)
+        outcome.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignTop)
+        right = QWidget(self)
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(run)
+        rl.addLayout(buttons)
+        rl.addWidget(self.bar)
+        rl.addLayout(outcome)
+        rl.addWidget(self.plot, 1)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(params, 3)
-        layout.addWidget(run)
-        layout.addLayout(buttons)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.plot, 2)
+        layout.addWidget(split)
 
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
@@ -154,6 +213,7 @@ class TrainPane(QWidget):
         self.service.ask("catalogue", {}, self._on_catalogue, self._on_catalogue_error)
 
     def _on_catalogue(self, catalogue: dict[str, Any]) -> None:
+        self.service.ask("weights", {}, self.form.set_installed, lambda _m: None)
         self.catalogue = {k: v for k, v in catalogue.items() if not v.get("broken")}
         self.model_combo.clear()
         self.model_combo.addItems(list(self.catalogue))
@@ -169,7 +229,7 @@ class TrainPane(QWidget):
         if desc is None:
             return
         self.doc.setText((desc.get("doc") or "").split("\n\n")[0])
-        self.form.set_params(desc.get("params", {}))
+        self.form.set_params(desc.get("params", {}), desc.get("choices"))
         seed = desc.get("params", {}).get("seed", {}).get("default")
         self.seed.setEnabled(seed is not None)
         if isinstance(seed, int):
@@ -284,7 +344,32 @@ class TrainPane(QWidget):
         if not self._loss_y:
             self._idle_plot("this model learns in one pass: no loss to plot")
         self._done(f"Trained {', '.join(runs)}: in the station tree now (save to keep them).")
+        self.last_runs = list(runs)
+        self.compare_button.setVisible(bool(runs))
+        self.result.setText("Measuring the new runs on the test split …")
+        self.model.call(
+            lambda p: run_metrics(p, runs), self._show_metrics, lambda e: self.result.setText(str(e))
+        )
         self.trained.emit(ids)
+
+    def _show_metrics(self, rows: list[dict]) -> None:
+        """One line per new run: its test metrics and timings, three significant digits."""
+        lines = []
+        for r in rows:
+            bits = [f"<b>{r['run']}</b> · {r['view']}"]
+            for key, name in (("auroc", "image AUROC"), ("ap", "AP"), ("f1", "best F1")):
+                if r.get(key) is not None:
+                    bits.append(f"{name} {sig(r[key])}")
+            if r.get("n_test"):
+                bits.append(f"on {r['n_test']} test samples ({r['n_defective']} defective)")
+            if r.get("note"):
+                bits.append(r["note"])
+            if r.get("train_seconds") is not None:
+                bits.append(f"fit {sig(r['train_seconds'])} s")
+            if r.get("ms_per_image") is not None:
+                bits.append(f"{sig(r['ms_per_image'])} ms per image")
+            lines.append(" · ".join(bits))
+        self.result.setText("<br>".join(lines))
 
     def _idle_plot(self, note: str) -> None:
         self.loss_note.setText(note)

@@ -1,5 +1,6 @@
 """A form of a model's parameters, built from the registry's ``describe()``: each field starts at the
-model's default, and ``values()`` gives only what the user changed (so the model's defaults stay the source)."""
+model's default in an editor of its type (see :mod:`param_fields`), and ``values()`` gives only what the
+user changed (so the model's defaults stay the source)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+from workbench.gui.widgets.param_fields import (
+    ChecklistField,
+    ChoiceField,
+    Field,
+    OptionalNumberField,
+    PairField,
+    WeightsField,
+    float_box,
+    int_box,
+)
 
 HIDDEN = ("seed", "device")  # the Train pane has its own controls for these
 
@@ -24,6 +36,18 @@ def _parse(text: str) -> Any:
         return text
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal as a parameter: lists as lists, floats to the three significant digits the form shows."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-3, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
 class ParamForm(QWidget):
     """``changed`` is emitted on every edit; ``values()`` -> {param: value} that differ from the default."""
 
@@ -34,9 +58,11 @@ class ParamForm(QWidget):
         self.layout_ = QFormLayout(self)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.fields: dict[str, tuple[QWidget, Any]] = {}
+        self.installed: list[dict] = []  # installed weights, from the model service
 
-    def set_params(self, params: dict[str, dict[str, Any]]) -> None:
-        """Rebuild the form for ``params`` ({name: {'default', 'type'}}, as ``describe()['params']``)."""
+    def set_params(self, params: dict[str, dict[str, Any]], choices: dict[str, list] | None = None) -> None:
+        """Rebuild the form for ``params`` ({name: {'default', 'type'}}, as ``describe()['params']``);
+        ``choices`` ({name: [allowed values]}) turns a name into a list or a checklist."""
         while self.layout_.rowCount():
             self.layout_.removeRow(0)
         self.fields = {}
@@ -44,41 +70,60 @@ class ParamForm(QWidget):
             if name in HIDDEN:
                 continue
             default, kind = spec.get("default"), str(spec.get("type", ""))
-            widget = self._field(default, kind)
+            widget = self._field(name, default, kind, (choices or {}).get(name))
             widget.setToolTip(f"{name}: {kind} (default {json.dumps(default)})")
             widget.setObjectName(f"param-{name}")
             self.fields[name] = (widget, default)
             self.layout_.addRow(name.replace("_", " "), widget)
 
-    def _field(self, default: Any, kind: str) -> QWidget:
+    def set_installed(self, rows: list[dict]) -> None:
+        """List the installed weights in every weights field."""
+        self.installed = rows
+        for widget, _default in self.fields.values():
+            if isinstance(widget, WeightsField):
+                widget.set_installed(rows)
+
+    def _field(self, name: str, default: Any, kind: str, choices: list | None) -> QWidget:
+        optional = kind.endswith("| None") or (default is None and "None" in kind)
         if isinstance(default, bool):
             w = QCheckBox(self)
             w.setChecked(default)
             w.toggled.connect(self.changed)
             return w
-        if isinstance(default, int) and kind == "int":
-            w = QSpinBox(self)
-            w.setRange(-(2**31) + 1, 2**31 - 1)
-            w.setValue(default)
+        field: Field | None = None
+        if kind.startswith("tuple[str") and choices:
+            field = ChecklistField([str(c) for c in choices], list(default or []), self)
+        elif kind.startswith(("tuple[int, int]", "tuple[float, float]")):
+            names = ("height", "width") if "size" in name else ("low", "high")
+            field = PairField(default, kind.startswith("tuple[int"), optional, names, self)
+        elif "weights" in name and kind.startswith("str"):
+            field = WeightsField(default, self)
+            field.set_installed(self.installed)
+        elif choices and kind.startswith("str"):
+            field = ChoiceField([str(c) for c in choices], str(default), self)
+        elif kind.startswith(("int", "float")) and optional:
+            field = OptionalNumberField(default, kind.startswith("int"), self)
+        if field is not None:
+            field.changed.connect(self.changed)
+            return field
+        if isinstance(default, int) and kind.startswith("int"):
+            w = int_box(self, default)
             w.valueChanged.connect(self.changed)
             return w
-        if isinstance(default, float) and kind == "float":
-            w = QDoubleSpinBox(self)
-            # Enough decimals for small defaults (weight decay 1e-5): a rounded 0.0 would be sent as a change.
-            w.setDecimals(max(4, 2 - math.floor(math.log10(abs(default)))) if default else 4)
-            w.setRange(-1e9, 1e9)
-            w.setSingleStep(max(abs(default) / 10, 0.001))
-            w.setValue(default)
+        if isinstance(default, float) and kind.startswith("float"):
+            w = float_box(self, default)  # three significant digits of the default
             w.valueChanged.connect(self.changed)
             return w
         w = QLineEdit(self)
         w.setText("" if default is None else default if isinstance(default, str) else json.dumps(default))
-        w.setPlaceholderText("default (none)" if default is None else "")
+        w.setPlaceholderText("model default" if default is None else "")
         w.editingFinished.connect(self.changed)
         return w
 
     def value(self, name: str) -> Any:
         widget, _default = self.fields[name]
+        if isinstance(widget, Field):
+            return widget.value()
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
         if isinstance(widget, QSpinBox | QDoubleSpinBox):
@@ -87,7 +132,9 @@ class ParamForm(QWidget):
 
     def set_value(self, name: str, value: Any) -> None:
         widget, _default = self.fields[name]
-        if isinstance(widget, QCheckBox):
+        if isinstance(widget, Field):
+            widget.set_value(value)
+        elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
         elif isinstance(widget, QSpinBox | QDoubleSpinBox):
             widget.setValue(value)
@@ -96,13 +143,8 @@ class ParamForm(QWidget):
             self.changed.emit()
 
     def values(self) -> dict[str, Any]:
-        out = {}
-        for name, (_w, default) in self.fields.items():
-            v = self.value(name)
-            if isinstance(default, list | tuple) and isinstance(v, list | tuple):
-                same = list(v) == list(default)
-            else:
-                same = v == default
-            if not same:
-                out[name] = v
-        return out
+        return {
+            name: self.value(name)
+            for name, (_w, default) in self.fields.items()
+            if not same(self.value(name), default)
+        }

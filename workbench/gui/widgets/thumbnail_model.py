@@ -91,14 +91,19 @@ class ThumbnailModel(QAbstractListModel):
             return self.colors.label_color(s.label)
         if role == Qt.ItemDataRole.ToolTipRole:
             mask = "with GT mask" if s.has_mask else "no GT mask"
-            return f"sample {s.id}: view {s.view}, pass {s.pass_index}, frame {s.frame}\n{s.split}, {s.label}, {mask}"
+            synth = "\n◆ synthetic defect (never used for training)" if getattr(s, "synthetic", False) else ""
+            return (
+                f"sample {s.id}: view {s.view}, pass {s.pass_index}, frame {s.frame}\n{s.split}, {s.label}, "
+                f"{mask}{synth}"
+            )
         if role == SampleRole:
             return s
         return None
 
     def caption(self, s: Any) -> str:
-        """The text under a sample's picture."""
-        return f"#{s.id} {s.view}\n{s.split} · {s.label}"
+        """The text under a sample's picture; a synthetic sample carries a ◆ badge."""
+        badge = " ◆ synth" if getattr(s, "synthetic", False) else ""
+        return f"#{s.id} {s.view}{badge}\n{s.split} · {s.label}"
 
     def picture(self, project: Any, sid: int) -> np.ndarray:
         """The picture of sample ``sid``, at most ``size`` px (runs on the I/O thread)."""
