@@ -48,7 +48,12 @@ def median_time(fn) -> tuple[float, float]:
 def main() -> int:
     torch.set_num_threads(2)
     model = registry.create(
-        "patchcore", backbone=BACKBONE, pretrained=False, coreset_ratio=RATIO, device="cpu", batch_size=1,
+        "patchcore",
+        backbone=BACKBONE,
+        pretrained=False,
+        coreset_ratio=RATIO,
+        device="cpu",
+        batch_size=1,
         nn_search=NN,
     )
     model.fit(images(N_TRAIN, 0))

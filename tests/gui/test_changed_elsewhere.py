@@ -43,7 +43,9 @@ def test_a_save_after_another_process_saved_offers_to_reload_and_writes_nothing(
     assert opened.model.dirty  # and the window kept its edit
     answer["value"] = RELOAD
     opened.files.on_changed_elsewhere("again")
-    qtbot.waitUntil(lambda: not opened.model.dirty and len(opened.model.snapshot.runs) == len(after), timeout=20000)
+    qtbot.waitUntil(
+        lambda: not opened.model.dirty and len(opened.model.snapshot.runs) == len(after), timeout=20000
+    )
 
 
 def test_the_window_notices_a_save_by_another_process_without_saving(opened, qtbot, station):

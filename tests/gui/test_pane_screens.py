@@ -1,7 +1,6 @@
-"""Screenshots of every pane on a real display (1920x1080 and 1366x768), each shown as a user would find
-it: the Import preview with its passes, a view matched on a frame, the sample grid with a GT mask in the
-editor; and after the walk-through's workflow, a finished training, two runs' heatmaps, per-zone
-thresholds and a written report."""
+"""Screenshots of pane states the tour of test_screens.py does not reach, on a real display (1920x1080
+and 1366x768): the Import preview on the small test station's video, a view's ROI and zones, and the
+Synthesis pane's one defect, batch and counts."""
 
 from __future__ import annotations
 
@@ -34,10 +33,6 @@ win.open_project(project)
 state = {"step": 0, "code": 1}
 
 def prepare():
-    if pane in os.environ.get("WORKBENCH_SHOT_STEPS", "").split(","):  # tests/gui/screen_steps.py
-        import screen_steps
-        screen_steps.prepare(win, pane, lambda: win.when_ready(save))
-        return
     snap = win.model.snapshot
     win.show_pane(pane.split("-")[0])
     video = snap.video_sources()[0].uri if snap.video_sources() else None
@@ -104,7 +99,7 @@ def _real_display() -> bool:
 @pytest.mark.skipif(
     not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
 )
-@pytest.mark.parametrize("pane", ["import", "views", "views-roi", "samples"])
+@pytest.mark.parametrize("pane", ["import", "views-roi"])
 @pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
 def test_pane_screenshots_on_a_real_display(station, tmp_path, size, pane):
     folder = Path(os.environ.get("WORKBENCH_SCREENSHOT_DIR") or tmp_path)
@@ -137,39 +132,3 @@ def demo_station(tmp_path_factory) -> str:
 @pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
 def test_synthesis_pane_screenshots_on_a_real_display(demo_station, tmp_path, size, pane):
     test_pane_screenshots_on_a_real_display(demo_station, tmp_path, size, pane)
-
-
-@pytest.fixture(scope="session")
-def trained_station(tmp_path_factory) -> Path:
-    """The walk-through's end state (tests/gui/workflow.py), built once per session."""
-    from workflow import build_trained_station
-
-    if os.environ.get("WORKBENCH_SCREENSHOT_STATION"):
-        return Path(os.environ["WORKBENCH_SCREENSHOT_STATION"])
-    return build_trained_station(tmp_path_factory.mktemp("trained"))
-
-
-ANALYSIS = {"train": "trained", "compare": "explained", "thresholds": "moved", "report": "written"}
-
-
-@pytest.mark.screenshot
-@pytest.mark.skipif(
-    not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
-)
-@pytest.mark.parametrize("pane", list(ANALYSIS))
-@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
-def test_analysis_pane_screenshots_after_the_workflow(trained_station, tmp_path, size, pane):
-    """Train (a finished training with its loss curve), Compare (two runs' heatmaps and a read pixel),
-    Thresholds (per-zone sliders, a moved one) and Report (written), on the trained demo station."""
-    folder = Path(os.environ.get("WORKBENCH_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    png = folder / f"workbench-{pane}-{size[0]}x{size[1]}.png"
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env["QT_QPA_PLATFORM"] = ORIGINAL_QPA or "xcb"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).parent), env.get("PYTHONPATH")) if p)
-    env["WORKBENCH_SHOT_STEPS"] = ",".join(ANALYSIS)
-    env["WORKBENCH_SHOT_LIMIT_MS"] = str(570_000)
-    result = shoot(trained_station, pane, png, size, tmp_path, env, timeout=600)
-    assert result == {"code": 0, "torch": False, "reached": ANALYSIS[pane]}
-    image = QImage(str(png))
-    assert (image.width(), image.height()) == size

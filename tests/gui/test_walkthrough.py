@@ -9,6 +9,8 @@ those widgets call; the project is only read back to check.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -66,7 +68,7 @@ def roi_polygon(path) -> list[tuple[int, int]]:
 # --- the steps --------------------------------------------------------------------------------------
 def new_station(w, qtbot, path) -> None:
     w.files.ask_save_path = lambda _title: str(path)  # the file dialog's answer
-    w.files.new.trigger()
+    click(qtbot, w.start_page.new_button)
     qtbot.waitUntil(lambda: w.model.snapshot is not None, timeout=20000)
 
 
@@ -189,6 +191,61 @@ def train(w, qtbot, model: str, params: dict) -> list[str]:
     return done.args[0]["runs"]
 
 
+def export_bundle(w, qtbot, runs: list[str], policy: str, out) -> Path:
+    w.show_pane("export")
+    pane = w.analysis_panes["export"]
+    snap = w.model.snapshot
+    for rid in runs:
+        view = next(r.view for r in snap.runs if r.id == rid)
+        pane.choose(view, rid, policy)
+    chosen_runs, names = pane.chosen()
+    assert sorted(chosen_runs) == sorted(runs) and names == [policy]
+    pane.folder.setText(str(out))
+    with qtbot.waitSignal(pane.job.failed, timeout=SLOW) as refused:
+        click(qtbot, pane.write_button)
+    assert "normals" in refused.args[0] and "normal" in pane.bar.message.text()
+    pane.accept_small.setChecked(True)  # read, understood: a small demo station
+    with qtbot.waitSignal(pane.exported, timeout=SLOW) as done:
+        click(qtbot, pane.write_button)
+    result = done.args[0]
+    assert result["parity"]["passed"] and pane.manifest.topLevelItemCount() > 0
+    assert "parity passed" in pane.parity.text()
+    return Path(result["path"])
+
+
+def assert_ships(bundle: Path, saved: dict, runs: list[str], snap) -> None:
+    """The bundle's threshold of every view is the saved policy's, for the run it was saved for."""
+    import json
+
+    from workbench.metrics import ThresholdPolicy
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    want = ThresholdPolicy.from_dict(saved)
+    for v in manifest["views"]:
+        shipped = ThresholdPolicy.from_dict(v["policy"])
+        assert v["run"]["id"] in runs and saved["params"]["runs"][v["name"]] == v["run"]["id"]
+        assert shipped.level == want.level
+        assert shipped.threshold_for(v["name"]) == pytest.approx(want.threshold_for(v["name"]))
+        for zone, t in want.per_zone.get(v["name"], {}).items():
+            assert shipped.threshold_for(v["name"], zone) == pytest.approx(t)
+
+
+def line_preview(w, qtbot, bundle: Path, n_passes: int) -> None:
+    export = w.analysis_panes["export"]
+    click(qtbot, export.preview_button)  # "Try it on a video"
+    pane = w.analysis_panes["line"]
+    assert w.workspace.current == "line" and pane.bundle.text() == str(bundle)
+    assert pane.source.text() == w.model.snapshot.video_sources()[0].uri
+    with qtbot.waitSignal(pane.finished, timeout=SLOW) as done:
+        click(qtbot, pane.run_button)
+    assert done.args[0]["parts"] == n_passes == pane.table.rowCount()
+    verdicts = {pane.table.item(r, 2).text() for r in range(pane.table.rowCount())}
+    assert verdicts <= {"OK", "NG"} and verdicts
+    assert f"{n_passes}</b> parts" in pane.totals.text()
+    pane.table.selectRow(0)
+    assert pane.picture_grid.count() >= 2  # the chosen part's views with their heatmaps
+
+
 def colour_scales(compare) -> set[tuple[float, float]]:
     return {tuple(np.round(h.getLevels(), 6)) for _v, _i, h in compare.cells.values()}
 
@@ -201,7 +258,9 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     w.resize(1600, 1000)
     path = tmp_path / "line1.awb"
 
+    assert w.workspace.current == "start"  # the first look: the start page
     new_station(w, qtbot, path)
+    assert w.workspace.current == "import"  # an empty station opens where it is filled
     assert path.exists() and w.model.snapshot.samples == []
 
     open_video(w, qtbot, folder / "video" / truth["video"], n)
@@ -296,6 +355,15 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     pane.name.setText("walkthrough")
     click(qtbot, pane.save_button)
     qtbot.waitUntil(lambda: "walkthrough" in w.model.snapshot.policies, timeout=20000)
+
+    # Export: the padim runs with the policy just saved; export refuses a threshold on too few normals
+    # until the user accepts it, writes the bundle, and the bundle's thresholds are the saved policy's.
+    bundle = export_bundle(w, qtbot, trained["padim"], "walkthrough", tmp_path / "bundle")
+    saved_policy = w.model.snapshot.policies["walkthrough"]
+    assert_ships(bundle, saved_policy, trained["padim"], w.model.snapshot)
+
+    # Line: the bundle on the video, in the window: a verdict per part.
+    line_preview(w, qtbot, bundle, n)
 
     # Save (File ▸ Save) and reopen in a fresh window: everything is there.
     w.files.save.trigger()

@@ -1,7 +1,6 @@
-"""The small demo station of the GUI walk-through and the screenshots: its video, split and two models.
+"""The small demo station of the GUI walk-through: its video, split and two models.
 
-The walk-through sets the station up through the window; the screenshot tests need the same state
-(a station with two trained runs per view) and build it once per session through the Qt-free API.
+The walk-through sets the station up through the window with these parameters.
 """
 
 from __future__ import annotations
@@ -25,24 +24,3 @@ def render_video(folder: Path) -> tuple[dict, dict]:
     truth = render_demo(folder, **DEMO)
     views = json.loads((folder / truth["views_file"]).read_text())
     return truth, views
-
-
-def build_trained_station(folder: Path) -> Path:
-    """The walk-through's end state without the window: the demo station (templates, ROI with margin,
-    zones, labels and GT masks from the truth), the walk-through's split, both models trained and
-    scored on every split (as ``workbench eval`` leaves it, so a report needs no model)."""
-    from workbench.core.splits import SplitRule
-    from workbench.jobs.demo import build_demo_station
-    from workbench.jobs.evaluate import evaluate
-    from workbench.jobs.splits import split_samples
-    from workbench.jobs.train import train_views
-    from workbench.project import Project
-
-    result = build_demo_station(folder, roi_margin=ROI_MARGIN, **DEMO)
-    with Project.open(result.project_path) as p:
-        split_samples(p, SplitRule(**SPLIT, seed=0, keep_test=False))
-        for model, params in MODELS:
-            train_views(p, model, params)
-        evaluate(p)
-        p.save()
-    return Path(result.project_path)

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self._close_confirmed = False
         self._loading_requested = False
+        self.warmed: Any = None  # set when the warm-up imports are done
         self.setAcceptDrops(True)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -236,6 +237,13 @@ class MainWindow(QMainWindow):
             if screen is not None:
                 w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.92))
             self.resize(w, h)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.warmed is None:
+            from workbench.gui import warm_up
+
+            self.warmed = warm_up.start()  # while the user looks at the start page
 
     def reset_layout(self) -> None:
         """Every step back to its own side panels, docks back on the left."""

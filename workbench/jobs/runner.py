@@ -150,9 +150,19 @@ class ChildRun:
     """One job in a spawned child process. ``poll()`` returns its messages without blocking for long;
     ``cancel()`` asks it to stop (it raises Cancelled within a second); ``kill()`` ends it at once."""
 
-    def __init__(self, job: str, params: dict[str, Any], name: str = "workbench-job", ctx: Any = None):
+    def __init__(
+        self,
+        job: str,
+        params: dict[str, Any],
+        name: str = "workbench-job",
+        ctx: Any = None,
+        exit_wait_s: float = 0.5,
+    ):
         resolve(job)  # a bad name fails here, in the caller's words, not later in the child
         self.job, self.params, self.name = job, params, name
+        # how long a finished child may take to exit before it is terminated; 0: never wait (a GUI
+        # thread must not block while torch shuts down; the daemon child ends on its own)
+        self.exit_wait_s = exit_wait_s
         self._ctx = ctx or spawn_context()
         self._events: Any = None
         self._cancel: Any = None
@@ -255,9 +265,9 @@ class ChildRun:
 
     def _reap(self) -> None:
         if self._proc is not None:
-            self._proc.join(0.5)
-            if self._proc.is_alive():
+            self._proc.join(self.exit_wait_s)
+            if self._proc.is_alive() and self.exit_wait_s > 0:
                 self._proc.terminate()
-                self._proc.join(0.5)
+                self._proc.join(self.exit_wait_s)
         if self._events is not None:
             self._events.cancel_join_thread()

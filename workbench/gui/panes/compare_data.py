@@ -53,6 +53,33 @@ class Cells:
     maps: dict[str, dict[int, np.ndarray | None]] = field(default_factory=dict)
     scores: dict[str, dict[int, float]] = field(default_factory=dict)
     thresholds: dict[str, RunThreshold] = field(default_factory=dict)
+    unit_maps: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    rings: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # (H, W, 4) uint8 overlays
+
+    def prepare(self, gt_rgb: tuple, hot_rgb: tuple) -> None:
+        """Work out, once and off the GUI thread, each cell's map in threshold units and its overlay
+        of the GT outline and the threshold ring (thick enough to see when the picture is drawn small)."""
+        from workbench.gui.imaging import outline
+
+        for rid, per in self.maps.items():
+            for sid in per:
+                u = self._units(rid, sid)
+                if u is not None:
+                    self.unit_maps[(rid, sid)] = u
+                image = self.images.get(sid)
+                if image is None:
+                    continue
+                width = max(1, round(image.shape[1] / 180))
+                gt = self.outlines.get(sid)
+                hot = None if u is None else outline(u >= 1.0)
+                if gt is None and hot is None:
+                    continue
+                ring = np.zeros((*image.shape[:2], 4), np.uint8)
+                if hot is not None and hot.shape == ring.shape[:2]:
+                    ring[thick(hot, width // 2)] = (*hot_rgb, 200)
+                if gt is not None and gt.shape == ring.shape[:2]:
+                    ring[thick(gt, width)] = (*gt_rgb, 255)
+                self.rings[(rid, sid)] = ring
 
     def verdict(self, rid: str, sid: int) -> bool | None:
         t = self.thresholds.get(rid)
@@ -62,6 +89,11 @@ class Cells:
 
     def units(self, rid: str, sid: int) -> np.ndarray | None:
         """The map of (rid, sid) in units of its run's threshold (1.0 = the threshold)."""
+        if (rid, sid) in self.unit_maps:
+            return self.unit_maps[(rid, sid)]
+        return self._units(rid, sid)
+
+    def _units(self, rid: str, sid: int) -> np.ndarray | None:
         m = self.maps.get(rid, {}).get(sid)
         t = self.thresholds.get(rid)
         if m is None or t is None:
@@ -77,6 +109,19 @@ class Cells:
         return float(s) / t.value
 
 
+def thick(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` grown by ``k`` pixels (a ring stays visible when a large picture is drawn small)."""
+    out = mask.copy()
+    for _ in range(max(0, k)):
+        grown = out.copy()
+        grown[1:, :] |= out[:-1, :]
+        grown[:-1, :] |= out[1:, :]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
 def percentile_levels(maps: list[np.ndarray]) -> tuple[float, float]:
     """(low, high) over every map at :data:`PERCENTILES`."""
     vals = np.concatenate([m.ravel() for m in maps]) if maps else np.zeros(1)
@@ -88,7 +133,7 @@ def percentile_levels(maps: list[np.ndarray]) -> tuple[float, float]:
 
 
 def _outline(mask: np.ndarray | None) -> np.ndarray | None:
-    from workbench.gui.widgets.heat import outline
+    from workbench.gui.imaging import outline
 
     return None if mask is None or not np.asarray(mask).any() else outline(np.asarray(mask) > 0)
 
@@ -121,7 +166,12 @@ def run_threshold(project: Any, run: Any, policies: dict[str, dict], name: str |
 
 
 def load_cells(
-    project: Any, run_ids: list[str], sample_ids: list[int], policies: dict[str, dict], policy: str | None
+    project: Any,
+    run_ids: list[str],
+    sample_ids: list[int],
+    policies: dict[str, dict],
+    policy: str | None,
+    ring_colors: tuple[tuple, tuple] = ((51, 195, 255), (255, 255, 255)),
 ) -> Cells:
     """Read every cell of the grid (I/O thread). A run without a stored map for a sample gets None."""
     from workbench.jobs.evaluate_data import AUGMENTATION_KEY, as_rgb
@@ -150,4 +200,5 @@ def load_cells(
         if shape is None and sample_ids:
             shape = out.images[sample_ids[0]].shape[:2]
         out.thresholds[rid] = run_threshold(project, project.run(rid), policies, policy, shape)
+    out.prepare(*ring_colors)
     return out

@@ -32,7 +32,6 @@ from workbench.gui.pg import pyqtgraph as pg
 from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
-from workbench.gui.widgets.heat import outline
 
 MAX_SAMPLES = 3  # ticked by default; a count opened from Thresholds shows up to MAX_GRID
 MAX_GRID = 24
@@ -53,22 +52,6 @@ def to_pixmap(rgb: np.ndarray, height: int) -> QPixmap:
     return QPixmap.fromImage(img).scaledToHeight(height, Qt.TransformationMode.FastTransformation)
 
 
-def rings(
-    gt: np.ndarray | None, hot: np.ndarray | None, gt_rgb: tuple, hot_rgb: tuple, width: int = 0
-) -> np.ndarray | None:
-    """(H, W, 4) uint8: the GT outline and the outline of the pixels at or above the threshold,
-    ``width`` extra pixels thick."""
-    shape = gt.shape if gt is not None else hot.shape if hot is not None else None
-    if shape is None:
-        return None
-    out = np.zeros((*shape, 4), np.uint8)
-    if hot is not None and hot.shape == shape:
-        out[thick(outline(hot), width // 2)] = (*hot_rgb, 200)
-    if gt is not None:
-        out[thick(gt, width)] = (*gt_rgb, 255)
-    return out
-
-
 def arrange(
     n_runs: int, n_samples: int, aspect: float, width: float, height: float, caption: float
 ) -> tuple[str, int]:
@@ -86,19 +69,6 @@ def arrange(
         return "flow", best
     a, b = cell(n_runs, n_samples), cell(n_samples, n_runs)
     return ("samples-rows", 0) if a >= b else ("runs-rows", 0)
-
-
-def thick(mask: np.ndarray, k: int) -> np.ndarray:
-    """``mask`` grown by ``k`` pixels (a ring stays visible when a large picture is drawn small)."""
-    out = mask.copy()
-    for _ in range(max(0, k)):
-        grown = out.copy()
-        grown[1:, :] |= out[:-1, :]
-        grown[:-1, :] |= out[1:, :]
-        grown[:, 1:] |= out[:, :-1]
-        grown[:, :-1] |= out[:, 1:]
-        out = grown
-    return out
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -381,7 +351,7 @@ class ComparePane(QWidget):
         name = None if name in (None, NEWEST) else name
         self._loading = True
         self.model.call(
-            lambda p: load_cells(p, runs, samples, policies, name),
+            lambda p: load_cells(p, runs, samples, policies, name, (_rgb(self.colors.box), (255, 255, 255))),
             lambda d: self._on_loaded(runs, samples, d),
             self._on_error,
         )
@@ -423,7 +393,6 @@ class ComparePane(QWidget):
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
         units = self.mode() == "threshold"
-        gt_rgb, hot_rgb = _rgb(self.colors.box), (255, 255, 255)
         first_image = self.data.images[samples[0]]
         ih, iw = first_image.shape[:2]
         caption = 1.6 * self.fontMetrics().height()
@@ -431,7 +400,6 @@ class ComparePane(QWidget):
             len(runs), len(samples), iw / max(ih, 1), self.grid.width() - 40, self.grid.height() - 90, caption
         )
         one_run = mode == "flow"
-        ring_width = max(1, round(iw / 180))
         if one_run:
             self.grid.addLabel(self._run_title(runs[0], models), row=0, col=0, colspan=ncols)
         elif mode == "samples-rows":
@@ -466,10 +434,7 @@ class ComparePane(QWidget):
                     heat.setImage(np.nan_to_num(shown), levels=self.levels[rid], lut=lut, autoLevels=False)
                 heat.setZValue(10)
                 heat.setOpacity(self.opacity.value() / 100.0)
-                u = self.data.units(rid, sid)
-                ring = rings(
-                    self.data.outlines.get(sid), None if u is None else u >= 1.0, gt_rgb, hot_rgb, ring_width
-                )
+                ring = self.data.rings.get((rid, sid))
                 vb.addItem(img)
                 vb.addItem(heat)
                 if ring is not None:

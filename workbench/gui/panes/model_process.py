@@ -14,6 +14,7 @@ import multiprocessing as mp
 import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +77,7 @@ class ChildJob(QObject):
             self._end(self.cancelled.emit)
             return
         try:
-            self._run = ChildRun(job, params, name=what, ctx=_context()).start()
+            self._run = ChildRun(job, params, name=what, ctx=_context(), exit_wait_s=0.0).start()
         except Exception as exc:  # noqa: BLE001 - e.g. no process can be started: say so
             self._end_failed(f"cannot start the worker process: {exc}")
             return
@@ -135,8 +136,8 @@ class ChildJob(QObject):
 
     def _end(self, emit: Callable[[], None]) -> None:
         self._stop_child()
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+        if self._folder is not None:  # a staged station can be large: removed off the GUI thread
+            threading.Thread(target=shutil.rmtree, args=(self._folder, True), daemon=True).start()
             self._folder = None
         if self.running:
             self.running = False
@@ -214,8 +215,15 @@ class ExportProcess(ChildJob):
     """Writes a line bundle of the saved station in a child; ``finished`` carries {path, manifest, parity}."""
 
     def start(
-        self, project_path: str, out: str, run_ids: list[str], policies: list[str], fusion: str
+        self,
+        project_path: str,
+        out: str,
+        run_ids: list[str],
+        policies: list[str],
+        fusion: str,
+        accept_small: bool = False,
     ) -> None:
+        """``accept_small``: export even when a threshold rests on fewer normals than export asks for."""
         self._begin()
         params = {
             "project": project_path,
@@ -223,6 +231,7 @@ class ExportProcess(ChildJob):
             "run_ids": run_ids,
             "policies": policies,
             "fusion": fusion,
+            "accept_small_validation": accept_small,
         }
         self._launch(train_worker.EXPORT_JOB, params, "workbench-export")
 

@@ -304,7 +304,8 @@ class DefectPlacer(QWidget):
     def _redraw_with_form(self) -> None:
         if self._placed is None:
             return
-        params = {**self._placed, **{name: self.form.value(name) for name in self.form.fields}}
+        # only what the user changed: the form shows three significant digits, the drawn values stay exact
+        params = {**self._placed, **self.form.values()}
         self._redraw(params)
 
     def _redraw(self, params: dict | None) -> None:

@@ -58,11 +58,14 @@ def view_overlay(
         return None
     shape = (roi if roi is not None else zones).shape
     rgba = np.zeros((*shape, 4), np.uint8)
-    if zones is not None:
+    if zones is not None:  # a light tint and a solid border: the bead under a zone stays visible
         for k in range(1, int(zones.max(initial=0)) + 1):
             m = zones == k
             rgba[m, :3] = ZONE_COLORS[(k - 1) % len(ZONE_COLORS)]
-            rgba[m, 3] = 120
+            rgba[m, 3] = 55
+            border = outline(m)
+            rgba[border, :3] = ZONE_COLORS[(k - 1) % len(ZONE_COLORS)]
+            rgba[border, 3] = 230
     if roi is not None:
         inside = roi > 0
         plain = inside & (rgba[..., 3] == 0)

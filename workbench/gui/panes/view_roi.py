@@ -68,8 +68,17 @@ class ViewRoiEditor(QWidget):
         margin_row.addWidget(QLabel("Margin", self))
         margin_row.addWidget(self.margin, 1)
         margin_row.addWidget(self.margin_label)
+        r, g, b = colors.mask
+        self.legend = QLabel(
+            f"<span style='color:rgb({r},{g},{b})'>━</span> ROI: what the models look at · "
+            "<span style='color:white'>━</span> the ROI grown by the margin · "
+            "tinted areas: the zones, in the colours of the list (per-zone thresholds and counts)",
+            self,
+        )
+        self.legend.setWordWrap(True)
         right = QVBoxLayout()
         right.addWidget(self.editor, 1)
+        right.addWidget(self.legend)
         right.addLayout(margin_row)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.gui.imaging import outline
+
 UNIT_RANGE = (0.5, 2.0)  # threshold units shown from dark to bright: the threshold (1.0) sits in between
 
 
@@ -12,19 +14,6 @@ def inferno() -> np.ndarray:
     from workbench.gui.pg import pyqtgraph as pg
 
     return np.asarray(pg.colormap.get("inferno").getLookupTable(nPts=256)[:, :3], np.uint8)
-
-
-def outline(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the pixels of ``mask`` with a 4-neighbour outside it (a one-pixel contour)."""
-    m = np.asarray(mask, bool)
-    if not m.any():
-        return np.zeros_like(m)
-    inner = m.copy()
-    inner[1:, :] &= m[:-1, :]
-    inner[:-1, :] &= m[1:, :]
-    inner[:, 1:] &= m[:, :-1]
-    inner[:, :-1] &= m[:, 1:]
-    return m & ~inner
 
 
 def fit_to(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""Screenshots of every step of the window on a real display at 1366x768 and 1920x1080, taken on the tour
+a user would take on the demo station (start page, Station, Import, Views, Samples, Synthesis, Train,
+Compare, Thresholds, Export, Line, Report). Each picture is checked: the active step has at least 75 %
+of the window's width, no pane shows a horizontal scroll bar, and the step's page is not narrower than
+its contents need (nothing clipped). The README's pictures are these (WORKBENCH_SCREENSHOT_DIR keeps
+them; scripts/readme_pictures.sh copies the ones the README shows).
+
+The demo station is built once per session (a few minutes on two cores), or taken from
+$WORKBENCH_DEMO_DIR when that holds one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ORIGINAL_QPA
+from PySide6.QtGui import QImage
+
+from workbench.gui.steps import STEPS
+
+SHOOT = Path(__file__).with_name("shoot_tour.py")
+MIN_SHARE = 0.75
+
+
+def _real_display() -> bool:
+    return bool(os.environ.get("DISPLAY")) and ORIGINAL_QPA != "offscreen"
+
+
+@pytest.fixture(scope="session")
+def ready_demo(tmp_path_factory) -> Path:
+    from workbench.jobs.demo import build_ready_demo
+    from workbench.jobs.demo_recipe import ready_demo as is_ready
+
+    given = os.environ.get("WORKBENCH_DEMO_DIR")
+    if given and is_ready(given) is not None:
+        return Path(given)
+    folder = tmp_path_factory.mktemp("ready-demo")
+    build_ready_demo(folder)
+    return folder
+
+
+@pytest.mark.screenshot
+@pytest.mark.skipif(
+    not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
+)
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["1366x768", "1920x1080"])
+def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_path, size):
+    import shutil
+
+    demo = tmp_path / "demo"  # the tour trains and saves: a private copy of the session's demo
+    shutil.copytree(ready_demo, demo, ignore=shutil.ignore_patterns("*.lock"))
+    out = Path(os.environ.get("WORKBENCH_SCREENSHOT_DIR") or tmp_path / "shots")
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["QT_QPA_PLATFORM"] = ORIGINAL_QPA or "xcb"
+    run = subprocess.run(
+        [sys.executable, str(SHOOT), str(demo), str(out), str(size[0]), str(size[1])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert lines and lines[-1].get("done"), run.stderr[-3000:]
+    assert not lines[-1]["error"], lines[-1]["error"]
+    shots = {f["step"]: f for f in lines if "step" in f}
+    assert set(shots) >= {"start", *(s.key for s in STEPS)}, sorted(shots)
+    for step, f in shots.items():
+        image = QImage(f["png"])
+        assert (image.width(), image.height()) == size, step
+        assert f["width_share"] >= MIN_SHARE, f"{step}: the step has {f['width_share']:.0%} of the width"
+        assert not f["horizontal_scroll_bars"], f"{step}: {f['horizontal_scroll_bars']}"
+        assert f["page_min_width"] <= f["page_width"], (
+            f"{step}: needs {f['page_min_width']} px, has {f['page_width']}"
+        )
