@@ -119,6 +119,7 @@ def main() -> None:
         tour.start()
 
     def on_arrived(key: str) -> None:
+        print(f"{key}: done in {tour.times.get(key)} s", file=sys.stderr, flush=True)
         if tour.stops:
             state["phase"] = tour.stops[0].key
 
@@ -142,6 +143,7 @@ def main() -> None:
                     "step_seconds": times,
                     "ticks": state["ticks"],
                     "platform": app.platformName(),
+                    "torch_in_window": "torch" in sys.modules,
                     "load": round(os.getloadavg()[0], 2),
                     **({"error": error} if error else {}),
                 }

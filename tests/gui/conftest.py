@@ -95,3 +95,18 @@ def no_blocking_dialogs(monkeypatch):
     for kind in ("question", "warning", "critical", "information"):
         monkeypatch.setattr(QMessageBox, kind, staticmethod(answer(kind)))
     return asked
+
+
+@pytest.fixture(scope="session")
+def ready_demo(tmp_path_factory) -> Path:
+    """The demo station as "Open the demo station" builds it (trained runs, a policy), once per session;
+    $WORKBENCH_DEMO_DIR is used instead when it holds one made by the current recipe."""
+    from workbench.jobs.demo import build_ready_demo
+    from workbench.jobs.demo_recipe import ready_demo as is_ready
+
+    given = os.environ.get("WORKBENCH_DEMO_DIR")
+    if given and is_ready(given) is not None:
+        return Path(given)
+    folder = tmp_path_factory.mktemp("ready-demo")
+    build_ready_demo(folder)
+    return folder

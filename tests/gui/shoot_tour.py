@@ -74,7 +74,8 @@ def main() -> None:
         win.when_ready(lambda: QTimer.singleShot(400, grab))  # the last repaint lands first
 
     def end(error: str = "") -> None:
-        print(json.dumps({"done": True, "times": tour.times, "error": error}), flush=True)
+        done = {"done": True, "times": tour.times, "error": error, "torch": "torch" in sys.modules}
+        print(json.dumps(done), flush=True)
         win._close_confirmed = True
         win.close()
         app.quit()

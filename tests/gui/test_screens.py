@@ -5,8 +5,8 @@ of the window's width, no pane shows a horizontal scroll bar, and the step's pag
 its contents need (nothing clipped). The README's pictures are these (WORKBENCH_SCREENSHOT_DIR keeps
 them; scripts/readme_pictures.sh copies the ones the README shows).
 
-The demo station is built once per session (a few minutes on two cores), or taken from
-$WORKBENCH_DEMO_DIR when that holds one.
+The demo station is built once per session (conftest.ready_demo), or taken from $WORKBENCH_DEMO_DIR
+when that holds one.
 """
 
 from __future__ import annotations
@@ -29,19 +29,6 @@ MIN_SHARE = 0.75
 
 def _real_display() -> bool:
     return bool(os.environ.get("DISPLAY")) and ORIGINAL_QPA != "offscreen"
-
-
-@pytest.fixture(scope="session")
-def ready_demo(tmp_path_factory) -> Path:
-    from workbench.jobs.demo import build_ready_demo
-    from workbench.jobs.demo_recipe import ready_demo as is_ready
-
-    given = os.environ.get("WORKBENCH_DEMO_DIR")
-    if given and is_ready(given) is not None:
-        return Path(given)
-    folder = tmp_path_factory.mktemp("ready-demo")
-    build_ready_demo(folder)
-    return folder
 
 
 @pytest.mark.screenshot
@@ -67,6 +54,7 @@ def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_p
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert lines and lines[-1].get("done"), run.stderr[-3000:]
     assert not lines[-1]["error"], lines[-1]["error"]
+    assert not lines[-1]["torch"], "the window's process never imports torch (models run in workers)"
     shots = {f["step"]: f for f in lines if "step" in f}
     assert set(shots) >= {"start", *(s.key for s in STEPS)}, sorted(shots)
     for step, f in shots.items():

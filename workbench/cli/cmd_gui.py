@@ -26,16 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ensure_demo(demo_dir: Path) -> Path:
-    from workbench.jobs.demo import STATION_FILE, build_demo_station
+    """The ready demo station (trained runs, a policy), built first when absent or made by an older recipe."""
+    from workbench.jobs.demo_recipe import ready_demo
 
-    station = demo_dir / STATION_FILE
-    if station.exists():
+    station = ready_demo(demo_dir)
+    if station is not None:
         return station
     from workbench.cli.progress import terminal_progress
+    from workbench.jobs.demo import build_ready_demo
 
-    print(f"building the demo station in {demo_dir} (once; about a minute)", file=sys.stderr)
+    print(
+        f"building the demo station in {demo_dir} (once; about two minutes: PatchCore and PaDiM are trained)",
+        file=sys.stderr,
+    )
     with terminal_progress("demo station") as (progress, cancel):
-        result = build_demo_station(demo_dir, progress=progress, cancel=cancel)
+        result = build_ready_demo(demo_dir, progress=progress, cancel=cancel)
     return Path(result.project_path)
 
 

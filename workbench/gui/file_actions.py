@@ -109,7 +109,9 @@ class FileActions(QObject):
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         clicked = box.clickedButton()
-        return RELOAD if clicked is reload else SAVE_AS if save_as is not None and clicked is save_as else CANCEL
+        return (
+            RELOAD if clicked is reload else SAVE_AS if save_as is not None and clicked is save_as else CANCEL
+        )
 
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open a station", self._start_dir(), FILE_FILTER)

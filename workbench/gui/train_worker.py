@@ -73,7 +73,10 @@ def export_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken
         progress=progress,
         cancel=cancel,
     )
-    return {"path": str(result.path), "manifest": result.manifest, "parity": result.parity}
+    out = {"path": str(result.path), "manifest": result.manifest, "parity": result.parity}
+    # As plain JSON: the manifest holds torch.__version__, a TorchVersion whose unpickling would
+    # import torch into the window's process (seconds on the GUI thread).
+    return json.loads(json.dumps(out, default=str))
 
 
 PREVIEW_SIDE = 240  # px: the longest side of the crops and maps a line preview hands to the window

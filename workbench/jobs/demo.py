@@ -236,8 +236,8 @@ def build_ready_demo(
                 p, model, params, progress=sub_progress(progress, lo, lo + 0.3 / len(models)), cancel=cancel
             )
         progress(0.88, "scoring the validation split")
-        runs = p.runs
-        for k, run in enumerate(runs):  # what `workbench eval` stores: Thresholds and Compare read it
+        runs = [run for run in p.runs if run.model == models[0][0]]  # the policy is fitted on these
+        for k, run in enumerate(runs):  # stored as `workbench eval` stores them
             cancel.raise_if_cancelled()
             ensure_split(p, run.id, "val", with_maps=True, cancel=cancel)
             progress(0.88 + 0.07 * (k + 1) / len(runs), f"scored {run.id} on the validation split")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 STATION_FILE = "station.awb"
 READY_FILE = "ready.json"  # written last: its presence says the station is complete and which recipe made it
-READY_RECIPE = 1  # raise when the recipe below changes, so an older demo folder is rebuilt
+READY_RECIPE = 2  # raise when the recipe below changes, so an older demo folder is rebuilt
 READY = {
-    "passes": 48,
+    "passes": 40,
     "defect_rate": 0.3,
-    "split": (0.45, 0.15, 0.40),  # good passes; defective ones share val:test 15:40
+    "split": (0.40, 0.15, 0.45),  # good passes; defective ones share val:test 15:45
     "synthetic": 48,  # synthetic defects, half to val and half to test, spread over the views
     "models": (
         ("patchcore", {"image_size": [128, 176], "embed_dim": 256, "coreset_ratio": 0.1}),

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from workbench.gui.panes.compare_data import PERCENTILES, Cells, load_cells, percentile_levels
 from workbench.gui.panes.model_process import ModelService
 from workbench.gui.pg import pyqtgraph as pg
-from workbench.gui.runs import sig
+from workbench.gui.runs import sig, stale_runs
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 
@@ -261,8 +261,12 @@ class ComparePane(QWidget):
                 scored.update(res.sample_ids)
         samples = [s for s in snap.samples if s.id in scored] if snap is not None else []
         samples.sort(key=lambda s: (s.label != "defective", s.synthetic, s.id))  # real defects first
+        stale = stale_runs(snap)
         for lst, items in (
-            (self.runs, [(f"{r.id} · {r.model}", r.id) for r in runs]),
+            (
+                self.runs,
+                [(f"{r.id} · {r.model}" + (" · ⚠ stale" if r.id in stale else ""), r.id) for r in runs],
+            ),
             (
                 self.samples,
                 [
@@ -427,7 +431,8 @@ class ComparePane(QWidget):
                             self._run_title(rid, models, short=True), row=row, col=0, angle=-90
                         )
                 vb = self.grid.addViewBox(row=row, col=col, lockAspect=True, invertY=True, enableMenu=False)
-                img = pg.ImageItem(self.data.images[sid], axisOrder="row-major", levels=(0, 255))
+                img = pg.ImageItem(axisOrder="row-major")  # given levels: no min/max scan per picture
+                img.setImage(self.data.images[sid], autoLevels=False, levels=(0, 255))
                 heat = pg.ImageItem(axisOrder="row-major")
                 shown = self.data.units(rid, sid) if units else self.data.maps.get(rid, {}).get(sid)
                 if shown is not None:
@@ -438,7 +443,8 @@ class ComparePane(QWidget):
                 vb.addItem(img)
                 vb.addItem(heat)
                 if ring is not None:
-                    ring_item = pg.ImageItem(ring, axisOrder="row-major")
+                    ring_item = pg.ImageItem(axisOrder="row-major")
+                    ring_item.setImage(ring, autoLevels=False, levels=(0, 255))
                     ring_item.setZValue(15)
                     vb.addItem(ring_item)
                 if first is None:
