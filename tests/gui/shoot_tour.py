@@ -1,8 +1,9 @@
-"""Take the tour of the window (tour.py) at one window size and grab the whole window at every step, with
-what the screenshot test checks: the share of the width the active step gets, the horizontal scroll bars
-shown anywhere, and whether the step's page fits its width without clipping. One JSON line per picture.
+"""Take the tour of the window (tour.py) and grab the whole window at every step at each size asked for
+(the window is resized between the pictures of one step: one tour serves every size), with what the
+screenshot test checks: the share of the width the active step gets, the horizontal scroll bars shown
+anywhere, and whether the step's page fits its width without clipping. One JSON line per picture.
 
-    python tests/gui/shoot_tour.py DEMO_DIR OUT_DIR WIDTH HEIGHT
+    python tests/gui/shoot_tour.py DEMO_DIR OUT_DIR 1366x768 1920x1080
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def layout_facts(win) -> dict:
 
 
 def main() -> None:
-    demo, out, width, height = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    demo, out = sys.argv[1], Path(sys.argv[2])
+    sizes = [tuple(int(x) for x in arg.split("x")) for arg in sys.argv[3:]]
     os.environ["WORKBENCH_DEMO_DIR"] = demo
     sys.path.insert(0, str(Path(__file__).parent))
     from PySide6.QtCore import QSettings, QTimer
@@ -56,22 +58,29 @@ def main() -> None:
     app = QApplication(sys.argv[:1])
     theme.apply(app, "dark")
     win = MainWindow(
-        settings=Settings(QSettings(str(out / f"s{width}.ini"), QSettings.Format.IniFormat)),
+        settings=Settings(QSettings(str(out / "shots.ini"), QSettings.Format.IniFormat)),
         probe_device=False,
     )
-    win.resize(width, height)
+    win.resize(*sizes[0])
     win.show()
     tour = Tour(win, between=lambda go_on: shoot(go_on))
 
-    def shoot(then) -> None:
+    def shoot(then, todo=None) -> None:
+        todo = list(sizes) if todo is None else todo
+        if not todo:
+            then()
+            return
+        width, height = todo.pop(0)
+        win.resize(width, height)
+
         def grab() -> None:
             facts = layout_facts(win)
             png = out / f"workbench-{facts['step']}-{width}x{height}.png"
             facts.update(png=str(png), saved=win.grab().save(str(png)))
             print(json.dumps(facts), flush=True)
-            then()
+            shoot(then, todo)
 
-        win.when_ready(lambda: QTimer.singleShot(400, grab))  # the last repaint lands first
+        win.when_ready(lambda: QTimer.singleShot(600, grab))  # the new size laid out, the last repaint landed
 
     def end(error: str = "") -> None:
         done = {"done": True, "times": tour.times, "error": error, "torch": "torch" in sys.modules}

@@ -157,18 +157,24 @@ def add_zones(path) -> None:
         p.save()
 
 
+def open_thresholds(window, path, qtbot, rows: int = 2):
+    """Open the station at ``path`` and the Thresholds step, once its ``rows`` sliders are there."""
+    window._close_confirmed = True
+    window.open_project(str(path))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("thresholds")
+    pane = window.analysis_panes["thresholds"]
+    qtbot.waitUntil(lambda: len(pane.rows) == rows and not pane.busy, timeout=20000)
+    return pane
+
+
 def test_zone_sliders_count_like_workbench_eval_for_the_saved_zone_policy(window, station, qtbot):
     from workbench.core.masks import roi_for
     from workbench.project import Project
 
     add_scored_runs(station)
     add_zones(station)
-    window._close_confirmed = True
-    window.open_project(str(station))
-    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
-    window.show_pane("thresholds")
-    pane = window.analysis_panes["thresholds"]
-    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
+    pane = open_thresholds(window, station, qtbot)
     pane.set_scope("zone")
     qtbot.waitUntil(lambda: len(pane.rows) == 2 * 3 and not pane.busy, timeout=20000)
     assert sorted({region for _rid, region in pane.rows}) == ["", "left", "right"]

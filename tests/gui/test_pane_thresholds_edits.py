@@ -8,7 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtGui import QColor
-from test_pane_thresholds import add_scored_runs, add_zones, scored, thresholds  # noqa: F401 - fixtures
+from test_pane_thresholds import (  # noqa: F401 - scored and thresholds are fixtures
+    add_scored_runs,
+    add_zones,
+    open_thresholds,
+    scored,
+    thresholds,
+)
 
 from workbench.gui.widgets.threshold_row import plain
 
@@ -67,13 +73,7 @@ def test_a_clicked_count_asks_for_exactly_the_samples_behind_it(thresholds, qtbo
 def zoned(window, station, qtbot):
     add_scored_runs(station)
     add_zones(station)
-    window._close_confirmed = True
-    window.open_project(str(station))
-    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
-    window.show_pane("thresholds")
-    pane = window.analysis_panes["thresholds"]
-    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
-    return pane
+    return open_thresholds(window, station, qtbot)
 
 
 def test_in_zone_mode_one_value_stands_at_one_handle_position(zoned, qtbot):
@@ -113,12 +113,7 @@ def test_the_policies_workbench_policy_writes_start_the_sliders(window, station,
             p.set_policy(f"{run.id}-f1", pol.to_dict())
         runs = {r.id: r.view for r in p.runs}
         p.save()
-    window._close_confirmed = True
-    window.open_project(str(station))
-    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
-    window.show_pane("thresholds")
-    pane = window.analysis_panes["thresholds"]
-    qtbot.waitUntil(lambda: len(pane.rows) == 2 and not pane.busy, timeout=20000)
+    pane = open_thresholds(window, station, qtbot)
     for k, rid in enumerate(runs):
         assert pane.rows[(rid, None)].value() == pytest.approx(2.0 + k)
         assert pane.sources[rid] == f"{rid}-f1"

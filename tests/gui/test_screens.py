@@ -25,6 +25,7 @@ from workbench.gui.steps import STEPS
 
 SHOOT = Path(__file__).with_name("shoot_tour.py")
 MIN_SHARE = 0.75
+SIZES = ((1366, 768), (1920, 1080))
 
 
 def _real_display() -> bool:
@@ -35,8 +36,7 @@ def _real_display() -> bool:
 @pytest.mark.skipif(
     not _real_display(), reason="needs a real X display (DISPLAY set, QT_QPA_PLATFORM not offscreen)"
 )
-@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["1366x768", "1920x1080"])
-def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_path, size):
+def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_path):
     import shutil
 
     demo = tmp_path / "demo"  # the tour trains and saves: a private copy of the session's demo
@@ -45,7 +45,7 @@ def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_p
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env["QT_QPA_PLATFORM"] = ORIGINAL_QPA or "xcb"
     run = subprocess.run(
-        [sys.executable, str(SHOOT), str(demo), str(out), str(size[0]), str(size[1])],
+        [sys.executable, str(SHOOT), str(demo), str(out), *(f"{w}x{h}" for w, h in SIZES)],
         env=env,
         capture_output=True,
         text=True,
@@ -55,13 +55,16 @@ def test_every_step_gets_the_room_and_nothing_scrolls_sideways(ready_demo, tmp_p
     assert lines and lines[-1].get("done"), run.stderr[-3000:]
     assert not lines[-1]["error"], lines[-1]["error"]
     assert not lines[-1]["torch"], "the window's process never imports torch (models run in workers)"
-    shots = {f["step"]: f for f in lines if "step" in f}
-    assert set(shots) >= {"start", *(s.key for s in STEPS)}, sorted(shots)
-    for step, f in shots.items():
+    shots = {(f["step"], tuple(f["window"])): f for f in lines if "step" in f}
+    for size in SIZES:
+        steps = {step for step, s in shots if s == size}
+        assert steps >= {"start", *(s.key for s in STEPS)}, (size, sorted(steps))
+    for (step, size), f in shots.items():
         image = QImage(f["png"])
         assert (image.width(), image.height()) == size, step
-        assert f["width_share"] >= MIN_SHARE, f"{step}: the step has {f['width_share']:.0%} of the width"
-        assert not f["horizontal_scroll_bars"], f"{step}: {f['horizontal_scroll_bars']}"
+        where = f"{step} at {size[0]}x{size[1]}"
+        assert f["width_share"] >= MIN_SHARE, f"{where}: the step has {f['width_share']:.0%} of the width"
+        assert not f["horizontal_scroll_bars"], f"{where}: {f['horizontal_scroll_bars']}"
         assert f["page_min_width"] <= f["page_width"], (
-            f"{step}: needs {f['page_min_width']} px, has {f['page_width']}"
+            f"{where}: needs {f['page_min_width']} px, has {f['page_width']}"
         )

@@ -131,6 +131,7 @@ def line_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) 
     return {
         "parts": summary.parts,
         "ng": summary.ng,
+        "suspect": int(getattr(summary, "suspect", 0)),
         "frames": summary.frames,
         "seconds": summary.seconds,
         "fps": summary.fps,

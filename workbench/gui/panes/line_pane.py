@@ -153,7 +153,8 @@ class LinePane(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(split, 1)
 
-        model.opened.connect(self._on_snapshot)
+        model.opened.connect(lambda snap: (self.source.clear(), self._on_snapshot(snap)))
+        model.changed.connect(self._on_snapshot)  # a video imported later fills the empty box
         model.closed.connect(lambda: self._on_snapshot(None))
         self._on_snapshot(model.snapshot)
 

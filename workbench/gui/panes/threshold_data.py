@@ -246,7 +246,7 @@ def policy_dict(scope: str, values: dict[Key, float], views: dict[str, str]) -> 
 def policy_values(stored: dict, runs: dict[str, str]) -> tuple[str, dict[Key, float]] | None:
     """(scope, {key: threshold}) a stored policy sets for ``runs`` ({run id: view}) — the runs it was
     made for, or every run when it names none (as ``workbench export`` reads it); None when it fits none
-    of them or the sliders cannot stand for it (a pixel policy with an area rule)."""
+    of them or the sliders cannot stand for it (a pixel policy with an area rule or size classes)."""
     from workbench.jobs.evaluate_policy import policy_runs
 
     covers = policy_runs(stored, runs)
@@ -263,6 +263,7 @@ def policy_values(stored: dict, runs: dict[str, str]) -> tuple[str, dict[Key, fl
         stored.get("level") == "pixel"
         and int(stored.get("min_area", 0)) <= 1
         and not stored.get("min_area_per_zone")
+        and not stored.get("per_size")
     ):
         values: dict[Key, float] = {}
         for rid, v in pairs:
