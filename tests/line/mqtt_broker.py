@@ -76,6 +76,7 @@ class Subscriber:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict]] = []
+        self.first_seen: dict[str, float] = {}  # message id -> time.time() it first arrived
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
@@ -86,8 +87,11 @@ class Subscriber:
             c.tls_set(ca_certs=str(connect["ca"]))
 
         def on_message(client, userdata, m) -> None:
+            payload = json.loads(m.payload)
             with self._lock:
-                self.messages.append((m.topic, json.loads(m.payload)))
+                self.messages.append((m.topic, payload))
+                if isinstance(payload, dict) and "id" in payload:
+                    self.first_seen.setdefault(str(payload["id"]), time.time())
 
         c.on_message = on_message
         c.on_subscribe = lambda *a: self._subscribed.set()
