@@ -77,7 +77,11 @@ def test_report_has_every_section_for_two_models_and_three_seeds(tmp_path_factor
     assert "<b>knee</b>" in html
     assert "p (BH)" in html
     _check_footnotes(html)
-    assert "was fitted on run1" in html  # the policy rows of other runs say why they are n/a
+    assert "(made for another run)" in html  # the policy's table says which runs it does not apply to
+    # every policy rate has its interval and count, and the 3-normal validation is flagged
+    policy_part = html.split(">Threshold policy<")[1].split("<h3")[0]
+    assert policy_part.count("class='ci'") >= 4 and "small validation" in policy_part
+    assert ">How this report counts<" in html and "Wilson score" in html
 
 
 def test_report_command_without_robustness_explains_the_gap(tmp_path_factory, tmp_path, capsys):
@@ -91,5 +95,29 @@ def test_report_command_without_robustness_explains_the_gap(tmp_path_factory, tm
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "not computed: the report was written without robustness" in html
     # one seed per model: the paired tests cannot run and say so
-    assert "paired t-tests need at least 2 seeds" in html or "Welch t-tests need at least 2 runs" in html
+    assert "paired t-tests need two models with at least 2 seeds" in html
+    assert "one seed: padim, patchcore" in html
+    _check_footnotes(html)
+
+
+def test_report_sets_masked_and_unmasked_runs_side_by_side(tmp_path):
+    from evaluate_station import MODEL_PARAMS, build_station
+
+    from workbench.jobs.evaluate_policy import fit_run_policy
+    from workbench.jobs.train import train_views
+
+    path = build_station(tmp_path / "s.awb", models=(), n_train=6, val=(3, 2), test=(6, 6))
+    with Project.open(path) as p:
+        for seed in (0, 1):
+            train_views(p, "patchcore", dict(MODEL_PARAMS["patchcore"]), seed=seed)
+            train_views(p, "patchcore", dict(MODEL_PARAMS["patchcore"]), seed=seed, roi=False)
+        p.set_policy("far", fit_run_policy(p, "run1", "far", 0.2).to_dict())
+        index = write_report(p, tmp_path / "out", policy="far", robustness=False)
+    html = index.read_text(encoding="utf-8")
+    station = html.split(">Masking: ROI against the whole crop<")[1].split("<h2")[0]
+    assert "train --no-roi" in station and "all models" in station and "→" in station
+    assert ">Masked against unmasked runs<" in html  # and in the view's own section
+    assert "patchcore (roi=true)" in html and "patchcore (roi=false)" in html
+    ops = html.split(">Operating points<")[1].split("<h3")[0]
+    assert ops.count("class='ci'") >= 8 and "small validation" in ops  # 3 normals behind the thresholds
     _check_footnotes(html)

@@ -96,6 +96,13 @@ def _side_totals(runs_by_config: list[tuple[list[dict], list[dict]]]) -> dict[st
     return out
 
 
+def config_label(group: str) -> str:
+    """A masked group's label without its ROI setting: 'patchcore (coreset_ratio=0.1)' or 'patchcore'."""
+    model, _, rest = group.partition(" (")
+    parts = [p for p in rest.rstrip(")").split(", ") if p and not p.startswith("roi=")]
+    return f"{model} ({', '.join(parts)})" if parts else model
+
+
 def masking_comparison(records: list[dict]) -> dict[str, Any] | NA:
     """Masked against unmasked runs per model configuration and view, per model, and over everything.
 
@@ -125,6 +132,7 @@ def masking_comparison(records: list[dict]) -> dict[str, Any] | NA:
         rows.append(
             {
                 "model": first["model"],
+                "configuration": config_label(first["group"]),
                 "view": first["view"],
                 "masked_group": first["group"],
                 "unmasked_group": sideways["none"][0]["group"],

@@ -18,8 +18,8 @@ def change_cell(c: dict, notes: Notes) -> str:
         return notes.mark("one side has no value")
     base = f"{u:.3g} → {m:.3g}"
     if isinstance(pct, NA):
-        return f"{base} <span class='dim'>({esc(pct.reason)})</span>"
-    cls = "bad" if pct > 0 else "good"
+        return f"{base} {notes.mark(pct.reason)}"
+    cls = "bad" if pct > 0 else "good" if pct < 0 else "dim"
     return f"{base} <span class='{cls}'>({pct:+.1f} %)</span>"
 
 
@@ -39,7 +39,7 @@ def masking_section(masking: Any, view: str | None = None) -> str:
             continue
         rows.append(
             [
-                esc(row["model"]),
+                esc(row.get("configuration", row["model"])),
                 esc(row["view"]),
                 f"{len(row['masked_runs'])} / {len(row['unmasked_runs'])}",
                 f"{_auroc(row['image_auroc']['unmasked'])} → {_auroc(row['image_auroc']['masked'])}",

@@ -33,19 +33,22 @@ def interval(ci: dict | None) -> str:
     return f" <span class='ci'>[{text}]</span>"
 
 
-def rate_cell(value: Any, ci: dict | None, notes: Notes) -> str:
-    """A rate in % with its 95 % interval and k/n, or n/a with a footnote."""
+def rate_cell(value: Any, ci: dict | None, notes: Notes, compact: bool = False) -> str:
+    """A rate in % with its 95 % interval and k/n (``compact``: those on a second line), or n/a."""
     cell = number(value, notes, pct=True)
     if isinstance(ci, dict) and ci.get("n"):
-        cell += interval(ci) + f" <span class='dim'>{ci['k']}/{ci['n']}</span>"
+        cell += ("<br>" if compact else "") + interval(ci) + f" <span class='dim'>{ci['k']}/{ci['n']}</span>"
     return cell
 
 
-def flag(rec: dict | None) -> str:
-    """The red small-validation flag of a record with ``small_validation``, else ''."""
+def flag(rec: dict | None, short: bool = False) -> str:
+    """The red small-validation flag of a record with ``small_validation`` ('small validation' alone
+    when ``short``, the number being beside it), else ''."""
     if not isinstance(rec, dict) or not rec.get("small_validation"):
         return ""
     text = rec.get("small_validation_text") or f"small validation: < {SMALL_VALIDATION_NORMALS} normals"
+    if short:
+        return f" <span class='flag' title='{esc(text)}'>small validation</span>"
     return f" <span class='flag'>{esc(text)}</span>"
 
 
@@ -53,7 +56,7 @@ def normals_cell(rec: dict) -> str:
     n = rec.get("n_normals")
     where = rec.get("normals_from") or rec.get("threshold_from") or ""
     base = "unknown" if n is None else f"{n} <span class='dim'>{esc(where)}</span>"
-    return base + flag(rec)
+    return base + ("<br>" + flag(rec, short=True).strip() if flag(rec) else "")
 
 
 def operating_table(records: list[dict]) -> str:
@@ -69,7 +72,7 @@ def operating_table(records: list[dict]) -> str:
                 row += [number(rates, notes)] * 2
             else:
                 e = rates[k]
-                row += [rate_cell(e[m], e["intervals"][m], notes) for m in ("fpr", "fnr")]
+                row += [rate_cell(e[m], e["intervals"][m], notes, compact=True) for m in ("fpr", "fnr")]
         rap = r["recall_at_precision"]
         for k in range(len(PRECISIONS)):
             if isinstance(rap, NA):
@@ -77,7 +80,7 @@ def operating_table(records: list[dict]) -> str:
             else:
                 e = rap[k]
                 row.append(
-                    rate_cell(e["recall"], e["intervals"]["recall"], notes)
+                    rate_cell(e["recall"], e["intervals"]["recall"], notes, compact=True)
                     + f"<br><span class='dim'>P {number(e['precision'], notes, pct=True)}"
                     f"{interval(e['intervals']['precision'])}</span>"
                 )
@@ -101,9 +104,12 @@ def operating_table(records: list[dict]) -> str:
 def policy_table(records: list[dict], name: str) -> str:
     """The policy's counts and rates per run, each rate with its interval, and the normals behind it."""
     notes = Notes()
-    rows = []
+    rows, elsewhere = [], []
     for r in records:
         p = r.get("policy", {})
+        if "na" in p and "was fitted on" in p["na"].reason:
+            elsewhere.append(r["run"])  # a threshold belongs to its run: nothing to show for the others
+            continue
         if "na" in p:
             rows.append([esc(r["run"]), esc(r["group"]), *([number(p["na"], notes)] * 10)])
             continue
@@ -138,7 +144,13 @@ def policy_table(records: list[dict], name: str) -> str:
         f"Threshold policy '{esc(name)}' applied to the stored test scores: verdict counts and rates (%) with "
         f"their 95 % interval [brackets] and k/n. 'Normals': how many normal samples the threshold rests on "
         f"(flagged below {SMALL_VALIDATION_NORMALS})."
+        + (f" Not applied to {esc(', '.join(elsewhere))} (made for another run)." if elsewhere else "")
     )
+    if not rows:
+        return (
+            f"<p class='na-block'>Policy '{esc(name)}' was made for another run; it applies to no run of "
+            f"this view ({esc(', '.join(elsewhere))}).</p>"
+        )
     return table(header, rows, notes, cap, numeric_from=2) + breakdown_table(records)
 
 
@@ -211,5 +223,9 @@ def size_table(records: list[dict]) -> str:
 
 def definitions() -> str:
     """How the report counts: verdicts, detections, intervals and the small-validation flag."""
-    items = "".join(f"<li><b>{esc(k.replace('_', ' '))}</b>: {esc(v)}</li>" for k, v in DEFINITIONS.items())
-    return f"<ul class='defs'>{items}</ul>"
+    items = []
+    for k, v in DEFINITIONS.items():
+        term = k.replace("_", " ")
+        text = v[len(term) + 1 :].strip() if v.lower().startswith(term + ":") else v
+        items.append(f"<li><b>{esc(term.capitalize())}</b>: {esc(text)}</li>")
+    return f"<ul class='defs'>{''.join(items)}</ul>"
