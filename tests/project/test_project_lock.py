@@ -125,6 +125,31 @@ def test_a_window_session_never_saves_over_a_cli_train(demo, tmp_path):
         assert [r.id for r in p.runs] == runs and "mine" in p.policies
 
 
+def test_eval_while_another_writer_holds_the_project_still_reports(demo, tmp_path, capsys, monkeypatch):
+    path = _copy(demo, tmp_path)
+    params = [f"--param={k}={json.dumps(v)}" for k, v in TINY.items()]
+    train = _cli("train", str(path), "--model", "patchcore", "--view", "front", "--device", "cpu", *params)
+    assert train.wait(timeout=900) == 0, train.stderr.read()
+    with Project.open(path) as p:
+        for res in p.results():
+            p.remove_result(res.id)  # eval predicts again and would keep the predictions
+        p.save()
+    monkeypatch.setenv("WORKBENCH_LOCK_WAIT", "0.2")
+    holder = Project.open(path, lock=True)
+    try:
+        from workbench.cli.main import main
+
+        code = main(["eval", str(path), "--json", "--quiet"])
+    finally:
+        holder.close()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "warning: the predictions were not kept: cannot save" in err
+    assert json.loads(out)["runs"][0]["run"] == "run1"
+    with Project.open(path) as p:
+        assert p.results() == []  # nothing written while the other writer held the project
+
+
 def test_a_replaced_file_is_noticed_too(tmp_path, rng):
     path = tmp_path / "s.awb"
     a = Project.create(path)

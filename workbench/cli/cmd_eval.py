@@ -14,7 +14,7 @@ from workbench.jobs.evaluate_metrics import NA
 from workbench.jobs.evaluate_rates import INTERVAL_NOTE
 from workbench.metrics.intervals import Rate, interval_text
 from workbench.metrics.policy import DETECTION_DEFINITION, VERDICT_DEFINITION
-from workbench.project import Project
+from workbench.project import Project, ProjectBusyError, ProjectChangedError
 
 COLUMNS = (
     ("image_auroc", "img AUROC"),
@@ -117,7 +117,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with terminal_progress("eval", quiet=args.quiet or args.json) as (progress, cancel):
             result = evaluate(project, args.runs, args.policy, progress=progress, cancel=cancel)
         if project.dirty:
-            project.save()  # keep the predictions so the next evaluation reuses them
+            try:
+                project.save()  # keep the predictions so the next evaluation reuses them
+            except (ProjectBusyError, ProjectChangedError) as exc:  # a cache: the evaluation still stands
+                print(f"workbench eval: warning: the predictions were not kept: {exc}", file=sys.stderr)
     for r in result["runs"]:  # on stderr, so that --json output stays one document
         for w in r.get("warnings", []):
             print(f"workbench eval: warning: {w}", file=sys.stderr)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from workbench.cli.progress import terminal_progress
 from workbench.jobs.report import write_report
-from workbench.project import Project
+from workbench.project import Project, ProjectBusyError, ProjectChangedError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                 cancel=cancel,
             )
         if project.dirty:
-            project.save()  # predictions and robustness results are reused by the next report
+            try:
+                project.save()  # predictions and robustness results are reused by the next report
+            except (ProjectBusyError, ProjectChangedError) as exc:  # a cache: the report still stands
+                print(f"workbench report: warning: the predictions were not kept: {exc}", file=sys.stderr)
     print(path)
     return 0
