@@ -31,10 +31,10 @@ def test_grid_cell_with_defaults(params, tmp_path):
         for name, (tpl, origin) in templates_for(params, tmp_path, truth).items()
     ]
     ex = extract_samples(tmp_path / truth["video"], views)
-    score = score_passes(truth, found_passes(ex))
+    score = score_passes(truth, found_passes(ex), status=[r.status for r in ex.records])
     report = "\n".join([*ex.rule.summary(), *ex.rule.reasons, *score.problems, *ex.warnings])
     assert score.frame_rate >= 0.98 and score.position_rate >= 0.98, report
     assert score.merged == 0 and score.split == 0 and score.extra == 0, report
     assert not ex.suspects, report
-    # every part with a view at home is one pass, in order
-    assert score.found_passes == score.parts, report
+    # every part with a view at home is one pass, in order (besides a part cut by the video's start or end)
+    assert score.found_passes - score.edge_passes == score.parts, report

@@ -29,8 +29,8 @@ from workbench.core.matching import ViewMatcher, local_peaks
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
 from workbench.io.crossings import Crossing, PassageTracker, Sample, min_samples
 from workbench.io.grouping import PassGrouper, pass_spans
-from workbench.io.track_rule import TrackRule, ViewTrack
-from workbench.io.video import FrameRange, VideoReader
+from workbench.io.track_rule import TrackRule, ViewTrack, encode_weights
+from workbench.io.video import FrameRange, VideoReader, prefetched
 from workbench.io.window import ViewWindow, coarse_step, downscale
 
 K = 4  # local maxima kept per frame and view
@@ -113,7 +113,7 @@ def scan_video(
     rows: list[np.ndarray] = []
     exact: list[tuple[int, int, int] | None] = [None] * len(matchers)
     total = min(len(sampling.indices(reader.frame_count)), max_frames)
-    for n, (index, bgr) in enumerate(reader.frames(sampling, color="bgr", cancel=cancel)):
+    for n, (index, bgr) in enumerate(prefetched(reader.frames(sampling, color="bgr", cancel=cancel))):
         if n >= max_frames:
             break
         if n % 16 == 0:
@@ -339,6 +339,76 @@ def _path(scan: Scan, j: int, home, axis, v_med: float) -> tuple[float, float]:
     return round(min(float(u.min()), 0.0), 1), round(max(float(u.max()), 0.0), 1)
 
 
+def _weights_of(patches: list[np.ndarray]) -> np.ndarray:
+    """(h, w) weights in [0, 1]: 1 where the aligned instances agree, 0 where they differ far more than the
+    stable parts do (those may be few: the reference is the best-agreeing quarter)."""
+    z = np.stack([(p - p.mean()) / max(float(p.std()), 1e-6) for p in patches])
+    spread = z.std(axis=0)
+    ref = max(float(np.quantile(spread, 0.25)), 1e-3)
+    return np.clip((4.0 * ref - spread) / (2.0 * ref), 0.0, 1.0).astype(np.float32)
+
+
+def _stable_parts(video, scan: Scan, j: int, win: ViewWindow, crossings: list[Crossing]):
+    """(weights or None, refine radius px, why): when part of a view differs from part to part (a cookie on a
+    tray, a serial label), the template's stable rest decides where the view is.
+
+    The instances at home (the frame nearest home of up to 24 crossings) are read again at full resolution
+    and aligned, first on the whole template, then (three times) on the parts where they agree."""
+    m = win.matcher
+    tpl = m.template
+    th, tw = tpl.shape
+    picks = crossings[:: max(1, len(crossings) // 24)][:24]
+    if len(picks) < 4:
+        return None, 0.0, ""
+    frames = {int(f): i for i, f in enumerate(scan.frames)}
+    step = scan.steps[j]
+    r = int(math.ceil(win.window_across + 2 * step))
+    grays, starts = [], []
+    with VideoReader(video) as reader:
+        for c in picks:
+            near = min(c.samples, key=lambda s: abs(s.u))
+            _, x, y = win.match_small(scan.small[step][frames[near.frame]])
+            gray = cv2.cvtColor(reader.read(near.frame, color="bgr"), cv2.COLOR_BGR2GRAY)
+            x0, y0 = max(0, int(round(x)) - r), max(0, int(round(y)) - r)
+            grays.append(gray[y0 : y0 + th + 2 * r, x0 : x0 + tw + 2 * r])
+            starts.append((x0, y0, x, y))
+
+    def align(weights):
+        pos, patches = [], []
+        for g, (x0, y0, _, _) in zip(grays, starts):
+            if g.shape[0] < th or g.shape[1] < tw:
+                return None, None
+            kw = {} if weights is None else {"mask": weights}
+            res = np.nan_to_num(cv2.matchTemplate(g, tpl, cv2.TM_CCOEFF_NORMED, **kw), nan=-1.0)
+            _, _, _, (bx, by) = cv2.minMaxLoc(res)
+            pos.append((x0 + bx, y0 + by))
+            patches.append(g[by : by + th, bx : bx + tw].astype(np.float32))
+        return np.asarray(pos, np.float64), patches
+
+    pos, patches = align(None)
+    if pos is None:
+        return None, 0.0, ""
+    varying = float((_weights_of(patches) < 0.5).mean())
+    if varying < 0.05 or varying > 0.7:  # nothing worth ignoring, or nothing stable left to match on
+        return None, 0.0, ""
+    # The instances differ somewhere: the parts where the aligned instances agree decide the alignment, three
+    # times over (a part's content that varies, like a cookie on a tray, can still pull the first alignment)
+    weights = _weights_of(patches)
+    for _ in range(3):
+        pos, patches = align(weights)
+        weights = _weights_of(patches)
+    coarse = np.asarray([(x, y) for _, _, x, y in starts])
+    pull = np.hypot(*(pos - coarse).T)
+    # the whole window across the motion too: a part whose varying content pulls the coarse match harder
+    # than any seen here is still found
+    radius = max(float(np.quantile(pull, 0.95)), win.window_across) + 2.0 * step
+    why = (
+        f"{100 * float((weights < 0.5).mean()):.0f} % of its template differs from part to part: its best frames "
+        f"are matched on the stable rest (which moves the match by up to {float(pull.max()):.0f} px)"
+    )
+    return weights, radius, why
+
+
 def _score_noise(scan: Scan, j: int) -> float:
     """Frame-to-frame noise of a view's best coarse score on the same instance (robust), at least 1e-3."""
     top = scan.peaks[:, j, 0, 0]
@@ -471,6 +541,7 @@ def calibrate_scan(
     scan: Scan,
     origins: dict[str, tuple[float, float]] | None = None,
     thresholds: dict[str, float] | None = None,
+    video: str | os.PathLike | None = None,
 ) -> TrackRule:
     """The pass rule of a scanned video (see the module docstring); ``thresholds`` {view: T} are set by flags."""
     origins, thresholds = origins or {}, thresholds or {}
@@ -555,6 +626,18 @@ def calibrate_scan(
         reasons.append(
             "fewer than two parts crossed: the part pitch is assumed from the window and templates"
         )
+    stable = {}
+    for j, name in enumerate(names):
+        if thr[name] == NOT_FOUND:
+            continue
+        win = ViewWindow(
+            scan.matchers[j], tuple(homes[name]), tuple(axis), (R, Rp), (scan.width, scan.height)
+        )
+        stable[name] = (
+            _stable_parts(video, scan, j, win, crossings[name]) if video is not None else (None, 0.0, "")
+        )
+        if stable[name][2]:
+            reasons.append(f"view '{name}': {stable[name][2]}")
     found = [n for n in names if thr[n] != NOT_FOUND]
     offsets, order_why = _offsets(crossings, found, pitch_med)
     offsets.update({n: 0.0 for n in names if n not in offsets})
@@ -569,6 +652,8 @@ def calibrate_scan(
             offset=round(float(offsets[name]), 2),
             score_noise=round(float(noises[name]), 5),
             path=_path(scan, j, homes[name], axis, v_med),
+            weights=encode_weights(stable[name][0]) if stable.get(name, (None,))[0] is not None else "",
+            refine_radius=round(float(stable.get(name, (None, 0.0))[1]), 1),
         )
         for j, name in enumerate(names)
     )
@@ -616,4 +701,4 @@ def calibrate(
         for m in matchers:
             m.check_frame(reader.width, reader.height, f"the frames of '{reader.name}'")
         scan = scan_video(reader, matchers, sampling, max_frames, progress, cancel)
-    return calibrate_scan(scan, origins, thresholds)
+    return calibrate_scan(scan, origins, thresholds, video)

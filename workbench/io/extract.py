@@ -21,7 +21,7 @@ from workbench.io.passes import PassRule, presence_thumbnail
 from workbench.io.presence_tracker import PresenceTracker
 from workbench.io.track_rule import TrackRule
 from workbench.io.tracker import PassTracker, TrackView
-from workbench.io.video import FrameRange, VideoReader
+from workbench.io.video import FrameRange, VideoReader, prefetched
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,9 @@ def extract_samples(
         )
         passes: list[TrackedPass] = []
         n = 0
-        for index, bgr in reader.frames(sampling, color="bgr", progress=track_progress, cancel=cancel):
+        for index, bgr in prefetched(
+            reader.frames(sampling, color="bgr", progress=track_progress, cancel=cancel)
+        ):
             passes += tracker.push(index, _gray(bgr), bgr)
             n += 1
         passes += tracker.finish()

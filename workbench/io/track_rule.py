@@ -9,9 +9,13 @@ match scores (normalized cross-correlation at the view's coarse scale).
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import cv2
+import numpy as np
 
 from workbench.io.passes import PassRule
 
@@ -32,6 +36,8 @@ class ViewTrack:
     score_noise: float = 0.0  # refined scores closer than this are equally good; the nearer to home wins
     min_score: float = -1.0  # the best frame's full-resolution match must reach this (set by the user)
     path: tuple[float, float] = (0.0, 0.0)  # px along the motion, from home, where the view is in sight
+    weights: str = ""  # PNG (base64) of the template's stable parts at the coarse scale; "" = all of it
+    refine_radius: float = 0.0  # px the full-resolution match may move from the coarse one (0: the default)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,3 +172,22 @@ def rule_from_dict(d: dict[str, Any] | None) -> TrackRule | PassRule | None:
         return TrackRule.from_dict(d)
     fields = {k: v for k, v in d.items() if k in PassRule.__dataclass_fields__}
     return PassRule(**fields)
+
+
+def encode_weights(weights: np.ndarray) -> str:
+    """Base64 PNG of (h, w) float weights in [0, 1] (stored as 0..255)."""
+    ok, buf = cv2.imencode(".png", np.clip(np.round(weights * 255.0), 0, 255).astype(np.uint8))
+    if not ok:
+        raise ValueError("weights could not be encoded")
+    return base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def decode_weights(text: str, size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """(h, w) float32 weights from :func:`encode_weights`, resized to ``size`` (w, h) when given; None for ""."""
+    if not text:
+        return None
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(text), np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError("pass rule: a view's weights are not a readable image")
+    w = img.astype(np.float32) / 255.0
+    return w if size is None else cv2.resize(w, size, interpolation=cv2.INTER_LINEAR)

@@ -21,7 +21,7 @@ from workbench.core.image import crop_padded
 from workbench.core.matching import ViewMatcher, peak_centre
 from workbench.io.crossings import Crossing, PassageTracker, Sample, min_samples
 from workbench.io.grouping import PassGrouper, TrackedPass
-from workbench.io.track_rule import TrackRule
+from workbench.io.track_rule import TrackRule, decode_weights
 from workbench.io.window import ViewWindow
 
 
@@ -78,7 +78,15 @@ class PassTracker:
         self.crop_windows = {v.name: v.window for v in views}
         for v in views:
             vt = rule.view(v.name)
-            win = ViewWindow(ViewMatcher(v.name, v.template), vt.home, rule.axis, rule.window, frame_size)
+            win = ViewWindow(
+                ViewMatcher(v.name, v.template),
+                vt.home,
+                rule.axis,
+                rule.window,
+                frame_size,
+                decode_weights(vt.weights),
+            )
+            win.refine_radius = max(win.matcher.radius, int(math.ceil(vt.refine_radius)))
             if abs(1.0 / win.step - vt.scale) > 1e-9:
                 raise ValueError(
                     f"view '{v.name}': its template is not the one the pass rule was calibrated with; import the "
@@ -168,10 +176,13 @@ class PassTracker:
         m = w.matcher
         tw, th = m.size
         H, W = gray.shape
-        r = m.radius
+        r = w.refine_radius
         x0, y0 = max(0, int(round(x)) - r), max(0, int(round(y)) - r)
         x1, y1 = min(W, int(round(x)) + r + tw), min(H, int(round(y)) + r + th)
-        res = cv2.matchTemplate(gray[y0:y1, x0:x1], m.template, cv2.TM_CCOEFF_NORMED)
+        if w.weights is not None:  # only the template's stable parts count (see calibrate's weights)
+            res = cv2.matchTemplate(gray[y0:y1, x0:x1], m.template, cv2.TM_CCOEFF_NORMED, mask=w.weights)
+        else:
+            res = cv2.matchTemplate(gray[y0:y1, x0:x1], m.template, cv2.TM_CCOEFF_NORMED)
         score, fx, fy = peak_centre(res)
         mx, my = int(round(x0 + fx)), int(round(y0 + fy))
         self.fine_matches += 1

@@ -185,3 +185,56 @@ def probe(path: str | os.PathLike) -> dict:
             "height": r.height,
             "duration_s": r.duration_s,
         }
+
+
+_END = object()
+
+
+def prefetched(frames: Iterator[tuple[int, np.ndarray]], depth: int = 4) -> Iterator[tuple[int, np.ndarray]]:
+    """The same frames, decoded ahead on a thread (OpenCV's decoder releases the GIL), so decoding and the
+    work on each frame share two cores. Errors (a cancel included) come out where they would have; leaving
+    the loop early stops the decoding thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    q.put(_END, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    worker = threading.Thread(target=run, name="frame-decoder", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        worker.join()
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()

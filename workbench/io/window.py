@@ -48,6 +48,7 @@ class ViewWindow:
         axis: tuple[float, float],
         window: tuple[float, float],
         frame_size: tuple[int, int],
+        weights: np.ndarray | None = None,
     ) -> None:
         self.matcher = matcher
         self.name = matcher.name
@@ -55,12 +56,23 @@ class ViewWindow:
         self.axis = np.asarray(axis, np.float64)
         self.perp = np.array([-self.axis[1], self.axis[0]])
         R, Rp = window
+        self.window_across = Rp
         W, H = frame_size
         tw, th = matcher.size
         corners = [self.home + a * R * self.axis + b * Rp * self.perp for a in (-1, 1) for b in (-1, 1)]
         xs, ys = [c[0] for c in corners], [c[1] for c in corners]
         self.step = step = coarse_step(tw, th)
         self.tpl = downscale(matcher.template, step) if step > 1 else matcher.template
+        th_, tw_ = matcher.template.shape
+        # where the template is the same on every part (a cookie or a serial label differs): full-res weights
+        self.weights = (
+            None if weights is None else cv2.resize(weights, (tw_, th_), interpolation=cv2.INTER_LINEAR)
+        )
+        self.coarse_weights = (
+            None
+            if weights is None
+            else cv2.resize(weights, self.tpl.shape[::-1], interpolation=cv2.INTER_AREA)
+        )
         x0 = int(math.floor(max(0.0, min(xs)) / step)) * step
         y0 = int(math.floor(max(0.0, min(ys)) / step)) * step
         x1 = min(W - (W % step), int(math.ceil(max(xs))) + tw + step)
@@ -82,11 +94,14 @@ class ViewWindow:
         x0, y0, x1, y1 = (v // self.step for v in self.box)
         return self._match(small[y0:y1, x0:x1])
 
-    def _match(self, region: np.ndarray) -> tuple[float, float, float]:
+    def _match(self, region: np.ndarray, weighted: bool = False) -> tuple[float, float, float]:
         tpl = self.tpl
         if region.shape[0] < tpl.shape[0] or region.shape[1] < tpl.shape[1]:
             return -math.inf, float(self.home[0]), float(self.home[1])
-        res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
+        if weighted and self.coarse_weights is not None:
+            res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED, mask=self.coarse_weights)
+        else:
+            res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
         if not np.isfinite(res).all():
             res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
         _, score, _, (cx, cy) = cv2.minMaxLoc(res)

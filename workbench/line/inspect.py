@@ -34,7 +34,7 @@ from workbench.io.grouping import TrackedPass
 from workbench.io.passes import PassRule
 from workbench.io.track_rule import TrackRule, rule_from_dict
 from workbench.io.tracker import TrackView
-from workbench.io.video import FrameRange, VideoReader
+from workbench.io.video import FrameRange, VideoReader, prefetched
 from workbench.line.bundle import Bundle
 from workbench.line.sinks import Outputs
 from workbench.line.verdict import fuse, view_verdict
@@ -92,7 +92,7 @@ def frames_of(source: str, realtime: bool = True, cancel: CancelToken = NEVER_CA
 
     def video_frames() -> Iterator:
         with reader:
-            yield from reader.frames(FrameRange(), cancel=cancel)
+            yield from prefetched(reader.frames(FrameRange(), cancel=cancel))
 
     return video_frames(), reader
 

@@ -284,7 +284,7 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
             }
             for name in VIEWS
         },
-        "parts": [t for t in truth_parts if t["first"] is not None and (t["views"] or t.get("covered"))],
+        "parts": [t for t in truth_parts if t["first"] is not None],
         "speed_px_per_frame": [round(float(x), 3) for x in speeds],
     }
     tmp = out / "truth.json.tmp"
