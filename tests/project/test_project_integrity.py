@@ -195,3 +195,24 @@ def test_records_keep_their_checksums_across_saves_and_edits(tmp_path, rng):
     assert {"/", "samples", "runs/run1", "runs/run2", "results/res1", "gt_masks/1", "gt_masks/2"} <= set(
         records
     )
+
+
+@pytest.mark.parametrize("attr", ["keys", "leaves"])
+def test_invalid_text_in_a_blob_is_reported_as_damage(tmp_path, rng, attr):
+    p = _station(tmp_path / "s.awb", rng)
+    blob = p._state.run_blobs["run1"]
+    p.close()
+    with h5py.File(sidecar_for(p.path) / f"{blob}.h5", "r+") as f:
+        f.attrs[attr] = np.bytes_(b'["w\xb9"]')  # a flipped bit that leaves no valid UTF-8
+    with Project.open(p.path) as q:
+        with pytest.raises(ProjectError, match="run run1 .*damaged"):
+            q.run_state("run1")
+
+
+def test_invalid_text_in_the_main_file_is_reported_as_damage(tmp_path, rng):
+    p = _station(tmp_path / "s.awb", rng)
+    p.close()
+    with h5py.File(p.path, "r+") as f:
+        f.attrs["meta"] = np.bytes_(b'{"line": "L\xb9"}')
+    with pytest.raises(DamagedError, match="the station record .* does not match its checksum"):
+        Project.open(p.path)

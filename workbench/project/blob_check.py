@@ -21,16 +21,21 @@ from workbench.project.integrity import DamagedError
 _LEGACY_OK = "legacy"
 
 
+def _utf8(text: str) -> bytes:
+    # damaged text read back from HDF5 carries lone surrogates: it must still hash (to a mismatch)
+    return text.encode("utf-8", "surrogatepass")
+
+
 def leaf_digest(key: str, array: np.ndarray) -> str:
     """Hash of one array of a blob, with its key, dtype and shape."""
     data = np.ascontiguousarray(array)
-    h = hashlib.blake2b(f"|{key}|{data.dtype.str}|{data.shape}|".encode(), digest_size=16)
+    h = hashlib.blake2b(_utf8(f"|{key}|{data.dtype.str}|{data.shape}|"), digest_size=16)
     h.update(data.tobytes())
     return h.hexdigest()
 
 
 def name_of(kind: str, leaves_text: str) -> str:
-    return f"{kind}-{hashlib.blake2b(f'{kind}|{leaves_text}'.encode(), digest_size=16).hexdigest()}"
+    return f"{kind}-{hashlib.blake2b(_utf8(f'{kind}|{leaves_text}'), digest_size=16).hexdigest()}"
 
 
 class Digest:
@@ -58,7 +63,7 @@ class _LegacyDigest:
         self._h = hashlib.blake2b(kind.encode(), digest_size=16)
 
     def add(self, key: str, array: np.ndarray) -> None:
-        self._h.update(f"|{key}|{array.dtype.str}|{array.shape}|".encode())
+        self._h.update(_utf8(f"|{key}|{array.dtype.str}|{array.shape}|"))
         self._h.update(np.ascontiguousarray(array).data)
 
     def name(self) -> str:

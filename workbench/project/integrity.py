@@ -55,8 +55,9 @@ class RecordHash:
         elif isinstance(value, bytes):
             head, body = f"{key}|b", value
         else:
-            head, body = f"{key}|t", str(value).encode("utf-8")
-        self._h.update(head.encode("utf-8"))
+            # damaged text read back from HDF5 carries lone surrogates: it must still hash (to a mismatch)
+            head, body = f"{key}|t", str(value).encode("utf-8", "surrogatepass")
+        self._h.update(head.encode("utf-8", "surrogatepass"))
         self._h.update(len(body).to_bytes(8, "little"))
         self._h.update(body)
         return self
@@ -83,7 +84,7 @@ def dumps_records(records: dict[str, str]) -> str:
 
 # --- strict reads ----------------------------------------------------------------------------------
 def text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def group(parent: h5py.Group, key: str, what: str) -> h5py.Group:

@@ -33,13 +33,13 @@ def dumps(value: Any, what: str) -> str:
 
 def loads(text: Any, what: str) -> Any:
     """The value stored by :func:`dumps`; ProjectError when the text is damaged."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if isinstance(text, np.ndarray):  # JSON stored as a uint8 dataset
-        text = text.tobytes().decode("utf-8")
     try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if isinstance(text, np.ndarray):  # JSON stored as a uint8 dataset
+            text = text.tobytes().decode("utf-8")
         return json.loads(text)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise ProjectError(f"{what} is damaged (not valid JSON: {exc})") from None
 
 
