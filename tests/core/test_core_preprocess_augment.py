@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.core import augment, preprocess
+from workbench.core import augment, preprocess, working
 
 
 def test_letterbox_keeps_aspect_and_maps_back():
     img = np.zeros((100, 200), np.uint8)
     img[40:60, 90:110] = 255
-    out, lb = preprocess.letterbox(img, 128, 128)
+    out, lb = working.letterbox(img, 128, 128)
     assert out.shape == (128, 128) and lb.scale == pytest.approx(0.64)
     assert out[: lb.top].max() == 0 and lb.top == 32
     back = lb.to_source(out, nearest=True)
@@ -24,8 +24,8 @@ def test_centre_crop_resize_and_three_channels():
     assert preprocess.center_crop(img, 4, 2).tolist() == img[2:4, 3:7].tolist()
     with pytest.raises(ValueError, match="cannot centre-crop 12x2"):
         preprocess.center_crop(img, 12, 2)
-    assert preprocess.gray_to_rgb(img).shape == (6, 10, 3)
-    assert preprocess.resize(np.zeros((6, 10, 1), np.uint8), 5, 3).shape == (3, 5, 1)
+    assert working.to_rgb8(img).shape == (6, 10, 3)
+    assert working.resize(np.zeros((6, 10, 1), np.uint8), 5, 3).shape == (3, 5, 1)
     assert preprocess.to_chw(np.zeros((6, 10, 3), np.uint8)).shape == (3, 6, 10)
 
 

@@ -1,4 +1,4 @@
-"""Exported graphs of every model give predict's maps and scores in onnxruntime (PatchCore, PaDiM, EfficientAD)."""
+"""The line runtime runs a model's exported forward with predict's own steps around it: same maps, same scores."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.export.graphs import ExportError, export_module
-from workbench.export.onnx_export import export_onnx
-from workbench.line.runtime import ViewRuntime, open_session, to_working
+from workbench.core.working import resize_mask, to_working
+from workbench.line.runtime import ViewRuntime, open_session
 from workbench.models import registry
 from workbench.models.base import AnomalyModel
-from workbench.models.components.preprocess import prepare_batch
+from workbench.models.onnx import ExportError, export_module, export_onnx
 
 
 def _images(n: int, seed: int, h: int = 72, w: int = 90) -> list[np.ndarray]:
@@ -33,53 +32,38 @@ def _roi(h: int = 72, w: int = 90) -> np.ndarray:
     return roi
 
 
-def _efficientad():
-    from workbench.models.efficientad import EfficientAD
-
-    return EfficientAD(
-        pretrained_teacher=False, image_size=(48, 64), max_iters=2, penalty_images=2, device="cpu"
-    )
-
-
 MODELS = {
-    "patchcore": lambda: registry.create(
-        "patchcore", backbone="resnet18", pretrained=False, image_size=(48, 64), embed_dim=32, device="cpu"
-    ),
-    "padim": lambda: registry.create(
-        "padim", backbone="resnet18", pretrained=False, image_size=(48, 64), n_features=16, device="cpu"
-    ),
-    "efficientad": _efficientad,
+    # Working size differs from the crop: the map comes back through the runtime's resize.
+    "padim": dict(backbone="resnet18", pretrained=False, image_size=(48, 64), n_features=16, device="cpu"),
+    # Letterboxed ('pad') working images: the runtime undoes the padding as predict does.
+    "simplenet": {**registry.get("simplenet").quick_params, "image_size": (64, 64), "resize_mode": "pad"},
 }
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_onnx_graph_gives_the_maps_and_scores_of_predict(name, tmp_path):
-    model = MODELS[name]().fit(_images(6, 0), roi=_roi())
+def test_the_line_runtime_gives_the_maps_and_scores_of_predict(name, tmp_path):
+    model = registry.create(name, **MODELS[name]).fit(_images(6, 0), roi=_roi())
     test = _images(3, 1)
     scores, maps = model.predict(test)
-    module = export_module(model, (72, 90))
-    work = tuple(int(v) for v in model.image_size_)
-    mode = getattr(model, "resize_mode", "stretch")
+    work, mode = model.working_size(), model.resize_mode
     example = torch.from_numpy(to_working(test[0], work, mode))[None]
-    done = export_onnx(module, example, tmp_path / "m.onnx", name)
+    done = export_onnx(export_module(model), example, tmp_path / "m.onnx", name)
     assert done.exporter == "dynamo", done.fallback_reason
-    rt = ViewRuntime(name, open_session(tmp_path / "m.onnx", device="cpu"), (72, 90), work, mode)
+    roi = resize_mask(model.fitted_roi, (72, 90)).astype(np.uint8) * 255
+    rt = ViewRuntime(
+        name, open_session(tmp_path / "m.onnx", device="cpu"), (72, 90), work, mode, "image", roi
+    )
     span = float(maps.max() - maps.min())
     for img, s, m in zip(test, scores, maps):
         score, amap = rt.infer(img)
+        assert amap.shape == (72, 90)
         assert np.abs(amap - m).max() < 1e-3 * span
         assert abs(score - s) < 1e-3 * span
-        assert (amap[m == 0] == 0).all()
+        assert (amap[roi == 0] == 0).all()
+    grey_score, grey_map = rt.infer(test[0][..., 1])  # a monochrome camera's crop
+    assert grey_map.shape == (72, 90) and np.isfinite(grey_score)
     with pytest.raises(ValueError, match="expected a crop of 90x72 px .* found 80x60 px"):
         rt.infer(np.zeros((60, 80, 3), np.uint8))
-
-
-def test_runtime_resizes_crops_as_the_models_do():
-    img = _images(1, 2)[0]
-    want = prepare_batch([img], (48, 64), None, (0, 0, 0))[0]
-    assert np.array_equal(to_working(img, (48, 64), "stretch"), want)
-    grow = prepare_batch([img], (96, 120), None, (0, 0, 0))[0]
-    assert np.array_equal(to_working(img, (96, 120), "stretch"), grow)
 
 
 class _Opaque(AnomalyModel):
@@ -91,9 +75,9 @@ class _Opaque(AnomalyModel):
         self.value_ = np.zeros(1)
 
 
-def test_a_model_without_a_graph_says_why_it_cannot_export():
-    with pytest.raises(ExportError, match="no export_module\\(crop_hw\\) method"):
-        export_module(_Opaque(), (32, 32))
-    unfitted = MODELS["padim"]()
+def test_a_model_without_a_forward_says_why_it_cannot_export():
+    with pytest.raises(ExportError, match="no forward_module"):
+        export_module(_Opaque())
+    unfitted = registry.create("padim", **MODELS["padim"])
     with pytest.raises(ExportError, match="not fitted"):
-        export_module(unfitted, (32, 32))
+        export_module(unfitted)

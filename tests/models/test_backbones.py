@@ -79,9 +79,9 @@ def test_layers_have_strides_8_and_16_on_non_square_input(name):
 def test_patch_embedding_aggregates_and_reduces_channels():
     a = torch.randn(2, 8, 6, 10)
     b = torch.randn(2, 16, 3, 5)
-    e = patch_embedding([a, b], patch_size=3, embed_dim=12)
+    e = patch_embedding([a, b], patch_size=3, pool=12)
     assert e.shape == (2, 12, 6, 10)
-    full = patch_embedding([a, b], patch_size=1, embed_dim=None)
+    full = patch_embedding([a, b], patch_size=1)
     assert full.shape == (2, 24, 6, 10) and torch.equal(full[:, :8], a)
 
 

@@ -1,43 +1,20 @@
-"""DRAEM: the shared battery on a tiny set-up, its simulated anomalies, losses and sub-networks."""
+"""DRAEM: its simulated anomalies, losses and sub-networks."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from model_battery import CHECKS, tiny_images, tiny_roi
 
-from workbench.models import registry
+from workbench.models.checks import factory_for, tiny_images, tiny_roi
 from workbench.models.components.losses import focal_loss_map, masked_mean, ssim_map
 from workbench.models.components.procedural import procedural_images
 from workbench.models.draem import DiscriminativeNet, Draem, ReconstructiveNet
 
 torch.set_num_threads(2)
 
-# Opaque simulated anomalies (beta_max=0) on every sample: the tiny U-Net learns to segment in 100 steps.
-TINY = dict(
-    image_size=(48, 64),
-    recon_width=8,
-    disc_width=8,
-    textures=4,
-    anomaly_ratio=1.0,
-    beta_max=0.0,
-    max_iters=100,
-    train_batch=4,
-    lr=2e-3,
-    pool_size=1,
-    device="cpu",
-)
-factory = functools.partial(Draem, **TINY)
-
-
-@pytest.mark.skipif("draem" in registry.names(), reason="registered: tests/models/test_battery.py runs it")
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_draem_passes_battery(check):
-    check(factory)
+factory = factory_for("draem")
 
 
 def test_simulated_anomaly_masks_are_exactly_the_altered_pixels_inside_the_roi():

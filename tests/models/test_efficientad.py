@@ -1,34 +1,20 @@
-"""EfficientAD: the shared battery on a tiny random-teacher set-up, plus its own behaviour."""
+"""EfficientAD: plus its own behaviour."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
-from model_battery import CHECKS, tiny_images, tiny_roi
 
-from workbench.models import registry
 from workbench.models.backbones import MissingWeightsError
+from workbench.models.checks import factory_for, tiny_images, tiny_roi
 from workbench.models.components.pdn import Autoencoder, pdn
 from workbench.models.components.procedural import procedural_images
 from workbench.models.efficientad import EfficientAD, teacher_path
 
 torch.set_num_threads(2)
 
-TINY = dict(
-    pretrained_teacher=False, image_size=(24, 32), max_iters=3, penalty_images=2, batch_size=16, device="cpu"
-)
-factory = functools.partial(EfficientAD, **TINY)
-
-
-@pytest.mark.skipif(
-    "efficientad" in registry.names(), reason="registered: tests/models/test_battery.py runs it"
-)
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_efficientad_passes_battery(check):
-    check(factory)
+factory = factory_for("efficientad")
 
 
 def test_pdn_small_sees_33_pixel_patches_and_student_has_twice_the_channels():

@@ -1,37 +1,17 @@
-"""FastFlow: the shared battery on a tiny random-backbone set-up, the flow's invertibility and log-determinant."""
+"""FastFlow: the flow's invertibility and log-determinant."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
-from model_battery import CHECKS, tiny_images
 
-from workbench.models import registry
+from workbench.models.checks import factory_for, tiny_images
 from workbench.models.components.flow import CouplingStep, Flow2d
-from workbench.models.fastflow import FastFlow
 
 torch.set_num_threads(2)
 
-TINY = dict(
-    backbone="resnet18",
-    layers=("layer1", "layer2"),
-    pretrained=False,
-    image_size=(48, 64),
-    flow_steps=4,
-    max_iters=20,
-    train_batch=4,
-    device="cpu",
-)
-factory = functools.partial(FastFlow, **TINY)
-
-
-@pytest.mark.skipif("fastflow" in registry.names(), reason="registered: tests/models/test_battery.py runs it")
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_fastflow_passes_battery(check):
-    check(factory)
+factory = factory_for("fastflow")
 
 
 def _trained_flow(conv3x3_only: bool = False) -> Flow2d:

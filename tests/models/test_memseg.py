@@ -1,47 +1,25 @@
-"""MemSeg: the shared battery on a tiny random-backbone set-up, its anomaly synthesis, memory, loss and training."""
+"""MemSeg: its anomaly synthesis, memory, loss and training."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
-from model_battery import CHECKS, tiny_images, tiny_roi
 
 from workbench.models import registry
+from workbench.models.checks import factory_for, tiny_images, tiny_roi
 from workbench.models.components.anomaly_synthesis import (
     AnomalySynthesizer,
     perlin_mask,
     perlin_noise,
     shuffle_grid,
 )
-from workbench.models.memseg import MemSeg, warmup_cosine
+from workbench.models.memseg import warmup_cosine
 from workbench.models.memseg_net import MemSegHead, focal_l1_loss, nearest_memory
 
 torch.set_num_threads(2)
 
-# Large Perlin blobs and an anomaly on every training image: 30 steps suffice to learn the idea.
-TINY = dict(
-    backbone="efficientnet_lite0",
-    pretrained=False,
-    image_size=(48, 64),
-    memory_size=4,
-    anomaly_ratio=1.0,
-    texture_count=4,
-    perlin_scale=3,
-    perlin_min_scale=1,
-    max_iters=30,
-    train_batch=4,
-    device="cpu",
-)
-factory = functools.partial(MemSeg, **TINY)
-
-
-@pytest.mark.skipif("memseg" in registry.names(), reason="registered: tests/models/test_battery.py runs it")
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_memseg_passes_battery(check):
-    check(factory)
+factory = factory_for("memseg")
 
 
 # -- anomaly synthesis ----------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from model_battery import tiny_images
 
 from workbench.models import registry
+from workbench.models.checks import tiny_images
 
 
 def tiny_patchcore(**kw):
@@ -88,3 +88,34 @@ def test_bad_parameters_are_explained():
         tiny_patchcore(coreset_ratio=0).fit(tiny_images(2))
     with pytest.raises(ValueError, match="device"):
         tiny_patchcore(device="tpu").fit(tiny_images(2))
+
+
+def test_a_bank_above_the_old_ivf_threshold_is_searched_exactly_in_predict_and_in_the_graph(tmp_path):
+    # 4,096 patches was where predict used to switch to an approximate search on CPU while the exported
+    # graph searched exactly; now both run the one forward, exact.
+    import onnxruntime as ort
+    import torch
+
+    from workbench.core.working import maps_to_images, working_batch
+    from workbench.models.onnx import export_module, export_onnx
+
+    big = [np.ascontiguousarray(np.kron(img[:32, :32], np.ones((3, 3, 1), np.uint8))) for img in tiny_images(42)]
+    model = tiny_patchcore(coreset_ratio=1.0, embed_dim=16).fit(big[:40])  # 40 x 12 x 12 patches
+    assert model.memory_bank_.shape[0] > 4096
+    test = big[40:]
+    test[1][36:60, 36:60] = (255, 0, 255)
+    scores, maps = model.predict(test)
+    module = model.inference_module()
+    with torch.inference_mode():
+        q, dist, _ = module.patch_distances(torch.from_numpy(working_batch(test, model.working_size())))
+    brute = torch.cdist(q.reshape(-1, q.shape[-1]), torch.from_numpy(model.memory_bank_)).min(1).values
+    np.testing.assert_allclose(dist.reshape(-1).numpy(), brute.numpy(), rtol=1e-3, atol=1e-3)
+    path = tmp_path / "m.onnx"
+    export_onnx(export_module(model), torch.from_numpy(working_batch(test[:1], model.working_size())), path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for img, s, m in zip(test, scores, maps):
+        s_onnx, m_onnx = session.run(None, {"image": working_batch([img], model.working_size())})
+        back = maps_to_images(m_onnx, [img.shape], "stretch", model.fitted_roi)[0]
+        assert abs(float(s_onnx[0]) - float(s)) <= 1e-3 * float(maps.max())
+        assert float(np.abs(back - m).max()) <= 1e-3 * float(maps.max() - maps.min())
+    assert scores[1] > scores[0]

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from model_battery import CHECKS
 
 from workbench.models import registry
+from workbench.models.checks import CHECKS, check_model
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "example_model"
 
@@ -57,8 +57,8 @@ def test_plugin_entry_point_is_seen(installed_plugin):
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_plugin_passes_battery(installed_plugin, check):
-    check(lambda **kw: registry.create("pixelstats", **kw))
+def test_plugin_passes_the_checks_export_included(installed_plugin, check):
+    check_model("pixelstats", [check])
 
 
 def test_unknown_model_and_parameter_are_named():

@@ -1,37 +1,15 @@
-"""Reverse Distillation: the shared battery on a tiny random-backbone set-up, plus its own behaviour."""
+"""Reverse Distillation: plus its own behaviour."""
 
 from __future__ import annotations
 
-import functools
-
-import pytest
 import torch
-from model_battery import CHECKS, tiny_images
 
-from workbench.models import registry
-from workbench.models.reverse_distillation import Bottleneck, Decoder, ReverseDistillation
+from workbench.models.checks import factory_for, tiny_images
+from workbench.models.reverse_distillation import Bottleneck, Decoder
 
 torch.set_num_threads(2)
 
-TINY = dict(
-    backbone="resnet18",
-    pretrained=False,
-    embed_channels=16,
-    image_size=(48, 64),
-    max_iters=20,
-    train_batch=4,
-    lr=0.005,
-    device="cpu",
-)
-factory = functools.partial(ReverseDistillation, **TINY)
-
-
-@pytest.mark.skipif(
-    "reverse_distillation" in registry.names(), reason="registered: tests/models/test_battery.py runs it"
-)
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_reverse_distillation_passes_battery(check):
-    check(factory)
+factory = factory_for("reverse_distillation")
 
 
 def test_decoder_rebuilds_every_teacher_grid_from_a_coarser_code():

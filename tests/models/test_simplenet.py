@@ -1,37 +1,17 @@
-"""SimpleNet with RADL options: the shared battery on a tiny random-backbone set-up, plus its own behaviour."""
+"""SimpleNet with RADL options: plus its own behaviour."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
-from model_battery import CHECKS, tiny_images
 
-from workbench.models import registry
+from workbench.models.checks import factory_for, tiny_images
 from workbench.models.simplenet import SimpleNet, hce_loss, margin_loss
 
 torch.set_num_threads(2)
 
-TINY = dict(
-    backbone="resnet18",
-    pretrained=False,
-    image_size=(48, 64),
-    embed_dim=64,
-    hidden=32,
-    max_iters=15,
-    device="cpu",
-)
-factory = functools.partial(SimpleNet, **TINY)
-
-
-@pytest.mark.skipif(
-    "simplenet" in registry.names(), reason="registered: tests/models/test_battery.py runs it"
-)
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_simplenet_passes_battery(check):
-    check(factory)
+factory = factory_for("simplenet")
 
 
 def test_hce_temperature_sharpens_the_penalty_on_hard_samples():
@@ -64,13 +44,22 @@ def test_epochs_set_the_default_iteration_count():
     assert len(model.history_) == 4  # 2 epochs x 4 images / batch 2
 
 
+class _Times(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module, factor: float) -> None:
+        super().__init__()
+        self.inner, self.factor = inner, factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) * self.factor
+
+
 class _ScaledFeatures(SimpleNet):
     """SimpleNet whose backbone features come out ``factor`` times larger (another backbone's scale)."""
 
     factor = 1.0
 
-    def _embed(self, x, device, cancel):
-        return super()._embed(x, device, cancel) * self.factor
+    def _features(self, valid):
+        return _Times(super()._features(valid), self.factor)
 
 
 def test_noise_is_relative_to_the_feature_scale():
@@ -79,8 +68,8 @@ def test_noise_is_relative_to_the_feature_scale():
     test = tiny_images(2, seed=9)
     bad = test[0].copy()
     bad[20:30, 24:36] = (255, 0, 255)
-    plain = _ScaledFeatures(**TINY).fit(tiny_images())
-    scaled = _ScaledFeatures(**TINY)
+    plain = _ScaledFeatures(**SimpleNet.quick_params).fit(tiny_images())
+    scaled = _ScaledFeatures(**SimpleNet.quick_params)
     scaled.factor = 50.0
     scaled.fit(tiny_images())
     s1, m1 = plain.predict(test + [bad])

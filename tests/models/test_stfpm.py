@@ -1,39 +1,19 @@
-"""STFPM: the shared battery on a tiny random-backbone set-up, its own behaviour, and the shared training loop."""
+"""STFPM: its own behaviour, and the shared training loop."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 import torch
-from model_battery import CHECKS, tiny_images
 
 from workbench.core.progress import Cancelled, CancelToken
-from workbench.models import registry
+from workbench.models.checks import factory_for, tiny_images
 from workbench.models.components.training import train_loop
-from workbench.models.stfpm import Stfpm, layer_distances
+from workbench.models.stfpm import layer_distances
 
 torch.set_num_threads(2)
 
-TINY = dict(
-    backbone="resnet18",
-    layers=("layer1", "layer2"),
-    pretrained=False,
-    image_size=(48, 64),
-    max_iters=12,
-    train_batch=4,
-    optimizer="adam",
-    lr=1e-3,
-    device="cpu",
-)
-factory = functools.partial(Stfpm, **TINY)
-
-
-@pytest.mark.skipif("stfpm" in registry.names(), reason="registered: tests/models/test_battery.py runs it")
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_stfpm_passes_battery(check):
-    check(factory)
+factory = factory_for("stfpm")
 
 
 def test_layer_distance_is_zero_for_equal_features_and_one_for_opposite():
@@ -51,7 +31,7 @@ def test_training_lowers_the_loss():
 def test_student_starts_different_from_teacher_even_without_pretrained_weights():
     model = factory()
     nets = model._build_nets(for_loading=False)
-    teacher = model._get_teacher(torch.device("cpu"))
+    teacher = model._backbone()
     w_t = next(teacher.parameters())
     w_s = next(nets["student"].parameters())
     assert not torch.equal(w_t, w_s) and w_s.requires_grad and not w_t.requires_grad

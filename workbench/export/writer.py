@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from workbench import __version__
-from workbench.core.masks import roi_for
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
-from workbench.export.graphs import export_module, resize_mode, working_size
-from workbench.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAMES, export_onnx
+from workbench.core.view_roi import effective_roi_or_all
+from workbench.core.working import resize_mask, to_rgb8, to_working
 from workbench.export.parity import TOLERANCE, ParityError, check_parity, describe_failure
 from workbench.line.bundle import (
     FORMAT,
@@ -33,8 +32,9 @@ from workbench.line.bundle import (
     temp_dir_for,
     write_png,
 )
-from workbench.line.runtime import ViewRuntime, open_session, to_working
+from workbench.line.runtime import ViewRuntime, open_session
 from workbench.metrics.policy import ThresholdPolicy
+from workbench.models.onnx import INPUT_NAME, OPSET, OUTPUT_NAMES, export_module, export_onnx
 from workbench.project.types import ViewInfo
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,17 @@ def write_bundle(
             v, model = it.view, it.model
             name = slug(v.name, taken)
             crop_hw = (int(v.crop.h), int(v.crop.w))
-            work = working_size(model)
-            mode = resize_mode(model)
+            work = model.working_size()
+            mode = model.resize_mode
             progress(0.7 * i / n, f"exporting view {v.name} ({model.name})")
-            module = export_module(model, crop_hw)
-            example_img = it.images[0] if it.images else np.zeros((*crop_hw, 3), np.uint8)
+            module = export_module(model)
+            example_img = to_rgb8(it.images[0]) if it.images else np.zeros((*crop_hw, 3), np.uint8)
             example = torch.from_numpy(np.ascontiguousarray(to_working(example_img, work, mode)))[None]
             graph = f"models/{name}.onnx"
             (tmp / "models").mkdir(exist_ok=True)
             done = export_onnx(module, example, tmp / graph, f"view {v.name}")
             cancel.raise_if_cancelled()
-            roi = roi_for(v.roi, v.roi_margin, *crop_hw)
+            roi = model_roi(model, v, crop_hw)
             write_png(tmp / f"templates/{name}.png", _rgb(v.template))
             write_png(tmp / f"views/{name}_roi.png", roi)
             zones_file = None
@@ -147,7 +147,7 @@ def write_bundle(
                         "layout": "NHWC",
                         "color": "RGB",
                     },
-                    "outputs": {OUTPUT_NAMES[0]: [1], OUTPUT_NAMES[1]: [1, *crop_hw]},
+                    "outputs": {OUTPUT_NAMES[0]: [1], OUTPUT_NAMES[1]: [1, *work]},
                     "working_size": list(work),
                     "resize": mode,
                     "model": model.name,
@@ -158,7 +158,7 @@ def write_bundle(
                 }
             )
             session = open_session(tmp / graph, device="cpu")
-            runtime = ViewRuntime(v.name, session, crop_hw, work, mode, INPUT_NAME)
+            runtime = ViewRuntime(v.name, session, crop_hw, work, mode, INPUT_NAME, roi)
             parity_views.append(
                 {
                     "name": v.name, "model": model, "runtime": runtime, "images": it.images,
@@ -199,6 +199,25 @@ def write_bundle(
         raise
     progress(1.0, f"bundle written to {out}")
     return BundleResult(str(out), manifest, report)
+
+
+def model_roi(model: Any, view: ViewInfo, crop_hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 0/255 at the crop size: the ROI the model's maps honour, which the line applies too.
+
+    It is the view's effective ROI when the model was trained on the view as it is; a view whose ROI
+    changed since training keeps the model's (its maps are 0 outside it), with a warning.
+    """
+    fitted = model.fitted_roi
+    if fitted is None:
+        return effective_roi_or_all(view, crop_hw)
+    roi = resize_mask(fitted, crop_hw).astype(np.uint8) * 255
+    current = effective_roi_or_all(view, crop_hw)
+    if not np.array_equal(roi > 0, current > 0):
+        log.warning(
+            "view %s: its ROI changed since %s was trained; the bundle keeps the ROI the model was trained "
+            "with (retrain to use the new one)", view.name, model.name,
+        )  # fmt: skip
+    return roi
 
 
 def _rgb(img: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.core.masks import roi_for
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.view_roi import effective_roi
+from workbench.jobs.run_model import load_model
 from workbench.project.types import RunInfo, SampleInfo
 
 PREDICT_BATCH = 8
@@ -100,12 +101,8 @@ def run_masking(run: RunInfo) -> str:
 def view_roi(project, view: str, height: int, width: int) -> np.ndarray | None:
     """The view's ROI dilated by its margin, (H, W) bool, or None when the view has no ROI."""
     info = project.views.get(view)
-    if info is None or info.roi is None:
-        return None
-    if info.roi.shape[:2] != (height, width):
-        # A ROI drawn for another crop size cannot be placed; metrics then use every pixel.
-        return None
-    return roi_for(info.roi, int(info.roi_margin), height, width) > 0
+    roi = None if info is None else effective_roi(info, (height, width))
+    return None if roi is None else roi > 0
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -115,16 +112,6 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         return np.repeat(image, 3, axis=2)
     return image[:, :, :3]
-
-
-def load_model(project, run_id: str):
-    """The run's model rebuilt from its parameters and stored weights (no training)."""
-    from workbench.models import registry
-
-    run = project.run(run_id)
-    model = registry.create(run.model, **run.params)
-    model.load_state_dict(project.run_state(run_id))
-    return model
 
 
 def predict_images(

@@ -20,9 +20,9 @@ import numpy as np
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.export.writer import BundleResult, ViewExport, write_bundle
 from workbench.jobs.evaluate_policy import normals_behind, policy_runs
+from workbench.jobs.run_model import load_model
 from workbench.metrics.intervals import MIN_EXPORT_NORMALS, small_validation_text
 from workbench.metrics.policy import ThresholdPolicy, fit_policy
-from workbench.models import registry
 from workbench.project import Project
 
 log = logging.getLogger(__name__)
@@ -55,15 +55,6 @@ def choose_runs(project: Project, run_ids: list[str] | None = None) -> dict[str,
     if not chosen:
         raise ValueError(f"project {project.name} has no trained run; train a model for each view first")
     return {v: chosen[v] for v in project.views if v in chosen}
-
-
-def load_model(project: Project, run) -> Any:
-    """The run's model rebuilt from its parameters and weights, on CPU (export and parity run there)."""
-    params = dict(run.params)
-    if "device" in registry.get(run.model).param_defaults():
-        params["device"] = "cpu"
-    model = registry.create(run.model, **params)
-    return model.load_state_dict(project.run_state(run.id))
 
 
 def _crops(
@@ -249,7 +240,7 @@ def export_station(
         if missing_views:
             log.warning("views without a trained run are not exported: %s", ", ".join(missing_views))
         progress(0.0, "loading models")
-        models = {v: load_model(project, r) for v, r in runs.items()}
+        models = {v: load_model(project, r, device="cpu") for v, r in runs.items()}  # export and parity run on CPU
         chosen = choose_policies(project, runs, models, policies, cancel)
         sizes = validation_sizes(project, chosen)
         check_validation_sizes(sizes, accept_small_validation)

@@ -14,6 +14,7 @@ import numpy as np
 
 from workbench.core.matching import cut_template, default_window, prepare_template
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
+from workbench.core.view_roi import planes_for_crop
 from workbench.io.extract import Extraction, PassRecord, ViewSpec, extract_samples
 from workbench.io.passes import PassRule
 from workbench.io.track_rule import TrackRule
@@ -119,15 +120,19 @@ def import_video(
             else:
                 crop = CropWindow(*default_window(tw, th, info["width"], info["height"], margin))
             old = existing.get(name)
+            # ROI and zones stay on the part when the same template gets another crop window; drawn
+            # relative to another template they cannot be placed.
+            keep = old is not None and old.template.shape == tpl.shape and np.array_equal(old.template, tpl)
+            roi, zones = planes_for_crop(old.roi, old.zones, old.crop, crop) if keep else (None, None)
             views[name] = ViewInfo(
                 name=name,
                 template=np.ascontiguousarray(tpl),
                 crop=crop,
                 match_threshold=old.match_threshold if old else 0.6,
-                roi=old.roi if old and old.crop == crop else None,
+                roi=roi,
                 roi_margin=old.roi_margin if old else 0,
-                zones=old.zones if old and old.crop == crop else None,
-                zone_names=list(old.zone_names) if old and old.crop == crop else [],
+                zones=zones,
+                zone_names=list(old.zone_names) if keep else [],
                 template_origin=(origins or {}).get(name),
             )
     else:
@@ -135,8 +140,9 @@ def import_video(
         if window is not None:
             for v in views.values():
                 th, tw = v.template.shape[:2]
-                v.crop = centred_window(tw, th, info["width"], info["height"], *window)
-                v.roi = v.zones = None
+                crop = centred_window(tw, th, info["width"], info["height"], *window)
+                v.roi, v.zones = planes_for_crop(v.roi, v.zones, v.crop, crop)
+                v.crop = crop
     if not views:
         raise ValueError("no views: give at least one template (NAME=PNG) or define views in the project")
     given: dict[str, float] = {}

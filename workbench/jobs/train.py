@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from workbench.core.augment import TrainAugmentation
-from workbench.core.masks import dilate
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
+from workbench.core.view_roi import effective_roi
 from workbench.models import registry
 
 
@@ -68,7 +68,7 @@ def train_views(
         if not train:
             raise ValueError(f"view {name!r} has no normal samples in the train split; nothing to learn from")
         images = [project.sample_image(s.id) for s in train]
-        view_roi = dilate(view.roi, view.roi_margin) if view.roi is not None and roi else None
+        view_roi = effective_roi(view, images[0].shape[:2]) if roi else None
         n_original = len(images)
         if augment is not None:
             images = augment.apply(images)

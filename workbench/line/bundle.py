@@ -37,9 +37,10 @@ from workbench.metrics.policy import ThresholdPolicy
 log = logging.getLogger(__name__)
 
 FORMAT = "anomaly-workbench-bundle"
+# 4: graphs return the map at the working size, the runtime brings it back to the crop;
 # 3: manifest.sha256 protects the manifest, paths confined to the bundle; 2: a threshold policy per view
 # (1: one for the whole bundle)
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
 PARITY = "parity.json"
@@ -245,6 +246,7 @@ class Bundle:
                 tuple(int(x) for x in e["working_size"]),
                 e.get("resize", "stretch"),
                 e.get("input", {}).get("name", "image"),
+                v.roi,
             )
         return out
 

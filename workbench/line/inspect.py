@@ -25,8 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workbench.core.preprocess import gray_to_rgb
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.working import to_rgb8
 from workbench.io.calibrate import calibrate
 from workbench.io.camera import open_camera
 from workbench.io.extract import initial_reference, open_tracker
@@ -81,7 +81,7 @@ def frames_of(source: str, realtime: bool = True, cancel: CancelToken = NEVER_CA
         def camera_frames() -> Iterator:
             with cam:
                 for i, f in enumerate(cam.frames(cancel=cancel)):
-                    yield i, gray_to_rgb(f)
+                    yield i, to_rgb8(f)
 
         return camera_frames(), None
     if not os.path.isfile(source):

@@ -13,10 +13,9 @@ import logging
 import os
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from workbench.core.preprocess import letterbox
+from workbench.core.working import maps_to_images, to_rgb8, to_working
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +110,6 @@ def open_session(
     return session
 
 
-def to_working(crop: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    """(h, w, 3) uint8 working image of an (H, W, 3) uint8 crop, resized exactly as the models' predict does."""
-    h, w = size
-    if mode == "pad":
-        return letterbox(crop, w, h, 0)[0]
-    if crop.shape[:2] == (h, w):
-        return crop
-    shrink = crop.shape[0] > h or crop.shape[1] > w
-    return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
 @dataclass
 class ViewRuntime:
     """One view's graph in a session: ``infer(crop)`` -> (score float, (H, W) float32 map)."""
@@ -132,16 +120,20 @@ class ViewRuntime:
     working_size: tuple[int, int]
     resize: str = "stretch"
     input_name: str = "image"
+    roi: np.ndarray | None = None  # (H, W) at the crop size: the map is 0 outside it
 
     @property
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
     def infer(self, crop: np.ndarray) -> tuple[float, np.ndarray]:
-        """Score and anomaly map of one (H, W, 3) uint8 RGB crop of this view."""
-        if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
-            found = getattr(crop, "shape", type(crop).__name__), getattr(crop, "dtype", "")
-            raise ValueError(f"view {self.name!r}: expected an (H, W, 3) uint8 RGB crop; found {found}")
+        """Score and (H, W) anomaly map of one crop of this view (grey, RGB or RGBA; 8 or 16 bits).
+
+        The crop goes to the working size, through the graph, and its map back to the crop's size
+        with the functions ``predict`` uses (:mod:`workbench.core.working`), so the line gives the
+        maps and scores evaluation measured.
+        """
+        crop = to_rgb8(crop, f"view {self.name!r}: crop")
         if crop.shape[:2] != tuple(self.crop_size):
             raise ValueError(
                 f"view {self.name!r}: expected a crop of {self.crop_size[1]}x{self.crop_size[0]} px (the view's "
@@ -149,4 +141,6 @@ class ViewRuntime:
             )
         x = np.ascontiguousarray(to_working(crop, self.working_size, self.resize))[None]
         score, amap = self.session.run(None, {self.input_name: x})
-        return float(score.reshape(-1)[0]), amap[0]
+        # Graphs of bundles before format 4 return the map at the crop size already: it then only gets the ROI.
+        back = maps_to_images(amap[:1], [crop.shape], self.resize, self.roi)[0]
+        return float(score.reshape(-1)[0]), back

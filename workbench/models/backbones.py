@@ -108,6 +108,7 @@ class FeatureExtractor(nn.Module):
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
+        self.cancel_token: CancelToken | None = None  # set by models.base.cancellable while a predict runs
         with torch.no_grad():
             outs = self.forward(torch.zeros(1, 3, 64, 64))
         self.channels = [int(o.shape[1]) for o in outs]
@@ -188,8 +189,10 @@ class FeatureExtractor(nn.Module):
         std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    def forward(self, x: torch.Tensor, cancel: CancelToken = NEVER_CANCEL) -> list[torch.Tensor]:
-        """Feature maps of ``self.layers``; checks ``cancel`` between blocks (a big net is seconds long)."""
+    def forward(self, x: torch.Tensor, cancel: CancelToken | None = None) -> list[torch.Tensor]:
+        """Feature maps of ``self.layers``; checks ``cancel`` (default: ``cancel_token``) between blocks
+        (a big net is seconds long)."""
+        cancel = (self.cancel_token or NEVER_CANCEL) if cancel is None else cancel
         out: dict[str, torch.Tensor] = {}
         net = self.net
         if self._kind == "torchvision":
@@ -214,6 +217,24 @@ class FeatureExtractor(nn.Module):
                 if i in wanted:
                     out[wanted[i]] = h
         return [out[name] for name in self.layers]
+
+
+class UsesBackbone:
+    """Mixin of models with a frozen pretrained feature extractor built from their ``backbone``, ``layers``,
+    ``weights``, ``pretrained`` and ``seed`` parameters (built once, shared by fit and the forward)."""
+
+    _extractor: FeatureExtractor | None = None
+
+    def _backbone(self, device: torch.device | None = None) -> FeatureExtractor:
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(
+                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
+            )
+        return self._extractor if device is None else self._extractor.to(device)
+
+    def _fill(self) -> tuple[int, int, int]:
+        """The uint8 RGB colour blanked pixels get: the backbone's mean (zero after normalization)."""
+        return self._backbone().fill_value
 
 
 def imagenet_categories() -> list[str]:

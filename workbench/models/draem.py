@@ -17,20 +17,18 @@ learning rate x 0.2 at 80 % and 90 % of training.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.metrics import auroc
-from workbench.models.base import resolve_device
+from workbench.models import params as P
 from workbench.models.components.anomaly_synthesis import AUGMENTATIONS, AnomalySynthesizer
+from workbench.models.components.forward import InputStage, MapTail
 from workbench.models.components.losses import focal_loss_map, masked_mean, ssim_map
 from workbench.models.components.procedural import procedural_images, sample_photos
-from workbench.models.components.training import TrainedModel, batch_sampler, seeded
+from workbench.models.components.training import optimizer_step
+from workbench.models.trained import FitData, TrainedModel
 
 
 def _conv(cin: int, cout: int) -> list[nn.Module]:
@@ -119,6 +117,32 @@ class DiscriminativeNet(nn.Module):
         return self.out(h)
 
 
+class DraemForward(nn.Module):
+    """(B, h, w, 3) uint8 -> (scores, maps): the segmentation's anomaly probability, average-pooled, 0 outside the ROI."""
+
+    def __init__(
+        self, nets: dict[str, nn.Module], valid: np.ndarray, fill: tuple[int, int, int], pool_size: int
+    ):
+        super().__init__()
+        self.input = InputStage((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), valid, fill)  # [0, 1], no mean/std
+        self.reconstructive, self.discriminative = nets["reconstructive"], nets["discriminative"]
+        self.pool_size = int(pool_size)
+        self.tail = MapTail(valid)
+
+    def segment(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction (B, 3, h, w), segmentation logits (B, 2, h, w)) of (B, 3, h, w) images in [0, 1]."""
+        rec = self.reconstructive(x)
+        return rec, self.discriminative(torch.cat([rec, x], dim=1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, logits = self.segment(self.input(x))
+        p = torch.softmax(logits, dim=1)[:, 1] * self.tail.valid
+        k = self.pool_size
+        if k > 1:
+            p = F.avg_pool2d(p[:, None], k, stride=1, padding=k // 2)[:, 0]
+        return self.tail(p)
+
+
 class Draem(TrainedModel):
     """DRAEM anomaly detection: a segmentation network trained on simulated anomalies, helped by a reconstruction.
 
@@ -134,61 +158,32 @@ class Draem(TrainedModel):
     """
 
     name = "draem"
-    meta_keys = ("roi_", "image_size_")
+    params = {
+        # DRAEM pools five times: smaller images have no cell left.
+        "image_size": P.size((256, 256), low=32),
+        "resize_mode": P.choice("stretch", ("stretch", "pad")),
+        "recon_width": P.integer(128, 1),
+        "disc_width": P.integer(64, 1),
+        "anomaly_ratio": P.number(0.5, 0.0, 1.0),
+        "beta_max": P.number(0.8, 0.0, 1.0),
+        "perlin_max_exponent": P.integer(6, 1, 12),
+        "perlin_threshold": P.number(0.5, 0.0, 1.0),
+        "textures": P.integer(200, 1),
+        "focal_gamma": P.number(2.0, 0.0),
+        "lr": P.number(1e-4, 0.0, low_open=True),
+        "lr_milestones": P.pair((0.8, 0.9), 0.0, 1.0),
+        "lr_gamma": P.number(0.2, 0.0, 1.0, low_open=True),
+        **P.training_params(epochs=700, train_batch=8, val_every=50),
+        "pool_size": P.integer(21, 1, 255, odd=True),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        image_size: tuple[int, int] = (256, 256),
-        resize_mode: str = "stretch",
-        recon_width: int = 128,
-        disc_width: int = 64,
-        anomaly_ratio: float = 0.5,
-        beta_max: float = 0.8,
-        perlin_max_exponent: int = 6,
-        perlin_threshold: float = 0.5,
-        textures: int = 200,
-        focal_gamma: float = 2.0,
-        lr: float = 1e-4,
-        lr_milestones: tuple[float, float] = (0.8, 0.9),
-        lr_gamma: float = 0.2,
-        epochs: int = 700,
-        max_iters: int | None = None,
-        time_budget_s: float | None = None,
-        train_batch: int = 8,
-        val_every: int = 50,
-        patience: int = 5,
-        pool_size: int = 21,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.recon_width = recon_width
-        self.disc_width = disc_width
-        self.anomaly_ratio = anomaly_ratio
-        self.beta_max = beta_max
-        self.perlin_max_exponent = perlin_max_exponent
-        self.perlin_threshold = perlin_threshold
-        self.textures = textures
-        self.focal_gamma = focal_gamma
-        self.lr = lr
-        self.lr_milestones = lr_milestones
-        self.lr_gamma = lr_gamma
-        self.epochs = epochs
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.train_batch = train_batch
-        self.val_every = val_every
-        self.patience = patience
-        self.pool_size = pool_size
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self.history_: list[dict[str, float]] = []
+    # Opaque simulated anomalies on every sample: the tiny U-Net learns to segment in 100 steps.
+    quick_params = dict(
+        image_size=(48, 64), recon_width=8, disc_width=8, textures=4, anomaly_ratio=1.0, beta_max=0.0,
+        max_iters=100, train_batch=4, lr=2e-3, pool_size=1, device="cpu",
+    )  # fmt: skip
 
-    # -- networks ---------------------------------------------------------------------------------
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
         nets = {
             "reconstructive": ReconstructiveNet(int(self.recon_width)),
@@ -198,49 +193,8 @@ class Draem(TrainedModel):
             _init_weights(net)
         return nets
 
-    @staticmethod
-    def _tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
-        """(B, h, w, 3) uint8 -> (B, 3, h, w) float32 in [0, 1] (DRAEM uses no mean/std normalization)."""
-        return torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float().div(255.0)
-
-    @staticmethod
-    def _forward(nets: dict[str, nn.Module], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction (B, 3, h, w), segmentation logits (B, 2, h, w)) of (B, 3, h, w) images in [0, 1]."""
-        rec = nets["reconstructive"](x)
-        return rec, nets["discriminative"](torch.cat([rec, x], dim=1))
-
-    def _map(self, logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(B, h, w): the anomaly channel's probability inside the ROI, average-pooled."""
-        p = torch.softmax(logits, dim=1)[:, 1] * valid
-        k = int(self.pool_size)
-        if k > 1:
-            p = F.avg_pool2d(p[:, None], k, stride=1, padding=k // 2)[:, 0]
-        return p
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["discriminative"].parameters()).device
-        _, logits = self._forward(self.nets_, self._tensor(x, device))
-        return self._map(logits, torch.from_numpy(valid).to(device)).float().cpu().numpy()
-
-    # -- fit ----------------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        k = int(self.pool_size)
-        if k < 1 or k % 2 == 0:
-            raise ValueError(f"pool_size: expected an odd number >= 1; found {self.pool_size}")
-        if not 0.0 <= float(self.anomaly_ratio) <= 1.0 or not 0.0 <= float(self.beta_max) <= 1.0:
-            raise ValueError(
-                f"anomaly_ratio and beta_max: expected fractions in [0, 1]; found {self.anomaly_ratio}, "
-                f"{self.beta_max}"
-            )
-        if int(self.textures) < 1 or int(self.recon_width) < 1 or int(self.disc_width) < 1:
-            raise ValueError(
-                f"textures, recon_width, disc_width: expected >= 1; found {self.textures}, "
-                f"{self.recon_width}, {self.disc_width}"
-            )
-        if min(self._working_size()) < 32:
-            raise ValueError(
-                f"image_size: DRAEM pools five times; expected at least 32x32, found {self.image_size}"
-            )
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> DraemForward:
+        return DraemForward(nets, self._valid(data), self._fill(), int(self.pool_size))
 
     def _synthesizer(self, texture: np.ndarray) -> AnomalySynthesizer:
         return AnomalySynthesizer(
@@ -263,10 +217,10 @@ class Draem(TrainedModel):
                 out[i], masks[i] = self._synthesizer(texture)(rng, work[i], valid[i])
         return out, masks
 
-    def _loss(self, nets, clean, altered, masks, valid, device) -> torch.Tensor:
+    def _loss(self, fwd: DraemForward, clean, altered, masks, valid, device) -> torch.Tensor:
         """L2 + (1 - SSIM) of the reconstruction against the clean images, + focal loss of the segmentation."""
-        target = self._tensor(clean, device)
-        rec, logits = self._forward(nets, self._tensor(altered, device))
+        target = fwd.input(torch.from_numpy(clean).to(device))
+        rec, logits = fwd.segment(fwd.input(torch.from_numpy(altered).to(device)))
         v = torch.from_numpy(valid).to(device)
         l2 = masked_mean((rec - target).pow(2).mean(1), v)
         ssim = 1.0 - masked_mean(ssim_map(rec, target), v)
@@ -275,80 +229,35 @@ class Draem(TrainedModel):
         )
         return l2 + ssim + focal
 
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> Draem:
-        """Train both sub-networks on normal images ((H, W, 3) uint8 RGB) with simulated anomalies; returns self.
-
-        ``val_images`` (+ ``val_labels``, 1 = defective) enable early stopping on image AUROC (without
-        labels, on the loss over a fixed set of simulated anomalies on them); the best weights are kept.
-        """
-        self._check_params()
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        bs = max(1, int(self.train_batch))
-        max_iters = self._iterations(len(work), bs)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        rng = np.random.default_rng(self.seed)
-        next_batch = batch_sampler(rng, len(work), bs)
+    def _prepare(self, nets: dict[str, nn.Module], data: FitData):
+        next_batch = self._sampler(data)
         textures = procedural_images(
-            int(self.textures), work.shape[1:3], seed=self.seed, photos=sample_photos()
+            int(self.textures), data.work.shape[1:3], seed=self.seed, photos=sample_photos()
         )
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            params = [p for net in nets.values() for p in net.parameters()]
-            opt = torch.optim.Adam(params, lr=float(self.lr))
+        fwd = self._live_forward(nets, data)
+        if (
+            data.val is not None and data.val[2] is None
+        ):  # one fixed set of anomalies: comparable between evaluations
+            work, valid, _ = data.val
+            data.extra["val_altered"] = self._simulate(
+                np.random.default_rng(int(self.seed) + 1), work, valid, textures
+            )
+        params = [p for net in nets.values() for p in net.parameters()]
+        opt = torch.optim.Adam(params, lr=float(self.lr))
 
-            def step(it: int, frac: float) -> float:
-                drops = sum(frac >= float(m) for m in self.lr_milestones)
-                for g in opt.param_groups:
-                    g["lr"] = float(self.lr) * float(self.lr_gamma) ** drops
-                idx = next_batch()
-                altered, masks = self._simulate(rng, work[idx], valid[idx], textures)
-                for net in nets.values():
-                    net.train()
-                cancel.raise_if_cancelled()
-                loss = self._loss(nets, work[idx], altered, masks, valid[idx], device)
-                cancel.raise_if_cancelled()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
+        def loss_of(frac: float) -> torch.Tensor:
+            drops = sum(frac >= float(m) for m in self.lr_milestones)
+            for g in opt.param_groups:
+                g["lr"] = float(self.lr) * float(self.lr_gamma) ** drops
+            idx = next_batch()
+            altered, masks = self._simulate(data.rng, data.work[idx], data.valid[idx], textures)
+            data.cancel.raise_if_cancelled()
+            return self._loss(fwd, data.work[idx], altered, masks, data.valid[idx], data.device)
 
-            validate = None if val is None else self._validator(nets, val, textures, device)
-            history = self._run_training(nets, step, max_iters, progress, cancel, validate)
-        self._set_fitted(nets, roi_u8, work, history)
-        return self
+        return optimizer_step(nets, opt, loss_of)
 
-    def _validator(self, nets, val, textures, device):
-        work, valid, labels = val
-        # One fixed set of simulated anomalies: the loss is comparable from one evaluation to the next.
-        altered, masks = self._simulate(np.random.default_rng(int(self.seed) + 1), work, valid, textures)
-        bs = max(1, int(self.batch_size))
-
-        def validate() -> float:
-            for net in nets.values():
-                net.eval()
-            scores, losses = [], []
-            with torch.no_grad():
-                for i in range(0, len(work), bs):
-                    sl = slice(i, i + bs)
-                    if labels is not None:
-                        _, logits = self._forward(nets, self._tensor(work[sl], device))
-                        m = self._map(logits, torch.from_numpy(valid[sl]).to(device))
-                        scores.append(m.flatten(1).max(1).values.cpu().numpy())
-                    else:
-                        losses.append(
-                            float(self._loss(nets, work[sl], altered[sl], masks[sl], valid[sl], device))
-                        )
-            if labels is not None:
-                return -auroc(labels, np.concatenate(scores))
-            return float(np.mean(losses))
-
-        return validate
+    def _val_loss(self, nets: dict[str, nn.Module], data: FitData, rows: slice) -> float:
+        work, valid, _ = data.val
+        altered, masks = data.extra["val_altered"]
+        fwd = data.extra["forward"]
+        return float(self._loss(fwd, work[rows], altered[rows], masks[rows], valid[rows], data.device))

@@ -26,17 +26,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.metrics import auroc
+from workbench.models import params as P
 from workbench.models.backbones import MissingWeightsError, load_weights_file
 from workbench.models.base import resolve_device
+from workbench.models.components.forward import InputStage, MapTail, const
 from workbench.models.components.pdn import PDN_SIZES, Autoencoder, pdn
 from workbench.models.components.procedural import procedural_images
-from workbench.models.components.training import TrainedModel, check_budget, seeded, snapshots, train_loop
+from workbench.models.components.training import optimizer_step
 from workbench.models.components.working import grid_mask
+from workbench.models.trained import FitData, TrainedModel
 
 TEACHER_DIR = Path(__file__).resolve().parents[2] / "resources" / "efficientad"
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -72,6 +72,35 @@ def load_teacher(pdn_size: str, weights: str | Path | None = None) -> nn.Module:
     return teacher
 
 
+class EfficientADForward(nn.Module):
+    """(B, h, w, 3) uint8 -> (scores, maps): quantile-scaled local (student-teacher) and global
+    (autoencoder-student) maps, averaged and upsampled; 0 outside the ROI."""
+
+    def __init__(self, nets: dict[str, nn.Module], valid: np.ndarray, fill, t_mean, t_std, q_local, q_global):
+        super().__init__()
+        self.input = InputStage(MEAN.view(3).numpy(), STD.view(3).numpy(), valid, fill)
+        self.teacher, self.student, self.autoencoder = nets["teacher"], nets["student"], nets["autoencoder"]
+        self.register_buffer("t_mean", const(t_mean).view(1, -1, 1, 1))
+        self.register_buffer("t_std", const(t_std).view(1, -1, 1, 1))
+        (la, lb), (ga, gb) = (float(v) for v in q_local), (float(v) for v in q_global)
+        self.scale = (la, 0.1 / max(lb - la, 1e-12), ga, 0.1 / max(gb - ga, 1e-12))
+        self.tail = MapTail(valid)
+
+    def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Local and global (B, gh, gw) maps of normalized images (B, 3, h, w), before quantile scaling."""
+        t = (self.teacher(x) - self.t_mean) / self.t_std
+        s = self.student(x)
+        a = self.autoencoder(x, t.shape[-2:])
+        local = (t - s[:, :C]).pow(2).mean(1)
+        glob = (a - s[:, C:]).pow(2).mean(1)
+        return local, glob
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        local, glob = self.raw(self.input(x))
+        la, ls, ga, gs = self.scale
+        return self.tail(0.5 * ((local - la) * ls) + 0.5 * ((glob - ga) * gs))
+
+
 class EfficientAD(TrainedModel):
     """EfficientAD anomaly detection: student-teacher (local) plus autoencoder (global) maps, fast at inference.
 
@@ -89,60 +118,36 @@ class EfficientAD(TrainedModel):
 
     name = "efficientad"
     meta_keys = ("roi_", "image_size_", "teacher_mean_", "teacher_std_", "q_local_", "q_global_")
+    trained_nets = ("student", "autoencoder")
+    params = {
+        "pdn_size": P.choice("small", PDN_SIZES),
+        "teacher_weights": P.path(None),
+        "pretrained_teacher": P.flag(True),
+        "schedule": P.choice("auto", ("auto", *SCHEDULES)),
+        **P.working_params(None, native=True),
+        **P.training_params(max_iters=70_000, train_batch=1, val_every=500),
+        "lr": P.number(None, 0.0, low_open=True, optional=True),
+        "weight_decay": P.number(1e-5, 0.0),
+        "lr_step_at": P.number(0.95, 0.0, 1.0),
+        "lr_step_factor": P.number(0.1, 0.0, 1.0, low_open=True),
+        "hard_quantile": P.number(0.999, 0.0, 1.0, low_open=True),
+        "penalty": P.flag(True),
+        "penalty_images": P.integer(64, 1),
+        "penalty_size": P.integer(64, 16),
+        "separate_passes": P.flag(False),
+        "quantiles": P.pair((0.9, 0.995), 0.0, 1.0, strict=True),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        pdn_size: str = "small",
-        teacher_weights: str | None = None,
-        pretrained_teacher: bool = True,
-        schedule: str = "auto",
-        image_size: tuple[int, int] | None = None,
-        resize_mode: str = "stretch",
-        max_iters: int = 70_000,
-        time_budget_s: float | None = None,
-        lr: float | None = None,
-        weight_decay: float = 1e-5,
-        lr_step_at: float = 0.95,
-        lr_step_factor: float = 0.1,
-        train_batch: int = 1,
-        hard_quantile: float = 0.999,
-        penalty: bool = True,
-        penalty_images: int = 64,
-        penalty_size: int = 64,
-        separate_passes: bool = False,
-        quantiles: tuple[float, float] = (0.9, 0.995),
-        val_every: int = 500,
-        patience: int = 5,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.pdn_size = pdn_size
-        self.teacher_weights = teacher_weights
-        self.pretrained_teacher = pretrained_teacher
-        self.schedule = schedule
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_step_at = lr_step_at
-        self.lr_step_factor = lr_step_factor
-        self.train_batch = train_batch
-        self.hard_quantile = hard_quantile
-        self.penalty = penalty
-        self.penalty_images = penalty_images
-        self.penalty_size = penalty_size
-        self.separate_passes = separate_passes
-        self.quantiles = quantiles
-        self.val_every = val_every
-        self.patience = patience
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self.history_: list[dict[str, float]] = []
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        pretrained_teacher=False, image_size=(24, 32), max_iters=3, penalty_images=2, batch_size=16,
+        device="cpu",
+    )  # fmt: skip
+
+    def _check_more(self) -> None:
+        if not float(self.hard_quantile) < 1.0:
+            raise ValueError(f"hard_quantile={self.hard_quantile}: expected a fraction in (0, 1)")
 
     # -- schedule ---------------------------------------------------------------------------------
     def resolved(self) -> dict[str, Any]:
@@ -151,9 +156,7 @@ class EfficientAD(TrainedModel):
         if name == "auto":
             name = "paper" if resolve_device(self.device).type == "cuda" else "cpu"
         if name not in SCHEDULES:
-            raise ValueError(
-                f"schedule: expected 'auto' or one of {tuple(SCHEDULES)}; found {self.schedule!r}"
-            )
+            raise ValueError(f"schedule={self.schedule!r}: expected 'auto' or one of {', '.join(SCHEDULES)}")
         out = {"schedule": name, **SCHEDULES[name]}
         for key in ("image_size", "lr", "time_budget_s"):
             if getattr(self, key) is not None:
@@ -163,223 +166,145 @@ class EfficientAD(TrainedModel):
     def _configured_size(self) -> Any:
         return self.resolved()["image_size"]
 
+    def _time_budget(self) -> float | None:
+        return self.resolved()["time_budget_s"]
+
     # -- networks ---------------------------------------------------------------------------------
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
-        if self.pdn_size not in PDN_SIZES:
-            raise ValueError(f"pdn_size: expected one of {PDN_SIZES}; found {self.pdn_size!r}")
         if not for_loading and self.pretrained_teacher:
             teacher = load_teacher(self.pdn_size, self.teacher_weights)
         else:
             teacher = pdn(self.pdn_size, C)
         return {"teacher": teacher, "student": pdn(self.pdn_size, 2 * C), "autoencoder": Autoencoder(C)}
 
-    @staticmethod
-    def _normalize(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
-        if isinstance(x, np.ndarray):
-            x = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float().div(255.0)
-        return (x - MEAN.to(device)) / STD.to(device)
-
-    def _fill(self) -> tuple[int, int, int]:
-        return (124, 116, 104)  # the ImageNet mean: zero after normalization
-
-    def _raw_maps(self, nets: dict[str, nn.Module], x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor):
-        """Local and global (B, gh, gw) maps before quantile scaling."""
-        t = (nets["teacher"](x) - mean) / std
-        s = nets["student"](x)
-        a = nets["autoencoder"](x, t.shape[-2:])
-        local = (t - s[:, :C]).pow(2).mean(1)
-        glob = (a - s[:, C:]).pow(2).mean(1)
-        return local, glob
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["student"].parameters()).device
-        mean = torch.from_numpy(self.teacher_mean_).to(device).view(1, -1, 1, 1)
-        std = torch.from_numpy(self.teacher_std_).to(device).view(1, -1, 1, 1)
-        local, glob = self._raw_maps(self.nets_, self._normalize(x, device), mean, std)
-        (la, lb), (ga, gb) = self.q_local_, self.q_global_
-        local = 0.1 * (local - float(la)) / max(float(lb - la), 1e-12)
-        glob = 0.1 * (glob - float(ga)) / max(float(gb - ga), 1e-12)
-        m = 0.5 * local + 0.5 * glob
-        m = F.interpolate(m[:, None], size=x.shape[1:3], mode="bilinear", align_corners=False)[:, 0]
-        return m.float().cpu().numpy()
-
-    # -- fit ----------------------------------------------------------------------------------------
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> EfficientAD:
-        """Train on normal images ((H, W, 3) uint8 RGB); ``val_images`` (+ ``val_labels``, 1 = defective)
-        enable early stopping on image AUROC (or on the validation loss without labels). Returns self."""
-        plan = self.resolved()
-        lr, time_budget_s = float(plan["lr"]), plan["time_budget_s"]
-        if not lr > 0.0:
-            raise ValueError(f"lr: expected a positive learning rate; found {lr}")
-        check_budget(self.max_iters, time_budget_s, self.val_every, self.patience)
-        if not 0.0 < float(self.hard_quantile) < 1.0:
-            raise ValueError(f"hard_quantile: expected a fraction in (0, 1); found {self.hard_quantile}")
-        qa, qb = (float(v) for v in self.quantiles)
-        if not 0.0 <= qa < qb <= 1.0:
-            raise ValueError(
-                f"quantiles: expected (low, high) with 0 <= low < high <= 1; found {self.quantiles}"
-            )
-        t_fit = time.perf_counter()
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        n = len(work)
-        rng = np.random.default_rng(self.seed)
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            teacher, student, ae = nets["teacher"], nets["student"], nets["autoencoder"]
-            teacher.eval()
-            for p in teacher.parameters():
-                p.requires_grad_(False)
-
-            # Teacher channel statistics over the training set, inside the ROI only.
-            t_stats = time.perf_counter()
-            acc = torch.zeros(3, C, dtype=torch.float64, device=device)
-            grid = None
-            for i in range(0, n, max(1, int(self.batch_size))):
-                cancel.raise_if_cancelled()
-                with torch.no_grad():
-                    t = teacher(self._normalize(work[i : i + self.batch_size], device))
-                grid = tuple(t.shape[-2:])
-                w = torch.from_numpy(grid_mask(valid[i : i + self.batch_size], grid)).to(device)[:, None]
-                acc[0] += w.sum(dim=(0, 2, 3)).double().expand(C)
-                acc[1] += (t * w).sum(dim=(0, 2, 3)).double()
-                acc[2] += (t.pow(2) * w).sum(dim=(0, 2, 3)).double()
-            count = acc[0].clamp_min(1.0)
-            mean = acc[1] / count
-            std = (acc[2] / count - mean.pow(2)).clamp_min(1e-12).sqrt()
-            mean, std = mean.float().view(1, C, 1, 1), std.float().view(1, C, 1, 1)
-            masks = torch.from_numpy(grid_mask(valid, grid)).to(device)[:, None]  # (N, 1, gh, gw)
-            stats_s = time.perf_counter() - t_stats
-            pen = None
-            if self.penalty:
-                # The penalty is a mean over the student's output: any size of generated image serves,
-                # and a small one costs a fraction of a full-size pass (1/16 at 64 vs 256 pixels).
-                side = [min(int(self.penalty_size), int(v)) for v in work.shape[1:3]]
-                pen = procedural_images(int(self.penalty_images), (side[0], side[1]), seed=self.seed)
-
-            params = list(student.parameters()) + list(ae.parameters())
-            opt = torch.optim.Adam(params, lr=lr, weight_decay=float(self.weight_decay))
-
-            def step(it: int, frac: float) -> float:
-                for g in opt.param_groups:
-                    g["lr"] = lr * (float(self.lr_step_factor) if frac >= self.lr_step_at else 1.0)
-                student.train()
-                ae.train()
-                idx = rng.integers(0, n, size=int(self.train_batch))
-                m = masks[idx]
-                # The autoencoder's input is augmented (paper); by default the same augmented image also
-                # trains the local branch, so one teacher and one student pass serve both losses.
-                xa = self._augment(work[idx], rng, device)
-                with torch.no_grad():
-                    ta = (teacher(xa) - mean) / std
-                sa = student(xa)
-                if self.separate_passes:  # the paper: the local loss on the plain image
-                    x = self._normalize(work[idx], device)
-                    with torch.no_grad():
-                        t = (teacher(x) - mean) / std
-                    s = student(x)[:, :C]
-                else:
-                    t, s = ta, sa[:, :C]
-                d = (t - s).pow(2)
-                d_in = d[m.expand_as(d) > 0]
-                d_hard = torch.quantile(d_in[:16_000_000], float(self.hard_quantile))
-                loss = d_in[d_in >= d_hard].mean()
-                cancel.raise_if_cancelled()
-                if pen is not None:
-                    j = int(rng.integers(len(pen)))
-                    p = self._normalize(pen[j : j + 1], device)
-                    loss = loss + student(p)[:, :C].pow(2).mean()
-                cancel.raise_if_cancelled()
-                a = ae(xa, ta.shape[-2:])
-                denom = (m.sum() * C).clamp_min(1.0)
-                loss = loss + ((ta - a).pow(2) * m).sum() / denom + ((a - sa[:, C:]).pow(2) * m).sum() / denom
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
-
-            validate = snapshot = restore = None
-            if val is not None:
-                validate = self._validator(nets, val, mean, std, device)
-                snapshot, restore = snapshots(nets, ("student", "autoencoder"))
-            budget = None  # time_budget_s covers the whole fit: the loop gets the rest, less the time the
-            if time_budget_s is not None:  # final quantile pass needs (teacher + student + AE ~ 3x)
-                used = time.perf_counter() - t_fit + 3.0 * stats_s
-                budget = max(float(time_budget_s) - used, 1e-3)
-            history = train_loop(
-                step, int(self.max_iters), budget, progress, cancel,
-                validate, int(self.val_every), int(self.patience), snapshot, restore,
-            )  # fmt: skip
-            student.eval()
-            ae.eval()
-
-            # Quantiles of both maps over the whole training set (seed 003), inside the ROI.
-            locs, globs = [], []
-            for i in range(0, n, max(1, int(self.batch_size))):
-                cancel.raise_if_cancelled()
-                with torch.no_grad():
-                    lo, gl = self._raw_maps(
-                        nets, self._normalize(work[i : i + self.batch_size], device), mean, std
-                    )
-                keep = masks[i : i + self.batch_size, 0] > 0
-                locs.append(lo[keep].cpu())
-                globs.append(gl[keep].cpu())
-            q_local = np.quantile(torch.cat(locs).double().numpy(), [qa, qb]).astype(np.float32)
-            q_global = np.quantile(torch.cat(globs).double().numpy(), [qa, qb]).astype(np.float32)
-
-        self.teacher_mean_ = mean.view(C).cpu().numpy()
-        self.teacher_std_ = std.view(C).cpu().numpy()
-        self.q_local_, self.q_global_ = q_local, q_global
-        self.roi_ = roi_u8
-        self.image_size_ = np.asarray(work.shape[1:3], np.int64)
-        self.history_ = history
-        for net in nets.values():
-            net.eval()
-        self.nets_ = nets
-        return self
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> EfficientADForward:
+        if data is None:
+            stats = self.teacher_mean_, self.teacher_std_, self.q_local_, self.q_global_
+        else:  # during training: provisional scales (local + global, unscaled) for the validation AUROC
+            stats = data.extra["t_mean"], data.extra["t_std"], (0.0, 0.1), (0.0, 0.1)
+        return EfficientADForward(nets, self._valid(data), self._fill(), *stats)
 
     @staticmethod
-    def _augment(x: np.ndarray, rng: np.random.Generator, device: torch.device) -> torch.Tensor:
-        """One of brightness, contrast or saturation by a factor in [0.8, 1.2] (the paper's AE input)."""
-        t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float().div(255.0)
+    def _augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """One of brightness, contrast or saturation by a factor in [0.8, 1.2] on (B, 3, h, w) in [0, 1] (the paper's AE input)."""
         f = float(rng.uniform(0.8, 1.2))
         kind = int(rng.integers(3))
-        gray = (0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2])[:, None]
+        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
         if kind == 0:
-            t = t * f
+            x = x * f
         elif kind == 1:
-            t = gray.mean(dim=(2, 3), keepdim=True) + f * (t - gray.mean(dim=(2, 3), keepdim=True))
+            x = gray.mean(dim=(2, 3), keepdim=True) + f * (x - gray.mean(dim=(2, 3), keepdim=True))
         else:
-            t = gray + f * (t - gray)
-        return EfficientAD._normalize(t.clamp(0, 1), device)
+            x = gray + f * (x - gray)
+        return x.clamp(0, 1)
 
-    def _validator(self, nets, val, mean, std, device):
-        work, valid, labels = val
-
-        def validate() -> float:
-            for k in ("student", "autoencoder"):
-                nets[k].eval()
-            scores, losses = [], []
+    def _raw_batches(self, fwd: EfficientADForward, work: np.ndarray, data: FitData):
+        """Yield (rows, local, global) raw maps of ``work`` a batch at a time (no gradients)."""
+        bs = max(1, int(self.batch_size))
+        for i in range(0, len(work), bs):
+            data.cancel.raise_if_cancelled()
             with torch.no_grad():
-                for i in range(0, len(work), max(1, int(self.batch_size))):
-                    lo, gl = self._raw_maps(
-                        nets, self._normalize(work[i : i + self.batch_size], device), mean, std
-                    )
-                    m = torch.from_numpy(grid_mask(valid[i : i + self.batch_size], lo.shape[-2:])).to(device)
-                    both = (lo + gl) * m
-                    scores.append(both.flatten(1).max(1).values.cpu().numpy())
-                    losses.append(float(both.sum() / m.sum().clamp_min(1.0)))
-            if labels is not None:
-                return -auroc(labels, np.concatenate(scores))
-            return float(np.mean(losses))
+                lo, gl = fwd.raw(fwd.input(torch.from_numpy(work[i : i + bs]).to(data.device)))
+            yield slice(i, i + bs), lo, gl
 
-        return validate
+    # -- training -----------------------------------------------------------------------------------
+    def _prepare(self, nets: dict[str, nn.Module], data: FitData):
+        lr = float(self.resolved()["lr"])
+        device, n = data.device, len(data.work)
+        teacher, student, ae = nets["teacher"], nets["student"], nets["autoencoder"]
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        # Teacher channel statistics over the training set, inside the ROI only.
+        t_stats = time.perf_counter()
+        plain = InputStage(MEAN.view(3).numpy(), STD.view(3).numpy(), None, self._fill()).to(device)
+        acc = torch.zeros(3, C, dtype=torch.float64, device=device)
+        grid = None
+        for i in range(0, n, max(1, int(self.batch_size))):
+            data.cancel.raise_if_cancelled()
+            with torch.no_grad():
+                t = teacher(plain(torch.from_numpy(data.work[i : i + self.batch_size]).to(device)))
+            grid = tuple(t.shape[-2:])
+            w = torch.from_numpy(grid_mask(data.valid[i : i + self.batch_size], grid)).to(device)[:, None]
+            acc[0] += w.sum(dim=(0, 2, 3)).double().expand(C)
+            acc[1] += (t * w).sum(dim=(0, 2, 3)).double()
+            acc[2] += (t.pow(2) * w).sum(dim=(0, 2, 3)).double()
+        count = acc[0].clamp_min(1.0)
+        mean = acc[1] / count
+        std = (acc[2] / count - mean.pow(2)).clamp_min(1e-12).sqrt()
+        data.extra["t_mean"], data.extra["t_std"] = mean.float().cpu().numpy(), std.float().cpu().numpy()
+        mean, std = mean.float().view(1, C, 1, 1), std.float().view(1, C, 1, 1)
+        masks = torch.from_numpy(grid_mask(data.valid, grid)).to(device)[:, None]  # (N, 1, gh, gw)
+        data.extra["masks"] = masks
+        data.extra["stats_s"] = time.perf_counter() - t_stats
+        data.extra["forward"] = self._forward(nets, data).to(device)
+        pen = None
+        if self.penalty:
+            # The penalty is a mean over the student's output: any size of generated image serves,
+            # and a small one costs a fraction of a full-size pass (1/16 at 64 vs 256 pixels).
+            side = [min(int(self.penalty_size), int(v)) for v in data.work.shape[1:3]]
+            pen = procedural_images(int(self.penalty_images), (side[0], side[1]), seed=self.seed)
+        opt = torch.optim.Adam(
+            list(student.parameters()) + list(ae.parameters()), lr=lr, weight_decay=float(self.weight_decay)
+        )
+        trained = {"student": student, "autoencoder": ae}
+        rng = data.rng
+
+        def loss_of(frac: float) -> torch.Tensor:
+            for g in opt.param_groups:
+                g["lr"] = lr * (float(self.lr_step_factor) if frac >= self.lr_step_at else 1.0)
+            idx = rng.integers(0, n, size=int(self.train_batch))
+            m = masks[idx]
+            # The autoencoder's input is augmented (paper); by default the same augmented image also
+            # trains the local branch, so one teacher and one student pass serve both losses.
+            x01 = torch.from_numpy(data.work[idx]).to(device).permute(0, 3, 1, 2).float().div(255.0)
+            xa = (self._augment(x01, rng) - MEAN.to(device)) / STD.to(device)
+            with torch.no_grad():
+                ta = (teacher(xa) - mean) / std
+            sa = student(xa)
+            if self.separate_passes:  # the paper: the local loss on the plain image
+                x = plain(torch.from_numpy(data.work[idx]).to(device))
+                with torch.no_grad():
+                    t = (teacher(x) - mean) / std
+                s = student(x)[:, :C]
+            else:
+                t, s = ta, sa[:, :C]
+            d = (t - s).pow(2)
+            d_in = d[m.expand_as(d) > 0]
+            d_hard = torch.quantile(d_in[:16_000_000], float(self.hard_quantile))
+            loss = d_in[d_in >= d_hard].mean()
+            data.cancel.raise_if_cancelled()
+            if pen is not None:
+                j = int(rng.integers(len(pen)))
+                loss = loss + student(plain(torch.from_numpy(pen[j : j + 1]).to(device)))[:, :C].pow(2).mean()
+            data.cancel.raise_if_cancelled()
+            a = ae(xa, ta.shape[-2:])
+            denom = (m.sum() * C).clamp_min(1.0)
+            return loss + ((ta - a).pow(2) * m).sum() / denom + ((a - sa[:, C:]).pow(2) * m).sum() / denom
+
+        return optimizer_step(trained, opt, loss_of)
+
+    def _reserve_s(self, data: FitData) -> float:
+        # The final quantile pass runs teacher, student and autoencoder (about 3x the statistics pass).
+        return 3.0 * data.extra["stats_s"]
+
+    def _val_loss(self, nets: dict[str, nn.Module], data: FitData, rows: slice) -> float:
+        work, valid, _ = data.val
+        _, lo, gl = next(self._raw_batches(data.extra["forward"], work[rows], data))
+        m = torch.from_numpy(grid_mask(valid[rows], lo.shape[-2:])).to(data.device)
+        return float(((lo + gl) * m).sum() / m.sum().clamp_min(1.0))
+
+    def _finish(self, nets: dict[str, nn.Module], data: FitData) -> dict[str, np.ndarray]:
+        """Teacher statistics, and the quantiles of both maps over the whole training set (seed 003), inside the ROI."""
+        locs, globs = [], []
+        for rows, lo, gl in self._raw_batches(data.extra["forward"], data.work, data):
+            keep = data.extra["masks"][rows, 0] > 0
+            locs.append(lo[keep].cpu())
+            globs.append(gl[keep].cpu())
+        qa, qb = (float(v) for v in self.quantiles)
+        return {
+            "teacher_mean_": data.extra["t_mean"],
+            "teacher_std_": data.extra["t_std"],
+            "q_local_": np.quantile(torch.cat(locs).double().numpy(), [qa, qb]).astype(np.float32),
+            "q_global_": np.quantile(torch.cat(globs).double().numpy(), [qa, qb]).astype(np.float32),
+        }

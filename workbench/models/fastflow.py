@@ -15,25 +15,58 @@ images, so its features are computed once and the epochs only train the flows.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.metrics import auroc
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import resolve_device
+from workbench.models import params as P
+from workbench.models.backbones import FeatureExtractor, UsesBackbone
 from workbench.models.components.flow import Flow2d, negative_log_likelihood
-from workbench.models.components.preprocess import roi_to_grid
-from workbench.models.components.training import TrainedModel, batch_sampler, seeded
+from workbench.models.components.forward import BackboneForward, upsample
+from workbench.models.components.training import optimizer_step
+from workbench.models.components.working import roi_to_grid
+from workbench.models.trained import FitData, TrainedModel
 
 MAP_KINDS = ("likelihood", "log_likelihood")
 
 
-class FastFlow(TrainedModel):
+class FastFlowForward(BackboneForward):
+    """(B, h, w, 3) uint8 -> (scores, maps): how unlikely the flows find each scale's backbone features."""
+
+    def __init__(
+        self, extractor: FeatureExtractor, nets: dict[str, nn.Module], valid: np.ndarray, map_kind: str
+    ):
+        super().__init__(extractor, valid)
+        self.norms, self.flows = nets["norm"], nets["flow"]
+        self.log_likelihood = map_kind == "log_likelihood"
+
+    def flow(self, feats: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per scale (z (B, C, h, w), log|det J| (B, h, w)) of the normalized features."""
+        return [flow(norm(f)) for f, norm, flow in zip(feats, self.norms, self.flows)]
+
+    def combine(self, outs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """(B, h, w): one minus the mean per-scale likelihood (or the mean negative log-likelihood)."""
+        total = 0.0
+        for z, _ in outs:
+            nll = 0.5 * z.pow(2).mean(1)
+            total = total + upsample(nll if self.log_likelihood else torch.exp(-nll), self.tail.size)
+        mean = total / len(outs)
+        return mean if self.log_likelihood else 1.0 - mean
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tail(self.combine(self.flow(self.features(x))))
+
+
+def flow_loss(outs: list[tuple[torch.Tensor, torch.Tensor]], masks: list[torch.Tensor]) -> torch.Tensor:
+    """Negative log-likelihood per feature dimension inside the ROI, summed over scales."""
+    total = 0.0
+    for (z, log_det), m in zip(outs, masks):
+        nll = negative_log_likelihood(z, log_det)
+        total = total + (nll * m).sum() / (m.sum() * z.shape[1]).clamp_min(1.0)
+    return total
+
+
+class FastFlow(UsesBackbone, TrainedModel):
     """FastFlow anomaly detection: where a normalizing flow finds the backbone features unlikely.
 
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained`` (frozen feature extractor;
@@ -46,75 +79,36 @@ class FastFlow(TrainedModel):
     """
 
     name = "fastflow"
-    meta_keys = ("roi_", "image_size_")
+    params = {
+        **P.backbone_params(("layer1", "layer2", "layer3")),
+        **P.working_params((256, 256)),
+        "flow_steps": P.integer(8, 1),
+        "hidden_ratio": P.number(1.0, 0.0, low_open=True),
+        "conv3x3_only": P.flag(False),
+        "clamp": P.number(2.0, 0.0, low_open=True),
+        "lr": P.number(1e-3, 0.0, low_open=True),
+        "weight_decay": P.number(1e-5, 0.0),
+        **P.training_params(epochs=500, train_batch=32, val_every=50),
+        "map_kind": P.choice("likelihood", MAP_KINDS),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[str, ...] = ("layer1", "layer2", "layer3"),
-        weights: str | None = None,
-        pretrained: bool = True,
-        image_size: tuple[int, int] = (256, 256),
-        resize_mode: str = "stretch",
-        flow_steps: int = 8,
-        hidden_ratio: float = 1.0,
-        conv3x3_only: bool = False,
-        clamp: float = 2.0,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-5,
-        epochs: int = 500,
-        max_iters: int | None = None,
-        time_budget_s: float | None = None,
-        train_batch: int = 32,
-        val_every: int = 50,
-        patience: int = 5,
-        map_kind: str = "likelihood",
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.backbone = backbone
-        self.layers = layers
-        self.weights = weights
-        self.pretrained = pretrained
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.flow_steps = flow_steps
-        self.hidden_ratio = hidden_ratio
-        self.conv3x3_only = conv3x3_only
-        self.clamp = clamp
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.train_batch = train_batch
-        self.val_every = val_every
-        self.patience = patience
-        self.map_kind = map_kind
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self._teacher: FeatureExtractor | None = None
-        self.history_: list[dict[str, float]] = []
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        backbone="resnet18", layers=("layer1", "layer2"), pretrained=False, image_size=(48, 64),
+        flow_steps=4, max_iters=20, train_batch=4, device="cpu",
+    )  # fmt: skip
 
-    # -- networks ---------------------------------------------------------------------------------
     def _feature_shapes(self) -> list[tuple[int, int, int]]:
         """(C, h, w) of each layer at the working size: the LayerNorms are built for them."""
-        extractor = self._get_teacher(torch.device("cpu"))
-        h, w = self._working_size()
+        extractor = self._backbone()
+        h, w = (int(v) for v in self._configured_size())
+        device = next(extractor.parameters()).device
         with torch.no_grad():
-            feats = extractor(torch.zeros(1, 3, h, w))
+            feats = extractor(torch.zeros(1, 3, h, w, device=device))
         return [tuple(int(v) for v in f.shape[1:]) for f in feats]
 
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
-        if int(self.flow_steps) < 1:
-            raise ValueError(f"flow_steps: expected >= 1; found {self.flow_steps}")
-        if float(self.hidden_ratio) <= 0 or float(self.clamp) <= 0:
-            raise ValueError(
-                f"hidden_ratio and clamp: expected positive numbers; found {self.hidden_ratio}, {self.clamp}"
-            )
         shapes = self._feature_shapes()
         norms = nn.ModuleList([nn.LayerNorm(list(s), elementwise_affine=True) for s in shapes])
         flows = nn.ModuleList(
@@ -126,52 +120,23 @@ class FastFlow(TrainedModel):
                     bool(self.conv3x3_only),
                     float(self.clamp),
                     seed=int(self.seed) + i,
-                )
+                )  # fmt: skip
                 for i, s in enumerate(shapes)
             ]
         )
         return {"norm": norms, "flow": flows}
 
-    def _fill(self) -> tuple[int, int, int]:
-        return self._get_teacher(torch.device("cpu")).fill_value
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> FastFlowForward:
+        return FastFlowForward(self._backbone(), nets, self._valid(data), self.map_kind)
 
-    def _features(self, x: np.ndarray, device: torch.device, cancel: CancelToken) -> list[torch.Tensor]:
-        """(B, h, w, 3) uint8 -> the frozen backbone's feature maps, one per layer."""
-        extractor = self._get_teacher(device)
-        with torch.no_grad():
-            return extractor(extractor.normalize(torch.from_numpy(x).to(device)), cancel=cancel)
-
-    @staticmethod
-    def _flow(
-        nets: dict[str, nn.Module], feats: list[torch.Tensor]
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per scale (z (B, C, h, w), log|det J| (B, h, w)) of the normalized features."""
-        return [flow(norm(f)) for f, norm, flow in zip(feats, nets["norm"], nets["flow"])]
-
-    def _combine(self, outs: list[tuple[torch.Tensor, torch.Tensor]], size: tuple[int, int]) -> torch.Tensor:
-        """(B, H, W) anomaly map from each scale's z: one minus the mean likelihood (or minus the mean log-likelihood)."""
-        total = 0.0
-        for z, _ in outs:
-            nll = 0.5 * z.pow(2).mean(1, keepdim=True)
-            per_scale = nll if self.map_kind == "log_likelihood" else torch.exp(-nll)
-            total = total + F.interpolate(per_scale, size=size, mode="bilinear", align_corners=False)[:, 0]
-        mean = total / len(outs)
-        return mean if self.map_kind == "log_likelihood" else 1.0 - mean
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["flow"].parameters()).device
-        outs = self._flow(self.nets_, self._features(x, device, cancel))
-        return self._combine(outs, x.shape[1:3]).float().cpu().numpy()
-
-    # -- fit ----------------------------------------------------------------------------------------
-    def _cache(
-        self, work: np.ndarray, valid: np.ndarray, device: torch.device, cancel: CancelToken
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def _cache(self, fwd: FastFlowForward, work: np.ndarray, valid: np.ndarray, data: FitData):
         """Per layer: every image's frozen features (N, C, h, w) float16 and ROI cells (N, h, w), on the CPU."""
         parts: list[list[torch.Tensor]] = []
-        for i in range(0, len(work), max(1, int(self.batch_size))):
-            cancel.raise_if_cancelled()
-            feats = self._features(work[i : i + self.batch_size], device, cancel)
+        bs = max(1, int(self.batch_size))
+        for i in range(0, len(work), bs):
+            data.cancel.raise_if_cancelled()
+            with torch.no_grad():
+                feats = fwd.features(torch.from_numpy(work[i : i + bs]).to(data.device))
             parts.append([f.half().cpu() for f in feats])
         feats = [torch.cat([p[k] for p in parts]) for k in range(len(parts[0]))]
         # Every cell that touches the ROI shows in the map, so every one of them is trained: cells only
@@ -184,80 +149,25 @@ class FastFlow(TrainedModel):
         ]
         return feats, masks
 
-    @staticmethod
-    def _loss(outs: list[tuple[torch.Tensor, torch.Tensor]], masks: list[torch.Tensor]) -> torch.Tensor:
-        """Negative log-likelihood per feature dimension inside the ROI, summed over scales."""
-        total = 0.0
-        for (z, log_det), m in zip(outs, masks):
-            nll = negative_log_likelihood(z, log_det)
-            total = total + (nll * m).sum() / (m.sum() * z.shape[1]).clamp_min(1.0)
-        return total
+    def _loss(self, fwd: FastFlowForward, cached, rows, device: torch.device) -> torch.Tensor:
+        feats, masks = cached
+        outs = fwd.flow([f[rows].to(device).float() for f in feats])
+        return flow_loss(outs, [m[rows].to(device) for m in masks])
 
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> FastFlow:
-        """Train the LayerNorms and flows on normal images ((H, W, 3) uint8 RGB); returns self.
+    def _prepare(self, nets: dict[str, nn.Module], data: FitData):
+        next_batch, fwd = self._sampler(data), self._live_forward(nets, data)
+        # The backbone is frozen and nothing augments the images: features are computed once.
+        cached = self._cache(fwd, data.work, data.valid, data)
+        if data.val is not None:
+            data.extra["val_cache"] = self._cache(fwd, data.val[0], data.val[1], data)
+        params = [p for net in nets.values() for p in net.parameters()]
+        opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
 
-        ``val_images`` (+ ``val_labels``, 1 = defective) enable early stopping on image AUROC (on the
-        validation loss without labels); the best weights are kept.
-        """
-        if self.map_kind not in MAP_KINDS:
-            raise ValueError(f"map_kind: expected one of {MAP_KINDS}; found {self.map_kind!r}")
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        n = len(work)
-        bs = max(1, min(int(self.train_batch), n))
-        max_iters = self._iterations(n, bs)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        next_batch = batch_sampler(np.random.default_rng(self.seed), n, bs)
-        self._get_teacher(device)
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            feats, masks = self._cache(work, valid, device, cancel)
-            params = [p for net in nets.values() for p in net.parameters()]
-            opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
+        def loss_of(frac: float) -> torch.Tensor:
+            data.cancel.raise_if_cancelled()
+            return self._loss(fwd, cached, torch.from_numpy(next_batch()), data.device)
 
-            def step(it: int, frac: float) -> float:
-                idx = torch.from_numpy(next_batch())
-                for net in nets.values():
-                    net.train()
-                cancel.raise_if_cancelled()
-                outs = self._flow(nets, [f[idx].to(device).float() for f in feats])
-                loss = self._loss(outs, [m[idx].to(device) for m in masks])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
+        return optimizer_step(nets, opt, loss_of)
 
-            validate = None if val is None else self._validator(nets, val, device, cancel)
-            history = self._run_training(nets, step, max_iters, progress, cancel, validate)
-        self._set_fitted(nets, roi_u8, work, history)
-        return self
-
-    def _validator(self, nets, val, device, cancel):
-        work, valid, labels = val
-        feats, masks = self._cache(work, valid, device, cancel)
-        valid_t = torch.from_numpy(valid)
-
-        def validate() -> float:
-            for net in nets.values():
-                net.eval()
-            scores, losses = [], []
-            with torch.no_grad():
-                for i in range(0, len(work), max(1, int(self.batch_size))):
-                    sl = slice(i, i + max(1, int(self.batch_size)))
-                    outs = self._flow(nets, [f[sl].to(device).float() for f in feats])
-                    losses.append(float(self._loss(outs, [m[sl].to(device) for m in masks])))
-                    m = self._combine(outs, work.shape[1:3]).cpu() * valid_t[sl]
-                    scores.append(m.flatten(1).max(1).values.numpy())
-            if labels is not None:
-                return -auroc(labels, np.concatenate(scores))
-            return float(np.mean(losses))
-
-        return validate
+    def _val_loss(self, nets: dict[str, nn.Module], data: FitData, rows: slice) -> float:
+        return float(self._loss(data.extra["forward"], data.extra["val_cache"], rows, data.device))

@@ -7,20 +7,43 @@ statistics and score 0.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
+from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import AnomalyModel, check_images, check_roi, resolve_device
-from workbench.models.components.anomaly_map import patch_scores_to_maps
-from workbench.models.components.feature_stream import embed_batches
-from workbench.models.components.preprocess import resize_roi, roi_to_grid, working_size
+from workbench.core.progress import CancelToken, ProgressFn
+from workbench.core.working import mask_to_working, resolve_size, working_batch
+from workbench.models import params as P
+from workbench.models.backbones import UsesBackbone
+from workbench.models.base import AnomalyModel, resolve_device
+from workbench.models.components import forward as fw
+from workbench.models.components.working import batches
 
 
-class Padim(AnomalyModel):
+class PadimForward(nn.Module):
+    """(B, h, w, 3) uint8 -> (scores (B,), maps (B, h, w)): Mahalanobis distance of each ROI cell's features
+    to its Gaussian, as a map (upsampled, blurred, 0 outside the ROI); the score is the map's maximum."""
+
+    def __init__(
+        self, features: fw.PatchFeatures, channels, mean, inv_cov, cells, grid, valid, sigma
+    ) -> None:
+        super().__init__()
+        self.features = features
+        self.register_buffer("channels", fw.const(channels, torch.int64))
+        self.register_buffer("cells", fw.const(cells, torch.int64))
+        self.register_buffer("mean", fw.const(mean))  # (P, d)
+        self.register_buffer("inv_cov", fw.const(inv_cov))  # (P, d, d)
+        self.to_grid = fw.CellsToGrid(cells, grid)
+        self.tail = fw.MapTail(valid, sigma)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(x).index_select(1, self.channels)
+        diff = (fw.select_cells(f, self.cells) - self.mean).transpose(0, 1)  # (P, B, d)
+        m = (torch.matmul(diff, self.inv_cov) * diff).sum(2).transpose(0, 1)  # (B, P)
+        return self.tail(self.to_grid(m.clamp_min(0).sqrt()))
+
+
+class Padim(UsesBackbone, AnomalyModel):
     """PaDiM anomaly detection: Mahalanobis distance of each patch to the normal Gaussian at its position.
 
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained``, ``image_size`` as for
@@ -31,79 +54,53 @@ class Padim(AnomalyModel):
     """
 
     name = "padim"
+    params = {
+        **P.backbone_params(("layer1", "layer2", "layer3")),
+        "image_size": P.size(None, optional=True),
+        "n_features": P.integer(100, 1),
+        "regularization": P.number(0.01, 0.0, low_open=True),
+        "sigma": P.number(4.0, 0.0, 64.0),
+        **P.run_params(batch_size=8),
+    }
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        backbone="resnet18", pretrained=False, n_features=24, device="cpu",
+    )  # fmt: skip
+
     state_keys = ("mean_", "inv_cov_", "channels_", "roi_", "grid_", "image_size_")
 
-    def __init__(
-        self,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[str, ...] = ("layer1", "layer2", "layer3"),
-        weights: str | None = None,
-        pretrained: bool = True,
-        image_size: tuple[int, int] | None = None,
-        n_features: int = 100,
-        regularization: float = 0.01,
-        sigma: float = 4.0,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
+    def _features(self, valid: np.ndarray, device: torch.device) -> fw.PatchFeatures:
+        return fw.PatchFeatures(self._backbone(device), valid, 1, None).to(device)
+
+    def _fit(
+        self, images: list[np.ndarray], roi: np.ndarray, progress: ProgressFn, cancel: CancelToken, val
     ) -> None:
-        self.backbone = backbone
-        self.layers = layers
-        self.weights = weights
-        self.pretrained = pretrained
-        self.image_size = image_size
-        self.n_features = n_features
-        self.regularization = regularization
-        self.sigma = sigma
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self._extractor: FeatureExtractor | None = None
-
-    def _get_extractor(self) -> tuple[FeatureExtractor, torch.device]:
-        device = resolve_device(self.device)
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(
-                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
-            )
-        return self._extractor.to(device), device
-
-    def _cells(self) -> np.ndarray:
-        return np.flatnonzero(roi_to_grid(self.roi_.astype(bool), tuple(int(v) for v in self.grid_)).ravel())
-
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-    ) -> Padim:
-        """Per-position mean and inverse covariance from normal images ((H, W, 3) uint8 RGB); returns self."""
-        images = check_images(images)
+        """Per-position mean and inverse covariance of the normal images' features."""
         if len(images) < 2:
             raise ValueError("padim: expected at least 2 training images to estimate covariances; found 1")
-        size = working_size(images, self.image_size)
-        roi_in = check_roi(roi, images[0].shape[:2])
-        roi_w = resize_roi(roi_in, size) if roi_in is not None else None
-        extractor, device = self._get_extractor()
-        total = sum(extractor.channels)
+        size = resolve_size([im.shape for im in images], self.image_size)
+        valid = mask_to_working(roi, size)
+        device = resolve_device(self.device)
+        features = self._features(valid, device)
+        total = sum(features.backbone.channels)
         d = min(int(self.n_features), total)
         channels = np.sort(np.random.default_rng(self.seed).choice(total, size=d, replace=False))
         ch_t = torch.from_numpy(channels).to(device)
         n = len(images)
         s1 = s2 = cells = None
-        for start, emb in embed_batches(
-            extractor, images, size, roi_w, self.batch_size, device, 1, None, cancel
-        ):
+        for start, stop in batches(n, int(self.batch_size)):
+            cancel.raise_if_cancelled()
+            with torch.inference_mode():
+                emb = features(torch.from_numpy(working_batch(images[start:stop], size)).to(device))
             if cells is None:
                 grid = tuple(emb.shape[-2:])
-                cells = torch.from_numpy(np.flatnonzero(roi_to_grid(roi_w, grid).ravel())).to(device)
+                cells = torch.from_numpy(fw.roi_cells(valid, grid)).to(device)
                 s1 = torch.zeros(len(cells), d, dtype=torch.float64, device=device)
                 s2 = torch.zeros(len(cells), d, d, dtype=torch.float64, device=device)
-            x = emb[:, ch_t].flatten(2)[:, :, cells].permute(2, 0, 1).double()  # (P, B, d)
+            x = fw.select_cells(emb.index_select(1, ch_t), cells).transpose(0, 1).double()  # (P, B, d)
             s1 += x.sum(1)
             s2 += torch.bmm(x.transpose(1, 2), x)
-            progress((start + x.shape[1]) / n * 0.95, f"embedded {start + x.shape[1]}/{n} images")
+            progress(stop / n * 0.95, f"embedded {stop}/{n} images")
         cancel.raise_if_cancelled()
         mean = s1 / n
         cov = (s2 - n * mean.unsqueeze(2) * mean.unsqueeze(1)) / (n - 1)
@@ -111,44 +108,18 @@ class Padim(AnomalyModel):
         self.mean_ = mean.float().cpu().numpy()
         self.inv_cov_ = np.ascontiguousarray(torch.linalg.inv(cov).float().cpu().numpy())
         self.channels_ = channels.astype(np.int64)
-        self.roi_ = (roi_w if roi_w is not None else np.ones(size, dtype=bool)).astype(np.uint8)
+        self.roi_ = roi
         self.grid_ = np.asarray(grid, dtype=np.int64)
         self.image_size_ = np.asarray(size, dtype=np.int64)
         progress(1.0, f"statistics of {len(cells)} positions x {d} channels")
-        return self
 
-    def predict(
-        self, images: Any, progress: ProgressFn = no_progress, cancel: CancelToken = NEVER_CANCEL
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (N,) float32 (max of the map) and maps (N, H, W) float32 at each image's size."""
-        images = check_images(images)
+    def forward_module(self) -> PadimForward:
         self._check_fitted()
-        extractor, device = self._get_extractor()
-        size = tuple(int(v) for v in self.image_size_)
+        device = resolve_device(self.device)
+        valid = mask_to_working(self.roi_, self.working_size())
         grid = tuple(int(v) for v in self.grid_)
-        roi = self.roi_.astype(bool)
-        cells_np = self._cells()
-        cells = torch.from_numpy(cells_np).to(device)
-        ch_t = torch.from_numpy(self.channels_).to(device)
-        # torch.tensor copies into torch-aligned memory: numpy buffers may be aligned differently,
-        # and SIMD reductions then round differently (maps would not be bitwise reproducible).
-        mean = torch.tensor(self.mean_, dtype=torch.float32, device=device)
-        inv_cov = torch.tensor(self.inv_cov_, dtype=torch.float32, device=device)
-        n = len(images)
-        scores = np.zeros((n, grid[0] * grid[1]), dtype=np.float32)
-        for start, emb in embed_batches(
-            extractor, images, size, roi, self.batch_size, device, 1, None, cancel
-        ):
-            if tuple(emb.shape[-2:]) != grid:
-                raise RuntimeError(
-                    f"feature grid {tuple(emb.shape[-2:])} differs from the fitted grid {grid}"
-                )
-            diff = emb[:, ch_t].flatten(2)[:, :, cells].permute(2, 0, 1) - mean.unsqueeze(1)  # (P, B, d)
-            m = torch.einsum("pbi,pij,pbj->pb", diff, inv_cov, diff).clamp_min_(0).sqrt_()
-            scores[start : start + diff.shape[1], cells_np] = m.T.cpu().numpy()
-            progress((start + diff.shape[1]) / n, f"scored {start + diff.shape[1]}/{n} images")
-        maps = patch_scores_to_maps(
-            scores.reshape(n, *grid), size, self.sigma, roi, [im.shape[:2] for im in images]
-        )
-        image_scores = np.array([float(m.max()) for m in maps], dtype=np.float32)
-        return image_scores, maps
+        module = PadimForward(
+            self._features(valid, device), self.channels_, self.mean_, self.inv_cov_,
+            fw.roi_cells(valid, grid), grid, valid, float(self.sigma),
+        )  # fmt: skip
+        return module.to(device).eval()

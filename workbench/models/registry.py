@@ -9,23 +9,23 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import logging
 from typing import Any
 
 from workbench.models.base import AnomalyModel
 
+log = logging.getLogger(__name__)
+
 ENTRY_POINT_GROUP = "workbench.models"
 
-_BUILTIN = {
-    "patchcore": "workbench.models.patchcore:PatchCore",
-    "padim": "workbench.models.padim:Padim",
-    "efficientad": "workbench.models.efficientad:EfficientAD",
-    "simplenet": "workbench.models.simplenet:SimpleNet",
+_BUILTIN = {  # name -> "module:class"
+    "patchcore": "workbench.models.patchcore:PatchCore", "padim": "workbench.models.padim:Padim",
+    "efficientad": "workbench.models.efficientad:EfficientAD", "simplenet": "workbench.models.simplenet:SimpleNet",
     "stfpm": "workbench.models.stfpm:Stfpm",
     "reverse_distillation": "workbench.models.reverse_distillation:ReverseDistillation",
-    "fastflow": "workbench.models.fastflow:FastFlow",
-    "draem": "workbench.models.draem:Draem",
+    "fastflow": "workbench.models.fastflow:FastFlow", "draem": "workbench.models.draem:Draem",
     "memseg": "workbench.models.memseg:MemSeg",
-}
+}  # fmt: skip
 
 
 def _plugin_targets() -> dict[str, str]:
@@ -67,12 +67,18 @@ def create(name: str, **params: Any) -> AnomalyModel:
     """A new, unfitted model ``name`` with the given constructor parameters."""
     cls = get(name)
     known = cls.param_defaults()
+    retired = [k for k in params if k in cls.retired_params and k not in known]
+    if retired:
+        log.info("model %s: parameter(s) %s no longer exist and are ignored", name, ", ".join(retired))
+        params = {k: v for k, v in params.items() if k not in retired}
     unknown = [k for k in params if k not in known]
     if unknown:
         raise ValueError(
             f"model {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: {', '.join(known)}"
         )
-    return cls(**params)
+    model = cls(**params)
+    model.check_params()  # a bad value fails here, before anything is loaded or computed
+    return model
 
 
 def describe(name: str) -> dict[str, Any]:
@@ -90,5 +96,7 @@ def describe(name: str) -> dict[str, Any]:
             "default": _jsonable(p.default),
             "type": ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)),
         }
+        if p.name in cls.params:
+            params[p.name]["expects"] = cls.params[p.name].kind
     doc = inspect.getdoc(cls) or ""
     return {"name": name, "doc": doc, "params": params}

@@ -11,18 +11,15 @@ lr 0.005, betas (0.5, 0.999), 200 epochs, batch 16.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import resolve_device
-from workbench.models.components.anomaly_map import gaussian_blur
-from workbench.models.components.training import TrainedModel, batch_sampler, roi_mean_loss, seeded
+from workbench.models import params as P
+from workbench.models.backbones import FeatureExtractor, UsesBackbone
+from workbench.models.components.forward import BackboneForward, upsample
+from workbench.models.trained import DistillationModel, FitData
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -78,7 +75,29 @@ class Decoder(nn.Module):
         return outs[::-1]
 
 
-class ReverseDistillation(TrainedModel):
+class RdForward(BackboneForward):
+    """(B, h, w, 3) uint8 -> (scores, maps): the per-layer (1 - cosine) of teacher and decoder features, summed and blurred."""
+
+    def __init__(
+        self, teacher: FeatureExtractor, nets: dict[str, nn.Module], valid: np.ndarray, sigma: float
+    ):
+        super().__init__(teacher, valid, sigma)
+        self.bottleneck, self.decoder = nets["bottleneck"], nets["decoder"]
+
+    def distances(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer (B, h, w): 1 - cosine similarity of teacher and student features of a uint8 batch."""
+        t = self.features(x)
+        s = self.decoder(self.bottleneck(t), [tuple(f.shape[-2:]) for f in t])
+        return [1.0 - F.cosine_similarity(a, b, dim=1) for a, b in zip(t, s)]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = 0.0
+        for d in self.distances(x):
+            m = m + upsample(d, self.tail.size)
+        return self.tail(m)
+
+
+class ReverseDistillation(UsesBackbone, DistillationModel):
     """Reverse Distillation anomaly detection: where a decoder cannot rebuild the teacher's features from a compact code.
 
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained`` (teacher; default
@@ -89,139 +108,31 @@ class ReverseDistillation(TrainedModel):
     """
 
     name = "reverse_distillation"
-    meta_keys = ("roi_", "image_size_")
+    params = {
+        **P.backbone_params(("layer1", "layer2", "layer3")),
+        "embed_channels": P.integer(256, 1),
+        **P.working_params((256, 256)),
+        "lr": P.number(0.005, 0.0, low_open=True),
+        "betas": P.pair((0.5, 0.999), 0.0, 1.0, ordered=False),
+        **P.training_params(epochs=200, train_batch=16, val_every=50),
+        "sigma": P.number(4.0, 0.0, 64.0),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[str, ...] = ("layer1", "layer2", "layer3"),
-        weights: str | None = None,
-        pretrained: bool = True,
-        embed_channels: int = 256,
-        image_size: tuple[int, int] = (256, 256),
-        resize_mode: str = "stretch",
-        lr: float = 0.005,
-        betas: tuple[float, float] = (0.5, 0.999),
-        epochs: int = 200,
-        max_iters: int | None = None,
-        time_budget_s: float | None = None,
-        train_batch: int = 16,
-        val_every: int = 50,
-        patience: int = 5,
-        sigma: float = 4.0,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.backbone = backbone
-        self.layers = layers
-        self.weights = weights
-        self.pretrained = pretrained
-        self.embed_channels = embed_channels
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.lr = lr
-        self.betas = betas
-        self.epochs = epochs
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.train_batch = train_batch
-        self.val_every = val_every
-        self.patience = patience
-        self.sigma = sigma
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self._teacher: FeatureExtractor | None = None
-        self.history_: list[dict[str, float]] = []
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        backbone="resnet18", pretrained=False, embed_channels=16, image_size=(48, 64), max_iters=20,
+        train_batch=4, lr=0.005, device="cpu",
+    )  # fmt: skip
 
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
-        ch = self._get_teacher(torch.device("cpu")).channels
+        ch = self._backbone().channels
         emb = int(self.embed_channels)
         return {"bottleneck": Bottleneck(ch, emb), "decoder": Decoder(ch, emb)}
 
-    def _fill(self) -> tuple[int, int, int]:
-        return self._get_teacher(torch.device("cpu")).fill_value
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> RdForward:
+        return RdForward(self._backbone(), nets, self._valid(data), float(self.sigma))
 
-    def _distances(self, nets, x: np.ndarray, device, cancel) -> list[torch.Tensor]:
-        """Per layer (B, h, w): 1 - cosine similarity of teacher and student features."""
-        teacher = self._get_teacher(device)
-        with torch.no_grad():
-            t = teacher(teacher.normalize(torch.from_numpy(x).to(device)), cancel=cancel)
-        s = nets["decoder"](nets["bottleneck"](t), [tuple(f.shape[-2:]) for f in t])
-        return [1.0 - F.cosine_similarity(a, b, dim=1) for a, b in zip(t, s)]
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["decoder"].parameters()).device
-        m = 0.0
-        for d in self._distances(self.nets_, x, device, cancel):
-            m = m + F.interpolate(d[:, None], size=x.shape[1:3], mode="bilinear", align_corners=False)[:, 0]
-        return gaussian_blur(m.float().cpu().numpy(), float(self.sigma))
-
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> ReverseDistillation:
-        """Train bottleneck and decoder on normal images ((H, W, 3) uint8 RGB); returns self.
-
-        ``val_images`` (+ ``val_labels``, 1 = defective) enable early stopping on image AUROC (on the
-        validation loss without labels); the best weights are kept.
-        """
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        n = len(work)
-        bs = max(1, min(int(self.train_batch), n))
-        max_iters = self._iterations(n, bs)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        next_batch = batch_sampler(np.random.default_rng(self.seed), n, bs)
-        self._get_teacher(device)
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            params = [p for net in nets.values() for p in net.parameters()]
-            opt = torch.optim.Adam(params, lr=float(self.lr), betas=tuple(float(b) for b in self.betas))
-
-            def step(it: int, frac: float) -> float:
-                idx = next_batch()
-                for net in nets.values():
-                    net.train()
-                loss = roi_mean_loss(self._distances(nets, work[idx], device, cancel), valid[idx], device)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
-
-            validate = None
-            if val is not None:
-                validate = self._validator(nets, val, device, cancel)
-            history = self._run_training(nets, step, max_iters, progress, cancel, validate)
-        self._set_fitted(nets, roi_u8, work, history)
-        return self
-
-    def _validator(self, nets, val, device, cancel):
-        from workbench.metrics import auroc
-
-        work, valid, labels = val
-
-        def validate() -> float:
-            for net in nets.values():
-                net.eval()
-            scores, losses = [], []
-            with torch.no_grad():
-                for i in range(0, len(work), max(1, int(self.batch_size))):
-                    d = self._distances(nets, work[i : i + self.batch_size], device, cancel)
-                    losses.append(float(roi_mean_loss(d, valid[i : i + self.batch_size], device)))
-                    m = sum(F.interpolate(x[:, None], size=work.shape[1:3], mode="bilinear")[:, 0] for x in d)
-                    m = m.cpu().numpy()
-                    m[~valid[i : i + self.batch_size]] = 0
-                    scores.append(m.reshape(len(m), -1).max(1))
-            if labels is not None:
-                return -auroc(labels, np.concatenate(scores))
-            return float(np.mean(losses))
-
-        return validate
+    def _optimizer(self, nets: dict[str, nn.Module]) -> torch.optim.Optimizer:
+        params = [p for net in nets.values() for p in net.parameters()]
+        return torch.optim.Adam(params, lr=float(self.lr), betas=tuple(float(b) for b in self.betas))

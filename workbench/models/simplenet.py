@@ -18,23 +18,17 @@ features just outside the normal cloud (pixel AUROC 0.99 on every demo view with
 
 from __future__ import annotations
 
-import math
-import time
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.metrics import auroc
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import resolve_device
-from workbench.models.components.anomaly_map import gaussian_blur
-from workbench.models.components.embedding import patch_embedding
-from workbench.models.components.training import TrainedModel, check_budget, seeded, snapshots, train_loop
+from workbench.models import params as P
+from workbench.models.backbones import UsesBackbone
+from workbench.models.components.forward import MapTail, PatchFeatures
+from workbench.models.components.training import optimizer_step
 from workbench.models.components.working import grid_mask
+from workbench.models.trained import FitData, TrainedModel
 
 LOSSES = ("hce", "margin")
 
@@ -66,7 +60,41 @@ def margin_loss(true_logits: torch.Tensor, fake_logits: torch.Tensor, margin: fl
     return (margin - true_logits).clamp_min(0).mean() + (fake_logits + margin).clamp_min(0).mean()
 
 
-class SimpleNet(TrainedModel):
+class Standardize(nn.Module):
+    """(N, D) features in units of per-channel ``mean`` and ``std`` (during training; folded into the adaptor after)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return (f - self.mean) / self.std
+
+
+class SimpleNetForward(nn.Module):
+    """(B, h, w, 3) uint8 -> (scores, maps): minus the discriminator's logit on adapted patch features,
+    upsampled and blurred; 0 outside the ROI."""
+
+    def __init__(self, features: PatchFeatures, nets: dict[str, nn.Module], valid: np.ndarray, sigma: float,
+                 standardize: nn.Module | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.features = features
+        self.standardize = standardize if standardize is not None else nn.Identity()
+        self.adaptor, self.discriminator = nets["adaptor"], nets["discriminator"]
+        self.tail = MapTail(valid, sigma)
+
+    def score(self, emb: torch.Tensor) -> torch.Tensor:
+        """(B, D, gh, gw) patch features -> (B, gh, gw) anomaly = minus the discriminator logit."""
+        b, d, h, w = emb.shape
+        flat = self.standardize(emb.permute(0, 2, 3, 1).reshape(-1, d))
+        return -self.discriminator(self.adaptor(flat)).view(b, h, w)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tail(self.score(self.features(x)))
+
+
+class SimpleNet(UsesBackbone, TrainedModel):
     """SimpleNet/RADL anomaly detection: a discriminator on adapted backbone features, trained against feature noise.
 
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained`` (feature extractor; default
@@ -84,226 +112,127 @@ class SimpleNet(TrainedModel):
     """
 
     name = "simplenet"
-    meta_keys = ("roi_", "image_size_")
+    params = {
+        **P.backbone_params(("layer2", "layer3")),
+        **P.working_params((256, 256), "pad"),
+        "patch_size": P.integer(3, 1, 15, odd=True),
+        "embed_dim": P.integer(1536, 1),
+        "hidden": P.integer(1024, 1),
+        "dis_layers": P.integer(2, 1),
+        "noise_low": P.number(0.1, 0.0),
+        "noise_high": P.number(0.5, 0.0, low_open=True),
+        "loss": P.choice("hce", LOSSES),
+        "tau": P.number(0.5, 0.0, low_open=True),
+        "margin": P.number(0.5, 0.0),
+        "lr": P.number(2e-4, 0.0, low_open=True),
+        "adaptor_lr": P.number(1e-4, 0.0, low_open=True),
+        "weight_decay": P.number(1e-5, 0.0),
+        **P.training_params(epochs=160, time_budget_s=300.0, train_batch=8, val_every=100),
+        "sigma": P.number(4.0, 0.0, 64.0),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[str, ...] = ("layer2", "layer3"),
-        weights: str | None = None,
-        pretrained: bool = True,
-        image_size: tuple[int, int] = (256, 256),
-        resize_mode: str = "pad",
-        patch_size: int = 3,
-        embed_dim: int = 1536,
-        hidden: int = 1024,
-        dis_layers: int = 2,
-        noise_low: float = 0.1,
-        noise_high: float = 0.5,
-        loss: str = "hce",
-        tau: float = 0.5,
-        margin: float = 0.5,
-        lr: float = 2e-4,
-        adaptor_lr: float = 1e-4,
-        weight_decay: float = 1e-5,
-        epochs: int = 160,
-        max_iters: int | None = None,
-        time_budget_s: float | None = 300.0,
-        train_batch: int = 8,
-        val_every: int = 100,
-        patience: int = 5,
-        sigma: float = 4.0,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.backbone = backbone
-        self.layers = layers
-        self.weights = weights
-        self.pretrained = pretrained
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.patch_size = patch_size
-        self.embed_dim = embed_dim
-        self.hidden = hidden
-        self.dis_layers = dis_layers
-        self.noise_low = noise_low
-        self.noise_high = noise_high
-        self.loss = loss
-        self.tau = tau
-        self.margin = margin
-        self.lr = lr
-        self.adaptor_lr = adaptor_lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.train_batch = train_batch
-        self.val_every = val_every
-        self.patience = patience
-        self.sigma = sigma
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self._extractor: FeatureExtractor | None = None
-        self.history_: list[dict[str, float]] = []
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        backbone="resnet18", pretrained=False, image_size=(48, 64), embed_dim=64, hidden=32, max_iters=15,
+        device="cpu",
+    )  # fmt: skip
+
+    def _check_more(self) -> None:
+        if not float(self.noise_low) <= float(self.noise_high):
+            raise ValueError(
+                f"noise_low={self.noise_low}, noise_high={self.noise_high}: expected low <= high"
+            )
 
     # -- networks ---------------------------------------------------------------------------------
-    def _get_extractor(self, device: torch.device) -> FeatureExtractor:
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(
-                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
-            )
-        return self._extractor.to(device)
-
-    def _dim(self) -> int:
-        total = sum(self._get_extractor(torch.device("cpu")).channels)
-        return min(int(self.embed_dim), total)
+    def _features(self, valid: np.ndarray) -> PatchFeatures:
+        return PatchFeatures(self._backbone(), valid, int(self.patch_size), int(self.embed_dim))
 
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
-        d = self._dim()
+        d = min(int(self.embed_dim), sum(self._backbone().channels))
         adaptor = nn.Linear(d, d)
         nn.init.xavier_normal_(adaptor.weight)
         return {"adaptor": adaptor, "discriminator": discriminator(d, int(self.hidden), int(self.dis_layers))}
 
-    def _fill(self) -> tuple[int, int, int]:
-        return self._get_extractor(torch.device("cpu")).fill_value
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> SimpleNetForward:
+        valid = self._valid(data)
+        standardize = None if data is None else data.extra["standardize"]
+        return SimpleNetForward(self._features(valid), nets, valid, float(self.sigma), standardize)
 
-    def _embed(self, x: np.ndarray, device: torch.device, cancel: CancelToken) -> torch.Tensor:
-        """(B, h, w, 3) uint8 -> (B, D, gh, gw) frozen patch features."""
-        ext = self._get_extractor(device)
-        with torch.no_grad():
-            feats = ext(ext.normalize(torch.from_numpy(x).to(device)), cancel=cancel)
-            return patch_embedding(feats, int(self.patch_size), int(self.embed_dim))
-
-    def _score(self, nets: dict[str, nn.Module], emb: torch.Tensor) -> torch.Tensor:
-        """(B, D, gh, gw) -> (B, gh, gw) anomaly = minus the discriminator logit."""
-        b, d, h, w = emb.shape
-        flat = emb.permute(0, 2, 3, 1).reshape(-1, d)
-        return -nets["discriminator"](nets["adaptor"](flat)).view(b, h, w)
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["adaptor"].parameters()).device
-        s = self._score(self.nets_, self._embed(x, device, cancel))
-        m = F.interpolate(s[:, None], size=x.shape[1:3], mode="bilinear", align_corners=False)[:, 0]
-        return gaussian_blur(m.float().cpu().numpy(), float(self.sigma))
-
-    # -- fit ----------------------------------------------------------------------------------------
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> SimpleNet:
-        """Train adaptor and discriminator on normal images ((H, W, 3) uint8 RGB); returns self.
-
-        ``val_images`` (+ ``val_labels``, 1 = defective) enable early stopping on image AUROC (on the
-        validation loss without labels); the best weights are kept.
-        """
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {LOSSES}; found {self.loss!r}")
-        if not 0 <= float(self.noise_low) <= float(self.noise_high) or float(self.noise_high) <= 0:
-            raise ValueError(
-                f"noise_low/noise_high: expected 0 <= low <= high, high > 0; found {self.noise_low}, {self.noise_high}"
-            )
-        t_fit = time.perf_counter()
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        n = len(work)
-        bs = max(1, int(self.train_batch))
-        max_iters = (
-            int(self.max_iters) if self.max_iters is not None else int(self.epochs) * math.ceil(n / bs)
+    # -- training -----------------------------------------------------------------------------------
+    def _prepare(self, nets: dict[str, nn.Module], data: FitData):
+        device = data.device
+        adaptor, dis = nets["adaptor"], nets["discriminator"]
+        features = self._features(self._valid(data)).to(device)
+        # Frozen features are the same every epoch: computed once, kept in float16 on the CPU.
+        embs, masks = self._embed_all(features, data.work, data.valid, data)
+        # Features standardized per channel (training ROI patches): the noise sigma is then relative
+        # to each channel's spread whatever the backbone (the seeds' sigmas are for WideResNet-50
+        # features); folded into the adaptor after training, so the stored weights take raw features.
+        standardize = Standardize(*self._feature_stats(embs, masks, device))
+        data.extra["standardize"] = standardize
+        opt = torch.optim.Adam(
+            [
+                {"params": adaptor.parameters(), "lr": float(self.adaptor_lr)},
+                {"params": dis.parameters(), "lr": float(self.lr), "weight_decay": float(self.weight_decay)},
+            ]
         )
-        check_budget(max_iters, self.time_budget_s, self.val_every, self.patience)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        rng = np.random.default_rng(self.seed)
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            adaptor, dis = nets["adaptor"], nets["discriminator"]
-            # Frozen features are the same every epoch: computed once, kept in float16 on the CPU.
-            embs, masks = [], []
-            for i in range(0, n, max(1, int(self.batch_size))):
-                cancel.raise_if_cancelled()
-                e = self._embed(work[i : i + self.batch_size], device, cancel)
-                embs.append(e.half().cpu())
-                masks.append(torch.from_numpy(grid_mask(valid[i : i + self.batch_size], e.shape[-2:])))
-            embs_t, masks_t = torch.cat(embs), torch.cat(masks)
-            # Features standardized per channel (training ROI patches): the noise sigma is then relative
-            # to each channel's spread whatever the backbone (the seeds' sigmas are for WideResNet-50
-            # features); folded into the adaptor after training, so the stored weights take raw features.
-            mean, std = self._feature_stats(embs_t, masks_t, device)
-            opt = torch.optim.Adam(
-                [
-                    {"params": adaptor.parameters(), "lr": float(self.adaptor_lr)},
-                    {
-                        "params": dis.parameters(),
-                        "lr": float(self.lr),
-                        "weight_decay": float(self.weight_decay),
-                    },
-                ]
-            )
-            order: list[int] = []
+        next_batch = self._sampler(data)
 
-            def patches(idx: np.ndarray, emb_all: torch.Tensor, mask_all: torch.Tensor) -> torch.Tensor:
-                e = emb_all[idx].to(device).float()
-                keep = mask_all[idx].to(device).reshape(-1) > 0
-                return (e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])[keep] - mean) / std
+        def patches(idx, emb_all: torch.Tensor, mask_all: torch.Tensor) -> torch.Tensor:
+            e = emb_all[idx].to(device).float()
+            keep = mask_all[idx].to(device).reshape(-1) > 0
+            return standardize(e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])[keep])
 
-            def losses(true: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-                f = adaptor(true)
-                sig = torch.empty(f.shape[0], 1, device=device)
-                if gen is None:
-                    sig.uniform_(float(self.noise_low), float(self.noise_high))
-                    noise = torch.randn(f.shape, device=device) * sig
-                else:
-                    sig.copy_(torch.rand(f.shape[0], 1, generator=gen).to(device))
-                    sig = float(self.noise_low) + sig * (float(self.noise_high) - float(self.noise_low))
-                    noise = torch.randn(f.shape, generator=gen).to(device) * sig
-                logits = dis(torch.cat([f, f + noise]))
-                t, fk = logits[: len(f)], logits[len(f) :]
-                if self.loss == "hce":
-                    return hce_loss(t, fk, float(self.tau))
-                return margin_loss(t, fk, float(self.margin))
+        def losses(true: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+            f = adaptor(true)
+            sig = torch.empty(f.shape[0], 1, device=device)
+            if gen is None:
+                sig.uniform_(float(self.noise_low), float(self.noise_high))
+                noise = torch.randn(f.shape, device=device) * sig
+            else:
+                sig.copy_(torch.rand(f.shape[0], 1, generator=gen).to(device))
+                sig = float(self.noise_low) + sig * (float(self.noise_high) - float(self.noise_low))
+                noise = torch.randn(f.shape, generator=gen).to(device) * sig
+            logits = dis(torch.cat([f, f + noise]))
+            t, fk = logits[: len(f)], logits[len(f) :]
+            if self.loss == "hce":
+                return hce_loss(t, fk, float(self.tau))
+            return margin_loss(t, fk, float(self.margin))
 
-            def step(it: int, frac: float) -> float:
-                if len(order) < bs:
-                    order.extend(rng.permutation(n).tolist())
-                idx = np.array([order.pop(0) for _ in range(min(bs, n))])
-                true = patches(idx, embs_t, masks_t)
-                adaptor.train()
-                dis.train()
-                loss = losses(true, None)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
+        if data.val is not None and data.val[2] is None:
+            vembs, vmasks = self._embed_all(features, data.val[0], data.val[1], data)
 
-            validate = snapshot = restore = None
-            if val is not None:
-                validate = self._validator(nets, val, device, cancel, patches, losses, (mean, std))
-                snapshot, restore = snapshots(nets)
-            budget = None  # time_budget_s covers the whole fit: the loop gets what feature extraction left
-            if self.time_budget_s is not None:
-                budget = max(float(self.time_budget_s) - (time.perf_counter() - t_fit), 1e-3)
-            history = train_loop(
-                step, max_iters, budget, progress, cancel,
-                validate, int(self.val_every), int(self.patience), snapshot, restore,
-            )  # fmt: skip
-            with torch.no_grad():  # adaptor((f - mean) / std) == adaptor'(f)
-                w = adaptor.weight / std[None, :]
-                adaptor.bias.sub_(w @ mean)
-                adaptor.weight.copy_(w)
-        for net in nets.values():
-            net.eval()
-        self.roi_ = roi_u8
-        self.image_size_ = np.asarray(work.shape[1:3], np.int64)
-        self.history_ = history
-        self.nets_ = nets
-        return self
+            def val_loss(rows: slice) -> float:
+                gen = torch.Generator().manual_seed(int(self.seed) + rows.start)  # the same noise every time
+                return float(losses(patches(np.arange(len(vembs))[rows], vembs, vmasks), gen))
+
+            data.extra["val_loss"] = val_loss
+
+        return optimizer_step(nets, opt, lambda frac: losses(patches(next_batch(), embs, masks), None))
+
+    def _embed_all(self, features: PatchFeatures, work: np.ndarray, valid: np.ndarray, data: FitData):
+        """(N, D, gh, gw) float16 CPU features of uint8 working images and their (N, gh, gw) ROI cells."""
+        embs, masks = [], []
+        bs = max(1, int(self.batch_size))
+        for i in range(0, len(work), bs):
+            data.cancel.raise_if_cancelled()
+            with torch.no_grad():
+                e = features(torch.from_numpy(work[i : i + bs]).to(data.device))
+            embs.append(e.half().cpu())
+            masks.append(torch.from_numpy(grid_mask(valid[i : i + bs], e.shape[-2:])))
+        return torch.cat(embs), torch.cat(masks)
+
+    def _val_loss(self, nets: dict[str, nn.Module], data: FitData, rows: slice) -> float:
+        return data.extra["val_loss"](rows)
+
+    def _finish(self, nets: dict[str, nn.Module], data: FitData) -> dict[str, np.ndarray]:
+        standardize, adaptor = data.extra["standardize"], nets["adaptor"]
+        with torch.no_grad():  # adaptor((f - mean) / std) == adaptor'(f)
+            w = adaptor.weight / standardize.std[None, :]
+            adaptor.bias.sub_(w @ standardize.mean)
+            adaptor.weight.copy_(w)
+        return {}
 
     @staticmethod
     def _feature_stats(embs: torch.Tensor, masks: torch.Tensor, device: torch.device):
@@ -320,26 +249,3 @@ class SimpleNet(TrainedModel):
         std = (acc[2] / count - mean.pow(2)).clamp_min(0).sqrt()
         std = std.clamp_min(max(float(std.mean()) * 1e-3, 1e-6))  # constant channels: no blow-up
         return mean.float().to(device), std.float().to(device)
-
-    def _validator(self, nets, val, device, cancel, patches, losses, stats):
-        work, valid, labels = val
-        mean, std = stats
-        embs = [
-            self._embed(work[i : i + self.batch_size], device, cancel)
-            for i in range(0, len(work), self.batch_size)
-        ]
-        emb = torch.cat(embs)
-        mask = torch.from_numpy(grid_mask(valid, emb.shape[-2:]))
-        emb_std = (emb - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-
-        def validate() -> float:
-            for v in nets.values():
-                v.eval()
-            with torch.no_grad():
-                if labels is not None:
-                    s = self._score(nets, emb_std) * mask.to(device)
-                    return -auroc(labels, s.flatten(1).max(1).values.cpu().numpy())
-                gen = torch.Generator().manual_seed(self.seed)  # same noise at every evaluation
-                return float(losses(patches(np.arange(len(work)), emb, mask), gen))
-
-        return validate

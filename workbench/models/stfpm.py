@@ -10,20 +10,15 @@ input (the paper's product), the image score is its maximum. Paper training: SGD
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
-from workbench.metrics import auroc
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import resolve_device
-from workbench.models.components.training import TrainedModel, batch_sampler, roi_mean_loss, seeded
-
-OPTIMIZERS = ("sgd", "adam")
+from workbench.models import params as P
+from workbench.models.backbones import FeatureExtractor, UsesBackbone
+from workbench.models.components.forward import BackboneForward, upsample
+from workbench.models.trained import DistillationModel, FitData
 
 
 def layer_distances(teacher: list[torch.Tensor], student: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -33,7 +28,27 @@ def layer_distances(teacher: list[torch.Tensor], student: list[torch.Tensor]) ->
     ]
 
 
-class Stfpm(TrainedModel):
+class StfpmForward(BackboneForward):
+    """(B, h, w, 3) uint8 -> (scores, maps): the product of the per-layer teacher-student distances, upsampled."""
+
+    def __init__(self, teacher: FeatureExtractor, student: FeatureExtractor, valid: np.ndarray) -> None:
+        super().__init__(teacher, valid)
+        self.student = student
+
+    def distances(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer (B, h, w) distances of a (B, h, w, 3) uint8 batch."""
+        x = self.input(x)
+        return layer_distances(self.backbone(x), self.student(x))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = None
+        for d in self.distances(x):
+            up = upsample(d, self.tail.size)
+            m = up if m is None else m * up
+        return self.tail(m)
+
+
+class Stfpm(UsesBackbone, DistillationModel):
     """STFPM anomaly detection: feature-pyramid distance between a pretrained teacher and a student trained on normal images.
 
     Parameters: ``backbone``, ``layers``, ``weights``, ``pretrained`` (teacher; default
@@ -44,52 +59,22 @@ class Stfpm(TrainedModel):
     """
 
     name = "stfpm"
-    meta_keys = ("roi_", "image_size_")
+    params = {
+        **P.backbone_params(("layer1", "layer2", "layer3")),
+        **P.working_params((256, 256)),
+        "optimizer": P.choice("sgd", ("sgd", "adam")),
+        "lr": P.number(0.4, 0.0, low_open=True),
+        "momentum": P.number(0.9, 0.0, 1.0),
+        "weight_decay": P.number(1e-4, 0.0),
+        **P.training_params(epochs=100, train_batch=32, val_every=50),
+        **P.run_params(batch_size=8),
+    }
 
-    def __init__(
-        self,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[str, ...] = ("layer1", "layer2", "layer3"),
-        weights: str | None = None,
-        pretrained: bool = True,
-        image_size: tuple[int, int] = (256, 256),
-        resize_mode: str = "stretch",
-        optimizer: str = "sgd",
-        lr: float = 0.4,
-        momentum: float = 0.9,
-        weight_decay: float = 1e-4,
-        epochs: int = 100,
-        max_iters: int | None = None,
-        time_budget_s: float | None = None,
-        train_batch: int = 32,
-        val_every: int = 50,
-        patience: int = 5,
-        batch_size: int = 8,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        self.backbone = backbone
-        self.layers = layers
-        self.weights = weights
-        self.pretrained = pretrained
-        self.image_size = image_size
-        self.resize_mode = resize_mode
-        self.optimizer = optimizer
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.max_iters = max_iters
-        self.time_budget_s = time_budget_s
-        self.train_batch = train_batch
-        self.val_every = val_every
-        self.patience = patience
-        self.batch_size = batch_size
-        self.device = device
-        self.seed = seed
-        self.nets_ = None
-        self._teacher: FeatureExtractor | None = None
-        self.history_: list[dict[str, float]] = []
+    # Tiny CPU settings for workbench.models.checks (random weights: the checks are about the engine).
+    quick_params = dict(
+        backbone="resnet18", layers=("layer1", "layer2"), pretrained=False, image_size=(48, 64),
+        max_iters=12, train_batch=4, optimizer="adam", lr=1e-3, device="cpu",
+    )  # fmt: skip
 
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
         # Another seed than the teacher's: with pretrained=False the two must still differ.
@@ -98,93 +83,16 @@ class Stfpm(TrainedModel):
             p.requires_grad_(True)
         return {"student": student}
 
-    def _fill(self) -> tuple[int, int, int]:
-        return self._get_teacher(torch.device("cpu")).fill_value
+    def _forward(self, nets: dict[str, nn.Module], data: FitData | None) -> StfpmForward:
+        return StfpmForward(self._backbone(), nets["student"], self._valid(data))
 
-    def _distances(self, nets, x: np.ndarray, device, cancel) -> list[torch.Tensor]:
-        teacher = self._get_teacher(device)
-        inp = teacher.normalize(torch.from_numpy(x).to(device))
-        with torch.no_grad():
-            t = teacher(inp, cancel=cancel)
-        return layer_distances(t, nets["student"](inp, cancel=cancel))
-
-    def _combine(self, dists: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
-        m = None
-        for d in dists:
-            up = F.interpolate(d[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-            m = up if m is None else m * up
-        return m
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        device = next(self.nets_["student"].parameters()).device
-        dists = self._distances(self.nets_, x, device, cancel)
-        return self._combine(dists, x.shape[1:3]).float().cpu().numpy()
-
-    def fit(
-        self,
-        images: Any,
-        roi: Any = None,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER_CANCEL,
-        val_images: Any = None,
-        val_labels: Any = None,
-    ) -> Stfpm:
-        """Train the student on normal images ((H, W, 3) uint8 RGB); returns self.
-
-        ``val_images`` (+ ``val_labels``, 1 = defective) enable early stopping on image AUROC (on the
-        validation loss without labels); the best student is kept.
-        """
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {OPTIMIZERS}; found {self.optimizer!r}")
-        images, roi_u8, work, valid = self._prepare_fit(images, roi)
-        n = len(work)
-        bs = max(1, min(int(self.train_batch), n))
-        max_iters = self._iterations(n, bs)
-        val = self._prepare_val(val_images, val_labels, roi_u8)
-        device = resolve_device(self.device)
-        next_batch = batch_sampler(np.random.default_rng(self.seed), n, bs)
-        self._get_teacher(device)
-        with seeded(self.seed, device):
-            nets = {k: v.to(device) for k, v in self._build_nets(for_loading=False).items()}
-            student = nets["student"]
-            params = [p for p in student.parameters() if p.requires_grad]
-            if self.optimizer == "sgd":
-                opt = torch.optim.SGD(
-                    params,
-                    lr=float(self.lr),
-                    momentum=float(self.momentum),
-                    weight_decay=float(self.weight_decay),
-                )
-            else:
-                opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
-
-            def step(it: int, frac: float) -> float:
-                idx = next_batch()
-                student.train()
-                loss = roi_mean_loss(self._distances(nets, work[idx], device, cancel), valid[idx], device)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return float(loss.detach())
-
-            validate = None
-            if val is not None:
-                vwork, vvalid, labels = val
-
-                def validate() -> float:
-                    student.eval()
-                    scores, losses = [], []
-                    with torch.no_grad():
-                        for i in range(0, len(vwork), max(1, int(self.batch_size))):
-                            d = self._distances(nets, vwork[i : i + self.batch_size], device, cancel)
-                            losses.append(float(roi_mean_loss(d, vvalid[i : i + self.batch_size], device)))
-                            mm = self._combine(d, vwork.shape[1:3]).cpu().numpy()
-                            mm[~vvalid[i : i + self.batch_size]] = 0
-                            scores.append(mm.reshape(len(mm), -1).max(1))
-                    if labels is not None:
-                        return -auroc(labels, np.concatenate(scores))
-                    return float(np.mean(losses))
-
-            history = self._run_training(nets, step, max_iters, progress, cancel, validate)
-        self._set_fitted(nets, roi_u8, work, history)
-        return self
+    def _optimizer(self, nets: dict[str, nn.Module]) -> torch.optim.Optimizer:
+        params = [p for p in nets["student"].parameters() if p.requires_grad]
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                params,
+                lr=float(self.lr),
+                momentum=float(self.momentum),
+                weight_decay=float(self.weight_decay),
+            )
+        return torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core.view_roi import planes_for_crop
+
 ZONE_COLORS = ((255, 180, 0), (0, 200, 255), (200, 90, 255), (120, 220, 60), (255, 110, 170), (90, 140, 255))
 
 
@@ -22,28 +24,10 @@ def edited(view: Any, **changes: Any) -> Any:
     return v
 
 
-def shift_plane(plane: np.ndarray | None, old: Any, new: Any) -> np.ndarray | None:
-    """``plane`` (old.h, old.w) re-cut for crop window ``new``: every pixel keeps its place relative to
-    the match, pixels outside the new window are dropped and new ones are 0."""
-    if plane is None:
-        return None
-    out = np.zeros((new.h, new.w), plane.dtype)
-    dx, dy = old.x - new.x, old.y - new.y  # where old (0, 0) lands in the new window
-    x0, y0 = max(dx, 0), max(dy, 0)
-    x1, y1 = min(dx + old.w, new.w), min(dy + old.h, new.h)
-    if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = plane[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
-    return out
-
-
 def with_crop(view: Any, crop: Any) -> Any:
     """The view with crop window ``crop``, its ROI and zones moved along so they stay on the part."""
-    return edited(
-        view,
-        crop=crop,
-        roi=shift_plane(view.roi, view.crop, crop),
-        zones=shift_plane(view.zones, view.crop, crop),
-    )
+    roi, zones = planes_for_crop(view.roi, view.zones, view.crop, crop)
+    return edited(view, crop=crop, roi=roi, zones=zones)
 
 
 def view_overlay(

@@ -13,37 +13,35 @@ from torch import nn
 PDN_SIZES = ("small", "medium")
 
 
+# Per size: (out channels, kernel, padding, 2x average pooling after) of each convolution but the last;
+# every one is followed by a ReLU. The last convolution maps to the output channels.
+_PDN_LAYERS = {
+    "small": ((128, 4, 3, True), (256, 4, 3, True), (256, 3, 1, False)),
+    "medium": (
+        (256, 4, 3, True),
+        (512, 4, 3, True),
+        (512, 1, 0, False),
+        (512, 3, 1, False),
+        (None, 4, 0, False),
+    ),
+}
+_PDN_LAST = {"small": 4, "medium": 1}  # kernel of the last convolution
+
+
 def pdn(size: str = "small", out_channels: int = 384) -> nn.Sequential:
     """A PDN-S (4 convolutions) or PDN-M (6 convolutions): (N, 3, H, W) -> (N, out_channels, H/4, W/4)."""
-    if size == "small":
-        return nn.Sequential(
-            nn.Conv2d(3, 128, 4, padding=3),
-            nn.ReLU(inplace=True),
-            nn.AvgPool2d(2, 2, padding=1),
-            nn.Conv2d(128, 256, 4, padding=3),
-            nn.ReLU(inplace=True),
-            nn.AvgPool2d(2, 2, padding=1),
-            nn.Conv2d(256, 256, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(256, out_channels, 4),
-        )
-    if size == "medium":
-        return nn.Sequential(
-            nn.Conv2d(3, 256, 4, padding=3),
-            nn.ReLU(inplace=True),
-            nn.AvgPool2d(2, 2, padding=1),
-            nn.Conv2d(256, 512, 4, padding=3),
-            nn.ReLU(inplace=True),
-            nn.AvgPool2d(2, 2, padding=1),
-            nn.Conv2d(512, 512, 1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(512, 512, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(512, out_channels, 4),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, 1),
-        )
-    raise ValueError(f"pdn size: expected one of {PDN_SIZES}; found {size!r}")
+    if size not in _PDN_LAYERS:
+        raise ValueError(f"pdn size: expected one of {PDN_SIZES}; found {size!r}")
+    layers: list[nn.Module] = []
+    cin = 3
+    for cout, kernel, padding, pool in _PDN_LAYERS[size]:
+        cout = out_channels if cout is None else cout
+        layers += [nn.Conv2d(cin, cout, kernel, padding=padding), nn.ReLU(inplace=True)]
+        if pool:
+            layers.append(nn.AvgPool2d(2, 2, padding=1))
+        cin = cout
+    layers.append(nn.Conv2d(cin, out_channels, _PDN_LAST[size]))
+    return nn.Sequential(*layers)
 
 
 class Autoencoder(nn.Module):

@@ -1,5 +1,5 @@
-"""What every trained model shares: a budgeted training loop with loss history, validation early stop,
-and state as numpy arrays (``net.<network>.<tensor>`` plus the model's own ``*_`` arrays).
+"""The pieces of training every trained model shares: a budgeted loop with loss history and validation early
+stop, weight snapshots, batch sampling, the ROI-weighted loss, seeding, and networks as numpy arrays.
 
 The loop stops at ``max_iters`` or ``time_budget_s`` (whichever comes first), streams the loss
 through ``progress`` (the numbers as ``iteration``/``loss``/``val`` values of a structured event,
@@ -11,32 +11,18 @@ keeps the best weights and stops after ``patience`` evaluations without improvem
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, report
-from workbench.models.backbones import FeatureExtractor
-from workbench.models.base import AnomalyModel, NotFittedError, check_images, check_roi, resolve_device
-from workbench.models.components.working import check_resize_mode, grid_mask, maps_to_inputs, prepare_working
+from workbench.models.components.working import grid_mask
 
 StepFn = Callable[[int, float], float]
-
-
-def check_budget(max_iters: int, time_budget_s: float | None, val_every: int, patience: int) -> None:
-    if int(max_iters) < 1:
-        raise ValueError(f"max_iters: expected >= 1; found {max_iters}")
-    if time_budget_s is not None and float(time_budget_s) <= 0:
-        raise ValueError(
-            f"time_budget_s: expected a positive number of seconds or None; found {time_budget_s}"
-        )
-    if int(val_every) < 1 or int(patience) < 1:
-        raise ValueError(f"val_every and patience: expected >= 1; found {val_every}, {patience}")
 
 
 def train_loop(
@@ -176,167 +162,25 @@ def load_module_arrays(prefix: str, module: nn.Module, state: dict[str, Any], mo
     module.load_state_dict(loaded)
 
 
-class TrainedModel(AnomalyModel):
-    """Base of models with trained networks; subclasses build ``nets`` and fill ``_fit_nets``/``_maps``.
+def optimizer_step(
+    nets: dict[str, nn.Module], opt: torch.optim.Optimizer, loss_of: Callable[[float], torch.Tensor]
+) -> Callable[[int, float], float]:
+    """A training step for ``train_loop``: networks in train mode, ``loss_of(fraction)``, backward, update."""
 
-    Learned state: the networks (``self.nets_``, a dict name -> nn.Module) and the arrays named in
-    ``meta_keys`` (always ``roi_``: (H, W) uint8 at the fit images' size; ``image_size_``: (2,)).
-    """
-
-    def _get_teacher(self, device: torch.device) -> FeatureExtractor:
-        """The frozen pretrained feature extractor of distillation models, built once from their parameters."""
-        if getattr(self, "_teacher", None) is None:
-            self._teacher = FeatureExtractor(
-                self.backbone, self.layers, weights=self.weights, pretrained=self.pretrained, seed=self.seed
-            )
-        return self._teacher.to(device)
-
-    meta_keys: ClassVar[tuple[str, ...]] = ("roi_", "image_size_")
-    nets_: dict[str, nn.Module] | None = None
-
-    # -- subclass hooks ---------------------------------------------------------------------------
-    def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:
-        raise NotImplementedError
-
-    def _fill(self) -> tuple[int, int, int]:
-        """The uint8 RGB colour blanked pixels get (normalizes to about zero)."""
-        return (124, 116, 104)
-
-    def _maps(self, x: np.ndarray, valid: np.ndarray, cancel: CancelToken) -> np.ndarray:
-        """(B, h, w) float32 working-size maps of (B, h, w, 3) uint8 working images."""
-        raise NotImplementedError
-
-    # -- state --------------------------------------------------------------------------------------
-    @property
-    def state_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return self.meta_keys
-
-    @property
-    def is_fitted(self) -> bool:
-        return self.nets_ is not None and all(getattr(self, k, None) is not None for k in self.meta_keys)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        self._check_fitted()
-        out = {k: np.array(getattr(self, k), copy=True, order="C") for k in self.meta_keys}
-        for name, net in self.nets_.items():
-            out.update(module_arrays(f"net.{name}", net))
-        return out
-
-    def load_state_dict(self, state: dict[str, Any]) -> TrainedModel:
-        missing = [k for k in self.meta_keys if k not in state]
-        if missing:
-            raise ValueError(f"{self.name}: state is missing {missing}; found {sorted(state)[:8]}...")
-        device = resolve_device(self.device)
-        with seeded(self.seed, device):
-            nets = self._build_nets(for_loading=True)
-        for name, net in nets.items():
-            load_module_arrays(f"net.{name}", net, state, self.name)
-            net.to(device).eval()
-        for k in self.meta_keys:
-            setattr(self, k, np.array(state[k], copy=True, order="C"))
-        self.nets_ = nets
-        self._after_load()
-        return self
-
-    # -- shared fit/predict plumbing ----------------------------------------------------------------
-    def _configured_size(self) -> Any:
-        """The (H, W) the model was asked to work at (subclasses with schedules resolve it there)."""
-        return self.image_size
-
-    def _working_size(self) -> tuple[int, int]:
-        size = self._configured_size()
-        if size is None or len(size) != 2 or min(int(v) for v in size) < 16:
-            raise ValueError(f"image_size: expected (height, width) of at least 16 pixels; found {size}")
-        return int(size[0]), int(size[1])
-
-    def _prepare_fit(
-        self, images: Any, roi: Any
-    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        """Checked images, the (H, W) uint8 ROI to store, working images and valid masks."""
-        check_resize_mode(self.resize_mode)
-        images = check_images(images)
-        mask = check_roi(roi, images[0].shape[:2])
-        roi_u8 = np.ones(images[0].shape[:2], np.uint8) if mask is None else mask.astype(np.uint8)
-        work, valid = prepare_working(images, roi_u8, self._working_size(), self.resize_mode, self._fill())
-        return images, roi_u8, work, valid
-
-    def _prepare_val(self, val_images: Any, val_labels: Any, roi_u8: np.ndarray) -> tuple | None:
-        if val_images is None:
-            return None
-        val_images = check_images(val_images, "val_images")
-        work, valid = prepare_working(
-            val_images, roi_u8, self._working_size(), self.resize_mode, self._fill()
-        )
-        labels = None
-        if val_labels is not None:
-            labels = np.asarray(val_labels).astype(bool).ravel()
-            if labels.shape[0] != len(val_images):
-                raise ValueError(f"val_labels: expected {len(val_images)} labels; found {labels.shape[0]}")
-            if labels.all() or not labels.any():
-                labels = None  # one class only: fall back to the validation loss
-        return work, valid, labels
-
-    def _iterations(self, n: int, batch: int) -> int:
-        """Training iterations: ``max_iters`` when set, else ``epochs`` passes over n images; budget checked."""
-        if self.max_iters is not None:
-            max_iters = int(self.max_iters)
-        else:
-            max_iters = int(self.epochs) * math.ceil(n / max(1, batch))
-        check_budget(max_iters, self.time_budget_s, self.val_every, self.patience)
-        return max_iters
-
-    def _run_training(
-        self,
-        nets: dict[str, nn.Module],
-        step: StepFn,
-        max_iters: int,
-        progress: ProgressFn,
-        cancel: CancelToken,
-        validate: Callable[[], float] | None = None,
-    ) -> list[dict[str, float]]:
-        """``train_loop`` with this model's budget and early stop; the best weights of ``nets`` are kept."""
-        snapshot, restore = snapshots(nets) if validate is not None else (None, None)
-        return train_loop(
-            step, max_iters, self.time_budget_s, progress, cancel,
-            validate, int(self.val_every), int(self.patience), snapshot, restore,
-        )  # fmt: skip
-
-    def _set_fitted(
-        self, nets: dict[str, nn.Module], roi_u8: np.ndarray, work: np.ndarray, history: list
-    ) -> None:
-        """Networks to eval mode and the learned state in place (only after training ran to its end)."""
+    def step(it: int, frac: float) -> float:
         for net in nets.values():
-            net.eval()
-        self.roi_ = roi_u8
-        self.image_size_ = np.asarray(work.shape[1:3], np.int64)
-        self.history_ = history
-        self.nets_ = nets
+            net.train()
+        loss = loss_of(frac)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
 
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(f"{self.name}: call fit() or load_state_dict() first")
+    return step
 
-    def predict(
-        self, images: Any, progress: ProgressFn = no_progress, cancel: CancelToken = NEVER_CANCEL
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Image scores (N,) float32 (map maximum) and maps (N, H, W) float32, 0 outside the ROI."""
-        self._check_fitted()
-        images = check_images(images)
-        size = tuple(int(v) for v in self.image_size_)
-        roi = self.roi_
-        n = len(images)
-        out = np.zeros((n, size[0], size[1]), np.float32)
-        bs = max(1, int(self.batch_size))
-        for start in range(0, n, bs):
-            cancel.raise_if_cancelled()
-            work, valid = prepare_working(
-                images[start : start + bs], roi, size, self.resize_mode, self._fill()
-            )
-            with torch.inference_mode():
-                m = self._maps(work, valid, cancel)
-            m[~valid] = 0.0
-            out[start : start + len(work)] = m
-            progress(min(1.0, (start + len(work)) / n), f"scored {start + len(work)}/{n} images")
-        maps = maps_to_inputs(out, images, roi, self.resize_mode)
-        scores = np.array([float(m.max()) for m in maps], dtype=np.float32)
-        return scores, maps
+
+def distance_loss(
+    forward: nn.Module, work: np.ndarray, valid: np.ndarray, device: torch.device
+) -> torch.Tensor:
+    """``roi_mean_loss`` of ``forward.distances`` on (B, h, w, 3) uint8 working images (distillation models)."""
+    return roi_mean_loss(forward.distances(torch.from_numpy(work).to(device)), valid, device)

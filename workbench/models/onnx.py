@@ -1,13 +1,22 @@
-"""Write an exportable module as an ONNX file: the dynamo exporter first, TorchScript only as a logged fall-back."""
+"""A fitted model's one forward as an ONNX file: the dynamo exporter first, TorchScript only as a logged fall-back.
+
+What is exported is the module ``predict`` runs (``model.forward_module()``): (1, h, w, 3) uint8 RGB at
+the model's working size in, ``score`` (1,) and ``map`` (1, h, w) float32 out. The crop's resize to
+the working size and the map's way back stay outside the graph, in :mod:`workbench.core.working`,
+which ``predict`` and the line runtime share (uint8 rounding of a resize cannot be reproduced in
+ONNX exactly).
+"""
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +26,32 @@ log = logging.getLogger(__name__)
 OPSET = 18
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("score", "map")
+
+
+class ExportError(RuntimeError):
+    """A model (or one of its settings) that cannot become an ONNX graph; the message says why."""
+
+
+def export_module(model: Any) -> nn.Module:
+    """The fitted model's inference forward, on CPU in eval mode: what ``predict`` runs, ready for ONNX."""
+    if not model.is_fitted:
+        raise ExportError(
+            f"{model.name}: the model is not fitted; train it (or load its state) before export"
+        )
+    try:
+        module = model.forward_module()
+    except NotImplementedError as exc:
+        raise ExportError(
+            f"model {model.name!r} cannot be exported: it has no forward_module() (a torch nn.Module: uint8 "
+            f"working images -> (scores, maps)); see 'Writing a model plugin' in docs/ARCHITECTURE.md"
+        ) from exc
+    if not isinstance(module, nn.Module):
+        raise ExportError(
+            f"{model.name}: forward_module() returned {type(module).__name__}, expected a torch nn.Module"
+        )
+    if any(t.device.type != "cpu" for t in [*module.parameters(), *module.buffers()]):
+        module = copy.deepcopy(module).cpu()  # the model keeps its own device
+    return module.eval()
 
 
 @dataclass
