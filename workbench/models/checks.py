@@ -55,10 +55,6 @@ def with_defect(image: np.ndarray) -> np.ndarray:
     return bad
 
 
-def _maps(maps: Any) -> np.ndarray:
-    return np.stack(maps) if isinstance(maps, list) else np.asarray(maps)
-
-
 def check_fit_predict_shapes(factory: Factory) -> None:
     model = factory()
     assert model.fit(tiny_images()) is model, "fit must return self"
