@@ -103,7 +103,9 @@ def one_run(bundle: Path, video: Path, folder: Path, outage: float) -> dict:
             "delivered": len(set(received) & set(ids)),
             "missing": len(missing),
             "duplicates": len(received) - len(set(received)),
-            "last_outage_result_after_broker_back_s": round(last_queued - back.timestamp(), 2) if back else None,
+            "last_outage_result_after_broker_back_s": round(last_queued - back.timestamp(), 2)
+            if back
+            else None,
             "wall_s": round(wall, 1),
             "parts_per_min": round(60 * (len(results) - 1) / max(_span(results), 1e-9), 2),
         }

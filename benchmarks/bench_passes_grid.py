@@ -134,7 +134,9 @@ def cookie_cell(cache: Path) -> dict | None:
             for i, t in enumerate(trays)
         ],
     }  # fmt: skip
-    return run_cell(folder, truth, [ViewSpec("tray", tpl, origin=(float(x), float(y)))])
+    return run_cell(
+        folder, truth, [ViewSpec("tray", tpl, origin=(float(x), float(y), int(first["centred"])))]
+    )
 
 
 def main() -> None:
@@ -161,7 +163,7 @@ def main() -> None:
             tf = folder / "truth.json"
             truth = json.loads(tf.read_text()) if tf.is_file() else render_scene(folder, p)
             views = [
-                ViewSpec(n, t, origin=None if o is None else (float(o[1]), float(o[2])))
+                ViewSpec(n, t, origin=None if o is None else (float(o[1]), float(o[2]), int(o[0])))
                 for n, (t, o) in templates_for(p, folder, truth).items()
             ]
             r = {"cell": cell_name(p), **run_cell(folder, truth, views)}

@@ -27,7 +27,7 @@ def found_passes(ex) -> list[dict[str, tuple[int, int, int]]]:
 def test_grid_cell_with_defaults(params, tmp_path):
     truth = render_scene(tmp_path, params)
     views = [
-        ViewSpec(name, tpl, origin=None if origin is None else (origin[1], origin[2]))
+        ViewSpec(name, tpl, origin=None if origin is None else (origin[1], origin[2], origin[0]))
         for name, (tpl, origin) in templates_for(params, tmp_path, truth).items()
     ]
     ex = extract_samples(tmp_path / truth["video"], views)

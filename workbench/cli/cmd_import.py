@@ -188,7 +188,7 @@ def cmd_import_video(args: argparse.Namespace) -> int:
         if name in templates:
             raise ValueError(f"view '{name}' is given twice in --template")
         templates[name] = read_image(path).image
-        origin = read_origin(path)
+        origin = read_origin(path, args.video)
         if origin is not None:
             origins[name] = origin
     with Project.open(args.project, lock=True) as project:

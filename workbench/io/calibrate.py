@@ -230,22 +230,32 @@ def _motion(scan: Scan) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return axis, d @ axis, followed
 
 
-def _home(scan: Scan, j: int, axis, perp, v_med: float, origin) -> tuple[np.ndarray, str, str]:
+def _home(scan: Scan, j: int, axis, perp, v_med: float, origin, tol: float) -> tuple[np.ndarray, str, str]:
     """(home (x, y), how it was found, a sentence saying why) of view j."""
     tw, th = scan.matchers[j].size
     if origin is not None:
+        x, y = float(origin[0]), float(origin[1])
+        smooth = _smoothed(scan, j, int(origin[2]), x, y, axis, v_med, tol) if len(origin) > 2 else None
+        home = np.array([x, y]) if smooth is None else smooth * axis + (np.array([x, y]) @ perp) * perp
         return (
-            np.asarray(origin, np.float64),
+            home,
             "origin",
-            f"its template was cut at x={origin[0]:.0f} y={origin[1]:.0f}",
+            f"its template was cut at x={x:.0f} y={y:.0f}"
+            + (
+                f" (frame {int(origin[2])}; the part's own position there, without that frame's shake)"
+                if smooth is not None
+                else ""
+            ),
         )
     if scan.exact[j] is not None:
         f, x, y = scan.exact[j]
-        return (
-            np.array([x, y], np.float64),
-            "exact",
-            f"its template is found pixel-exact in frame {f} (cut from this video)",
+        smooth = _smoothed(scan, j, f, x, y, axis, v_med, tol)
+        home = (
+            np.array([x, y], np.float64)
+            if smooth is None
+            else smooth * axis + (np.array([x, y]) @ perp) * perp
         )
+        return home, "exact", f"its template is found pixel-exact in frame {f} (cut from this video)"
     pk = scan.peaks[:, j].reshape(-1, 3)
     pk = pk[np.isfinite(pk[:, 0])]
     strong = pk[pk[:, 0] >= np.quantile(pk[:, 0], 0.9)] if len(pk) else pk
@@ -295,6 +305,34 @@ def _home(scan: Scan, j: int, axis, perp, v_med: float, origin) -> tuple[np.ndar
         "centre",
         "its score is flat along the path (no distinct peak), so the view is inspected centred in the frame",
     )
+
+
+def _smoothed(
+    scan: Scan, j: int, frame: int, x: float, y: float, axis, v_med: float, tol: float
+) -> float | None:
+    """The view's position along the motion at ``frame`` from the line through its matches in the frames
+    around it: where the template was cut, less that frame's camera shake (None when not seen there)."""
+    where = np.flatnonzero(scan.frames == frame)
+    if not len(where):
+        return None
+    i0 = int(where[0])
+    u0 = x * axis[0] + y * axis[1]
+    pts = []
+    for i in range(max(0, i0 - 10), min(len(scan.frames), i0 + 11)):
+        df = float(scan.frames[i] - frame)
+        pk = scan.peaks[i, j]
+        ok = np.isfinite(pk[:, 0])
+        if not ok.any():
+            continue
+        u = pk[ok, 1] * axis[0] + pk[ok, 2] * axis[1]
+        k = int(np.argmin(np.abs(u - (u0 + v_med * df))))
+        if abs(u[k] - (u0 + v_med * df)) <= tol:
+            pts.append((df, float(u[k])))
+    if len(pts) < 5:
+        return None
+    d = np.asarray(pts)
+    slope, intercept = np.polyfit(d[:, 0], d[:, 1], 1)
+    return float(intercept) if abs(intercept - u0) <= tol else None
 
 
 def _tracks(scan: Scan, j: int, axis, v_med: float) -> list[np.ndarray]:
@@ -562,7 +600,9 @@ def calibrate_scan(
     ]
     homes, how = {}, {}
     for j, name in enumerate(names):
-        homes[name], how[name], why = _home(scan, j, axis, perp, v_med, origins.get(name))
+        homes[name], how[name], why = _home(
+            scan, j, axis, perp, v_med, origins.get(name), max(3.0 * scan.steps[j], 2.0 * shake + 2.0)
+        )
         reasons.append(f"view '{name}' home: {why}")
     spread = []
     for j, name in enumerate(names):  # how far matches stray across the motion near home

@@ -33,7 +33,7 @@ class ViewSpec:
     template: np.ndarray
     threshold: float = 0.6
     crop: tuple[int, int, int, int] = (0, 0, 0, 0)  # x, y, w, h; w = h = 0 means the template itself
-    origin: tuple[float, float] | None = None
+    origin: tuple[float, ...] | None = None  # (x, y) or (x, y, frame) where its template was cut
 
     def track_view(self) -> TrackView:
         x, y, w, h = self.crop

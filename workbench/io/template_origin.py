@@ -34,8 +34,11 @@ def png_with_origin(image: np.ndarray, frame: int, x: int, y: int, video: str = 
     return data[:end] + chunk + data[end:]
 
 
-def read_origin(path: str | os.PathLike) -> tuple[int, int, int] | None:
-    """(frame, x, y) stored in a PNG by :func:`png_with_origin`, or None."""
+def read_origin(
+    path: str | os.PathLike, video: str | os.PathLike | None = None
+) -> tuple[int, int, int] | None:
+    """(frame, x, y) stored in a PNG by :func:`png_with_origin`, or None; the frame is -1 when ``video`` is
+    given and the template was cut from another video (its position still holds, its frame does not)."""
     try:
         data = Path(path).read_bytes()
     except OSError:
@@ -48,7 +51,15 @@ def read_origin(path: str | os.PathLike) -> tuple[int, int, int] | None:
         body = data[pos + 8 : pos + 8 + length]
         if kind == b"tEXt" and body.startswith(KEYWORD + b"\x00"):
             m = re.search(rb"frame=(\d+) x=(\d+) y=(\d+)", body)
-            return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+            if m is None:
+                return None
+            frame = int(m.group(1))
+            cut_from = re.search(rb"video=(.*)$", body)
+            if video is not None and cut_from is not None:
+                name = re.sub(r"[^\x20-\x7e]", "_", os.path.basename(os.fspath(video)))
+                if cut_from.group(1).decode("latin-1") != name:
+                    frame = -1
+            return frame, int(m.group(2)), int(m.group(3))
         if kind == b"IEND":
             break
         pos += 12 + length

@@ -197,7 +197,11 @@ class PassTracker:
         """A crossing's refined frames, best-aligned first (nearest home; the better score on a tie)."""
         floor = self.rule.view(crossing.view).min_score
         cands = [s.payload for s in crossing.samples if s.payload is not None and s.payload.score >= floor]
-        cands.sort(key=lambda c: (round(abs(c.u), 3), -c.score, c.frame))
+        # the frame nearest the moment the part was at home (the passage's fitted crossing), the better
+        # aligned match on a tie
+        cands.sort(
+            key=lambda c: (round(abs(c.frame - crossing.time), 3), round(abs(c.u), 3), -c.score, c.frame)
+        )
         return cands[: self.top_k]
 
     @property

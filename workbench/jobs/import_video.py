@@ -159,7 +159,7 @@ def import_video(
     specs = [
         ViewSpec(
             v.name, v.template, v.match_threshold, (v.crop.x, v.crop.y, v.crop.w, v.crop.h),
-            origin=None if v.template_origin is None else (float(v.template_origin[1]), float(v.template_origin[2])),
+            origin=_origin_of(v),
         )
         for v in views.values()
     ]  # fmt: skip
@@ -216,3 +216,11 @@ def import_video(
         source, ids, ex.passes, ex.frames, ex.presence, ex.unmatched, ex.warnings, ex.fine_matches,
         ex.rule, ex.records, ex.signals, ex.signal_names, ex.thresholds, ex.skipped,
     )  # fmt: skip
+
+
+def _origin_of(view: ViewInfo) -> tuple[float, ...] | None:
+    """(x, y, frame) where the view's template was cut; (x, y) when the frame is of another video (< 0)."""
+    if view.template_origin is None:
+        return None
+    frame, x, y = view.template_origin
+    return (float(x), float(y), int(frame)) if frame >= 0 else (float(x), float(y))

@@ -330,7 +330,7 @@ class ImportPane(QWidget):
         specs = [
             ViewSpec(
                 v.name, v.template, v.match_threshold, (v.crop.x, v.crop.y, v.crop.w, v.crop.h),
-                None if v.template_origin is None else (float(v.template_origin[1]), float(v.template_origin[2])),
+                None if v.template_origin is None else (float(v.template_origin[1]), float(v.template_origin[2]), int(v.template_origin[0])),
             )
             for v in views.values()
         ]  # fmt: skip
