@@ -437,6 +437,8 @@ def _stable_parts(video, scan: Scan, j: int, win: ViewWindow, crossings: list[Cr
         weights = _weights_of(patches)
     coarse = np.asarray([(x, y) for _, _, x, y in starts])
     pull = np.hypot(*(pos - coarse).T)
+    if float(pull.max()) <= 1.5:  # the varying content does not move the match: plain matching will do
+        return None, 0.0, ""
     # the whole window across the motion too: a part whose varying content pulls the coarse match harder
     # than any seen here is still found
     radius = max(float(np.quantile(pull, 0.95)), win.window_across) + 2.0 * step

@@ -14,11 +14,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -116,6 +118,12 @@ class ImportPane(QWidget):
         self.rule_label.setWordWrap(True)
         self.rule_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.rule_label.setObjectName("ruleText")
+        self.rule_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.rule_box = QScrollArea(self)  # the rule and why, a few lines high; it scrolls
+        self.rule_box.setWidget(self.rule_label)
+        self.rule_box.setWidgetResizable(True)
+        self.rule_box.setFrameShape(QFrame.Shape.NoFrame)
+        self.rule_box.setMaximumHeight(int(6.5 * self.fontMetrics().height()))
         self.rule = None  # the rule of the last preview or import
 
         self.find_button = QPushButton("Find passes", self)
@@ -140,7 +148,7 @@ class ImportPane(QWidget):
             "Passes to look at: a view missing or matched twice, views out of order, a pass much longer or "
             "shorter than usual (suspect), or cut by the video's start or end (partial); double-click to go there"
         )
-        self.suspects.setMaximumHeight(6 * self.fontMetrics().height())
+        self.suspects.setMaximumHeight(5 * self.fontMetrics().height())
         self.suspects.itemActivated.connect(lambda item: self.goto(item.data(Qt.ItemDataRole.UserRole)))
 
         top = QWidget(self)
@@ -153,7 +161,7 @@ class ImportPane(QWidget):
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.plot, 2)
-        bl.addWidget(self.rule_label)
+        bl.addWidget(self.rule_box)
         bl.addWidget(self.calibrate_box)
         bl.addWidget(self.form)
         bl.addLayout(actions)
