@@ -173,6 +173,8 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
     ]
     near: dict[tuple[int, str], tuple[float, int, int, int]] = {}
     around: dict[tuple[int, str], dict[str, list[int]]] = {}
+    nearest: dict[tuple[int, str], tuple[float, int, int, int]] = {}
+    sides: dict[tuple[int, str], tuple[float, float]] = {}
     with_writer = open_writer(out / p.video_name, p.codec, p.fps, (W, H), p.grey)
     try:
         for f in range(n):
@@ -212,12 +214,17 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
                     t["last"] = f
                 for name in VIEWS:
                     vx, vy, vw, vh = view_rect(name, s)
-                    d = abs((x - m + vx) - homes[name][0])  # without shake: the part's true position
+                    signed = (x - m + vx) - homes[name][0]  # without shake: the part's true position
+                    d = abs(signed)
                     xy = [fx + vx, y - m - int(shakes[f, 1]) + vy]  # where the view is in this frame
                     if d <= 3 * v + 1:
                         around.setdefault((k, name), {})[str(f)] = xy
+                    lo, hi = sides.get((k, name), (signed, signed))
+                    sides[(k, name)] = (min(lo, signed), max(hi, signed))
                     if d <= v / 2 + 0.5 and ((k, name) not in near or d < near[(k, name)][0]):
                         near[(k, name)] = (d, f, *xy)
+                    if (k, name) not in nearest or d < nearest[(k, name)][0]:
+                        nearest[(k, name)] = (d, f, *xy)
             blur = int(round(p.exposure * v))
             if blur >= 2:
                 canvas = cv2.blur(canvas, (blur, 1))
@@ -237,6 +244,9 @@ def render_scene(out_dir: str | os.PathLike, p: SceneParams = SceneParams()) -> 
             with_writer.write(frame8)
     finally:
         with_writer.close()
+    for key, (lo, hi) in sides.items():  # passed home between two frames (the speed may change right there)
+        if lo <= 0 <= hi and key not in near:
+            near[key] = nearest[key]
     for (k, name), (_, f, x, y) in near.items():
         if (k, name) in p.covered:
             truth_parts[k].setdefault("covered", []).append(name)
