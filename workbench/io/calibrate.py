@@ -19,446 +19,25 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import cv2
 import numpy as np
 
-from workbench.core.matching import ViewMatcher, local_peaks
+from workbench.core.matching import ViewMatcher
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
 from workbench.io.crossings import Crossing, PassageTracker, Sample, min_samples
 from workbench.io.grouping import PassGrouper, pass_spans
+from workbench.io.homes import home, motion, path, score_noise
+from workbench.io.robust import mad, otsu
+from workbench.io.scan import MAX_FRAMES, CalibrationError, Scan, scan_video
+from workbench.io.stable_parts import stable_parts
 from workbench.io.track_rule import TrackRule, ViewTrack, encode_weights
-from workbench.io.video import FrameRange, VideoReader, prefetched
-from workbench.io.window import ViewWindow, coarse_step, downscale
+from workbench.io.video import FrameRange, VideoReader
+from workbench.io.window import ViewWindow
 
-K = 4  # local maxima kept per frame and view
 NOT_FOUND = 2.0  # the threshold of a view this video never shows (no correlation reaches it)
-MAX_FRAMES = 3000  # calibrate on at most this many sampled frames (2 minutes at 25 fps)
 
-
-class CalibrationError(ValueError):
-    """The video does not show what the pass rule needs (moving parts matching the views)."""
-
-
-@dataclass
-class Scan:
-    """What one read of the video keeps for calibration."""
-
-    frames: np.ndarray  # (N,) int64 frame indices
-    peaks: (
-        np.ndarray
-    )  # (N, V, K, 3) float32 (score, x, y) of each view's best local maxima, full-res top-left
-    small: dict[int, list[np.ndarray]]  # coarse frames per downscale step
-    width: int
-    height: int
-    matchers: list[ViewMatcher]
-    steps: list[int]
-    exact: list[tuple[int, int, int] | None]  # (frame, x, y) where a template was found pixel-exact
-
-    @property
-    def names(self) -> list[str]:
-        return [m.name for m in self.matchers]
-
-
-def _probe(template: np.ndarray, size: int = 16) -> tuple[np.ndarray, int, int]:
-    """The most textured size x size block of a template (its offset too), to find it pixel-exact cheaply."""
-    th, tw = template.shape
-    size = min(size, th, tw)
-    best, at = -1.0, (0, 0)
-    for y in range(0, th - size + 1, max(1, size // 2)):
-        for x in range(0, tw - size + 1, max(1, size // 2)):
-            v = float(template[y : y + size, x : x + size].std())
-            if v > best:
-                best, at = v, (x, y)
-    x, y = at
-    return template[y : y + size, x : x + size], x, y
-
-
-def _exact_at(gray: np.ndarray, m: ViewMatcher, probe, x: float, y: float, r: int) -> tuple[int, int] | None:
-    """(x, y) if the template sits pixel-exact (to +-1 grey level) within ``r`` px of (x, y)."""
-    patch, px, py = probe
-    th, tw = m.template.shape
-    H, W = gray.shape
-    x0, y0 = max(0, int(x) - r + px), max(0, int(y) - r + py)
-    x1, y1 = min(W, int(x) + r + px + patch.shape[1] + 1), min(H, int(y) + r + py + patch.shape[0] + 1)
-    if x1 - x0 < patch.shape[1] or y1 - y0 < patch.shape[0]:
-        return None
-    res = cv2.matchTemplate(gray[y0:y1, x0:x1], patch, cv2.TM_SQDIFF)
-    low, _, (bx, by), _ = cv2.minMaxLoc(res)
-    if low > patch.size:  # more than one grey level per pixel on average
-        return None
-    tx, ty = x0 + bx - px, y0 + by - py
-    if tx < 0 or ty < 0 or tx + tw > W or ty + th > H:
-        return None
-    diff = cv2.absdiff(gray[ty : ty + th, tx : tx + tw], m.template)
-    return (tx, ty) if float(diff.mean()) <= 0.5 else None
-
-
-def scan_video(
-    reader: VideoReader,
-    matchers: list[ViewMatcher],
-    sampling: FrameRange = FrameRange(),
-    max_frames: int = MAX_FRAMES,
-    progress: ProgressFn = no_progress,
-    cancel: CancelToken = NEVER_CANCEL,
-) -> Scan:
-    """Read up to ``max_frames`` sampled frames: coarse frames, each view's best local maxima, exact finds."""
-    steps = [coarse_step(*m.size) for m in matchers]
-    tpls = [downscale(m.template, s) for m, s in zip(matchers, steps)]
-    probes = [_probe(m.template) for m in matchers]
-    small: dict[int, list[np.ndarray]] = {s: [] for s in set(steps)}
-    frames: list[int] = []
-    rows: list[np.ndarray] = []
-    exact: list[tuple[int, int, int] | None] = [None] * len(matchers)
-    total = min(len(sampling.indices(reader.frame_count)), max_frames)
-    for n, (index, bgr) in enumerate(prefetched(reader.frames(sampling, color="bgr", cancel=cancel))):
-        if n >= max_frames:
-            break
-        if n % 16 == 0:
-            progress(n / max(total, 1), f"calibrating: frame {index}")
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        for s in small:
-            small[s].append(downscale(gray, s))
-        row = np.empty((len(matchers), K, 3), np.float32)
-        for j, m in enumerate(matchers):
-            sm = small[steps[j]][-1]
-            tpl = tpls[j]
-            if tpl.shape[0] > sm.shape[0] or tpl.shape[1] > sm.shape[1]:
-                row[j] = (-np.inf, 0, 0)
-                continue
-            res = cv2.matchTemplate(sm, tpl, cv2.TM_CCOEFF_NORMED)
-            pk = local_peaks(res, K, max(2, min(tpl.shape) // 4))
-            pk[:, 1:] *= steps[j]
-            row[j] = pk
-            if exact[j] is None and np.isfinite(pk[0, 0]):
-                hit = _exact_at(gray, m, probes[j], pk[0, 1], pk[0, 2], 2 * steps[j] + 1)
-                if hit is not None:
-                    exact[j] = (index, *hit)
-        frames.append(index)
-        rows.append(row)
-    if not frames:
-        raise CalibrationError(f"video '{reader.name}' has no frames in the chosen range")
-    progress(1.0, "calibrating: frames read")
-    return Scan(
-        np.asarray(frames, np.int64),
-        np.stack(rows),
-        small,
-        reader.width,
-        reader.height,
-        matchers,
-        steps,
-        exact,
-    )
-
-
-def _mad(x) -> float:
-    x = np.asarray(x, np.float64)
-    return float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else 0.0
-
-
-def _otsu(values: np.ndarray) -> float:
-    """The split of 1-D values that maximizes the between-class variance."""
-    v = np.sort(np.asarray(values, np.float64))
-    if v.size < 2 or v[0] == v[-1]:
-        return float(v[0]) if v.size else 0.0
-    cum = np.cumsum(v)
-    n = np.arange(1, v.size)
-    m0 = cum[:-1] / n
-    m1 = (cum[-1] - cum[:-1]) / (v.size - n)
-    between = n * (v.size - n) * (m0 - m1) ** 2
-    i = int(np.argmax(between))
-    return float((v[i] + v[i + 1]) / 2)
-
-
-def _motion(scan: Scan) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(axis (2,), speed samples px/frame along it, views followed) from matches linked between
-    consecutive frames.
-
-    Each view's links vote; a view whose links do not agree on one motion (a template that matches
-    nothing in this video) is left out."""
-    pooled, followed = [], []
-    for j in range(len(scan.names)):
-        top = scan.peaks[:, j, 0, 0]
-        ok = np.isfinite(top)
-        if ok.sum() < 4:
-            continue
-        # links between the view's own matches, not its best guesses on an empty conveyor: the top scores
-        # split into those two groups
-        strong = max(_otsu(top[ok]), float(np.quantile(top[ok], 0.5)))
-        disp = []
-        for i in range(len(scan.frames) - 1):
-            a, b = scan.peaks[i, j], scan.peaks[i + 1, j]
-            if not a[0, 0] >= strong:
-                continue
-            cand = b[np.isfinite(b[:, 0]) & (b[:, 0] >= strong)]
-            if not len(cand):
-                continue
-            d = cand[:, 1:] - a[0, 1:]
-            k = int(np.argmin(np.hypot(d[:, 0], d[:, 1])))  # the same instance, one frame on
-            disp.append(d[k] / (scan.frames[i + 1] - scan.frames[i]))
-        if len(disp) < 3:
-            continue
-        d = np.asarray(disp, np.float64)
-        med = np.median(d, axis=0)
-        for _ in range(3):  # the main motion: drop links to another instance
-            dev = np.hypot(*(d - med).T)
-            keep = dev <= max(3.0, 0.5 * float(np.hypot(*med)), 3.0 * _mad(dev))
-            if keep.sum() < 3:
-                break
-            med = np.median(d[keep], axis=0)
-        dev = np.hypot(*(d - med).T)
-        spread = float(np.median(dev))
-        # a view that follows the parts moves alike from frame to frame (up to shake and match noise); a
-        # template that matches nothing here jumps about the frame
-        if spread <= max(0.5 * float(np.hypot(*med)), 2.0 * scan.steps[j] + 2.0):
-            pooled.append(d[dev <= max(3.0, 0.5 * float(np.hypot(*med)), 3.0 * spread)])
-            followed.append(scan.names[j])
-    if not pooled:
-        raise CalibrationError(
-            "no view was followed from frame to frame: check the templates (cut them from this line's video)"
-        )
-    d = np.concatenate(pooled)
-    med = np.median(d, axis=0)
-    norm = float(np.hypot(*med))
-    if norm < 0.5:
-        raise CalibrationError(
-            f"the views hardly move (median {norm:.2f} px per frame): expected parts passing the camera"
-        )
-    axis = med / norm
-    return axis, d @ axis, followed
-
-
-def _home(scan: Scan, j: int, axis, perp, v_med: float, origin, tol: float) -> tuple[np.ndarray, str, str]:
-    """(home (x, y), how it was found, a sentence saying why) of view j."""
-    tw, th = scan.matchers[j].size
-    if origin is not None:
-        x, y = float(origin[0]), float(origin[1])
-        smooth = _smoothed(scan, j, int(origin[2]), x, y, axis, v_med, tol) if len(origin) > 2 else None
-        home = np.array([x, y]) if smooth is None else smooth * axis + (np.array([x, y]) @ perp) * perp
-        return (
-            home,
-            "origin",
-            f"its template was cut at x={x:.0f} y={y:.0f}"
-            + (
-                f" (frame {int(origin[2])}; the part's own position there, without that frame's shake)"
-                if smooth is not None
-                else ""
-            ),
-        )
-    if scan.exact[j] is not None:
-        f, x, y = scan.exact[j]
-        smooth = _smoothed(scan, j, f, x, y, axis, v_med, tol)
-        home = (
-            np.array([x, y], np.float64)
-            if smooth is None
-            else smooth * axis + (np.array([x, y]) @ perp) * perp
-        )
-        return home, "exact", f"its template is found pixel-exact in frame {f} (cut from this video)"
-    pk = scan.peaks[:, j].reshape(-1, 3)
-    pk = pk[np.isfinite(pk[:, 0])]
-    strong = pk[pk[:, 0] >= np.quantile(pk[:, 0], 0.9)] if len(pk) else pk
-    w_home = float(np.median(strong[:, 1:] @ perp)) if len(strong) else 0.0
-    centre = np.array([(scan.width - tw) / 2, (scan.height - th) / 2]) @ axis
-    noise = _score_noise(scan, j)
-    vertices, drops = [], []
-    level = float(np.quantile(pk[:, 0], 0.9)) if len(pk) else 1.0
-    tracks = [t for t in _tracks(scan, j, axis, v_med) if t[:, 0].max() >= level]  # the view's passages
-    for t in tracks:  # where does each passage's score peak along the path?
-        top = t[t[:, 0] >= np.median(t[:, 0])]
-        if len(top) < 5 or np.ptp(top[:, 1]) < 4 * scan.steps[j]:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            a, b, c = np.polyfit(top[:, 1], top[:, 0], 2)
-        if a >= 0:
-            continue
-        vertex = -b / (2 * a)
-        lo, hi = float(top[:, 1].min()), float(top[:, 1].max())
-        drop = -a * min(vertex - lo, hi - vertex) ** 2
-        if lo < vertex < hi and drop > 4 * noise:
-            vertices.append(vertex)
-            drops.append(drop)
-    if len(vertices) >= max(2, len(tracks) // 2):
-        v = np.asarray(vertices)
-        if _mad(v) <= max(
-            2.0 * scan.steps[j], 0.1 * float(np.ptp(strong[:, 1:] @ axis) if len(strong) else 0.0)
-        ):
-            home = float(np.median(v)) * axis + w_home * perp
-            return (
-                home,
-                "peak",
-                f"its match score peaks there in {len(v)} of {len(tracks)} passages "
-                f"(by {float(np.median(drops)):.3f} over the peak's surroundings, spread {_mad(v):.1f} px)",
-            )
-    if len(strong) >= 8:
-        lo, hi = (float(np.quantile(strong[:, 1:] @ axis, q)) for q in (0.02, 0.98))
-        if not lo <= centre <= hi:  # the view never comes to the centre: the middle of its path
-            return (
-                (lo + hi) / 2 * axis + w_home * perp,
-                "centre",
-                "its score is flat along the path and it never reaches the frame's centre: the middle of its path",
-            )
-    return (
-        centre * axis + w_home * perp,
-        "centre",
-        "its score is flat along the path (no distinct peak), so the view is inspected centred in the frame",
-    )
-
-
-def _smoothed(
-    scan: Scan, j: int, frame: int, x: float, y: float, axis, v_med: float, tol: float
-) -> float | None:
-    """The view's position along the motion at ``frame`` from the line through its matches in the frames
-    around it: where the template was cut, less that frame's camera shake (None when not seen there)."""
-    where = np.flatnonzero(scan.frames == frame)
-    if not len(where):
-        return None
-    i0 = int(where[0])
-    u0 = x * axis[0] + y * axis[1]
-    pts = []
-    for i in range(max(0, i0 - 10), min(len(scan.frames), i0 + 11)):
-        df = float(scan.frames[i] - frame)
-        pk = scan.peaks[i, j]
-        ok = np.isfinite(pk[:, 0])
-        if not ok.any():
-            continue
-        u = pk[ok, 1] * axis[0] + pk[ok, 2] * axis[1]
-        k = int(np.argmin(np.abs(u - (u0 + v_med * df))))
-        if abs(u[k] - (u0 + v_med * df)) <= tol:
-            pts.append((df, float(u[k])))
-    if len(pts) < 5:
-        return None
-    d = np.asarray(pts)
-    slope, intercept = np.polyfit(d[:, 0], d[:, 1], 1)
-    return float(intercept) if abs(intercept - u0) <= tol else None
-
-
-def _tracks(scan: Scan, j: int, axis, v_med: float) -> list[np.ndarray]:
-    """Runs of view j's best match that move with the line: arrays (n, 2) of (score, u along the axis)."""
-    top = scan.peaks[:, j, 0]
-    ok = np.isfinite(top[:, 0])
-    if ok.sum() < 4:
-        return []
-    floor = float(np.quantile(top[ok, 0], 0.25))
-    tol = max(3.0 * scan.steps[j], 0.5 * v_med)
-    out, cur, last = [], [], None
-    for i in range(len(scan.frames)):
-        s, x, y = (float(v) for v in top[i])
-        if not (np.isfinite(s) and s >= floor):
-            last = None
-            continue
-        u = x * axis[0] + y * axis[1]
-        if last is not None and abs(u - last[1] - v_med * (scan.frames[i] - last[0])) <= tol:
-            cur.append((s, u))
-        else:
-            if len(cur) >= 3:
-                out.append(np.asarray(cur))
-            cur = [(s, u)]
-        last = (scan.frames[i], u)
-    if len(cur) >= 3:
-        out.append(np.asarray(cur))
-    return out
-
-
-def _path(scan: Scan, j: int, home, axis, v_med: float) -> tuple[float, float]:
-    """(before, after) px along the motion, from home, where view j is followed: the stretch of its path in
-    sight (a pass's frames follow from it)."""
-    top = scan.peaks[:, j, 0, 0]
-    ok = np.isfinite(top)
-    if ok.sum() < 4:
-        return 0.0, 0.0
-    level = max(_otsu(top[ok]), float(np.quantile(top[ok], 0.5)))
-    runs = [t for t in _tracks(scan, j, axis, v_med) if len(t) >= 3 and t[:, 0].max() >= level]
-    if not runs:
-        return 0.0, 0.0
-    u = np.concatenate([t[:, 1] for t in runs]) - float(np.asarray(home) @ np.asarray(axis))
-    return round(min(float(u.min()), 0.0), 1), round(max(float(u.max()), 0.0), 1)
-
-
-def _weights_of(patches: list[np.ndarray]) -> np.ndarray:
-    """(h, w) weights in [0, 1]: 1 where the aligned instances agree, 0 where they differ far more than the
-    stable parts do (those may be few: the reference is the best-agreeing quarter)."""
-    z = np.stack([(p - p.mean()) / max(float(p.std()), 1e-6) for p in patches])
-    spread = z.std(axis=0)
-    ref = max(float(np.quantile(spread, 0.25)), 1e-3)
-    return np.clip((4.0 * ref - spread) / (2.0 * ref), 0.0, 1.0).astype(np.float32)
-
-
-def _stable_parts(video, scan: Scan, j: int, win: ViewWindow, crossings: list[Crossing]):
-    """(weights or None, refine radius px, why): when part of a view differs from part to part (a cookie on a
-    tray, a serial label), the template's stable rest decides where the view is.
-
-    The instances at home (the frame nearest home of up to 24 crossings) are read again at full resolution
-    and aligned, first on the whole template, then (three times) on the parts where they agree."""
-    m = win.matcher
-    tpl = m.template
-    th, tw = tpl.shape
-    picks = crossings[:: max(1, len(crossings) // 24)][:24]
-    if len(picks) < 4:
-        return None, 0.0, ""
-    frames = {int(f): i for i, f in enumerate(scan.frames)}
-    step = scan.steps[j]
-    r = int(math.ceil(win.window_across + 2 * step))
-    grays, starts = [], []
-    with VideoReader(video) as reader:
-        for c in picks:
-            near = min(c.samples, key=lambda s: abs(s.u))
-            _, x, y = win.match_small(scan.small[step][frames[near.frame]])
-            gray = cv2.cvtColor(reader.read(near.frame, color="bgr"), cv2.COLOR_BGR2GRAY)
-            x0, y0 = max(0, int(round(x)) - r), max(0, int(round(y)) - r)
-            grays.append(gray[y0 : y0 + th + 2 * r, x0 : x0 + tw + 2 * r])
-            starts.append((x0, y0, x, y))
-
-    def align(weights):
-        pos, patches = [], []
-        for g, (x0, y0, _, _) in zip(grays, starts):
-            if g.shape[0] < th or g.shape[1] < tw:
-                return None, None
-            kw = {} if weights is None else {"mask": weights}
-            res = np.nan_to_num(cv2.matchTemplate(g, tpl, cv2.TM_CCOEFF_NORMED, **kw), nan=-1.0)
-            _, _, _, (bx, by) = cv2.minMaxLoc(res)
-            pos.append((x0 + bx, y0 + by))
-            patches.append(g[by : by + th, bx : bx + tw].astype(np.float32))
-        return np.asarray(pos, np.float64), patches
-
-    pos, patches = align(None)
-    if pos is None:
-        return None, 0.0, ""
-    varying = float((_weights_of(patches) < 0.5).mean())
-    if varying < 0.05 or varying > 0.7:  # nothing worth ignoring, or nothing stable left to match on
-        return None, 0.0, ""
-    # The instances differ somewhere: the parts where the aligned instances agree decide the alignment, three
-    # times over (a part's content that varies, like a cookie on a tray, can still pull the first alignment)
-    weights = _weights_of(patches)
-    for _ in range(3):
-        pos, patches = align(weights)
-        weights = _weights_of(patches)
-    coarse = np.asarray([(x, y) for _, _, x, y in starts])
-    pull = np.hypot(*(pos - coarse).T)
-    if float(pull.max()) <= 1.5:  # the varying content does not move the match: plain matching will do
-        return None, 0.0, ""
-    # the whole window across the motion too: a part whose varying content pulls the coarse match harder
-    # than any seen here is still found
-    radius = max(float(np.quantile(pull, 0.95)), win.window_across) + 2.0 * step
-    why = (
-        f"{100 * float((weights < 0.5).mean()):.0f} % of its template differs from part to part: its best frames "
-        f"are matched on the stable rest (which moves the match by up to {float(pull.max()):.0f} px)"
-    )
-    return weights, radius, why
-
-
-def _score_noise(scan: Scan, j: int) -> float:
-    """Frame-to-frame noise of a view's best coarse score on the same instance (robust), at least 1e-3."""
-    top = scan.peaks[:, j, 0, 0]
-    ok = np.isfinite(top)
-    if ok.sum() < 4:
-        return 0.01
-    strong = float(np.quantile(top[ok], 0.5))
-    a, b = top[:-1], top[1:]
-    sel = (a >= strong) & (b >= strong)
-    return max(_mad(b[sel] - a[sel]) / math.sqrt(2), 1e-3) if sel.any() else 0.01
+__all__ = ["CalibrationError", "Scan", "calibrate", "calibrate_scan", "scan_video"]
 
 
 def _replay(name: str, frames, s, u, w, thr: float, passage: dict) -> list[Crossing]:
@@ -475,7 +54,7 @@ def _threshold(name: str, frames, s, u, w, passage: dict, noise: float) -> tuple
     finite = np.isfinite(s)
     if finite.sum() < 4:
         raise CalibrationError(f"view '{name}' is hardly ever matched near its home")
-    thr = _otsu(s[finite])
+    thr = otsu(s[finite])
     why = "a two-class split of its window's scores"
     pos = {int(f): i for i, f in enumerate(frames)}
     for _ in range(4):
@@ -483,9 +62,9 @@ def _threshold(name: str, frames, s, u, w, passage: dict, noise: float) -> tuple
         crossings = [c for c in every if c.reached]
         peaks = np.array([c.peak for c in crossings])
         if len(peaks) >= 4:  # crossings of another feature (repeated shapes) score far lower than the view's
-            split = _otsu(peaks)
+            split = otsu(peaks)
             hi, lo = peaks[peaks >= split], peaks[peaks < split]
-            if len(lo) and (hi.min() - lo.max()) > max(6 * max(_mad(hi), _mad(lo)), 10 * noise):
+            if len(lo) and (hi.min() - lo.max()) > max(6 * max(mad(hi), mad(lo)), 10 * noise):
                 crossings = [c for c in crossings if c.peak >= split]
         on = np.zeros(len(s), bool)
         cut = np.zeros(len(s), bool)  # passages cut by the video's start or end are neither
@@ -555,7 +134,7 @@ def _offsets(
             pos[n] = 0.0
             continue
         pos[n] = float(np.median(deltas)) % pitch
-        noise = max(noise, _mad(deltas))
+        noise = max(noise, mad(deltas))
     cycle = sorted(names, key=lambda n: pos[n])
     gaps = [((pos[cycle[(i + 1) % len(cycle)]] - pos[cycle[i]]) % pitch or pitch) for i in range(len(cycle))]
     order = np.argsort(gaps)[::-1]
@@ -586,12 +165,12 @@ def calibrate_scan(
     """The pass rule of a scanned video (see the module docstring); ``thresholds`` {view: T} are set by flags."""
     origins, thresholds = origins or {}, thresholds or {}
     names = scan.names
-    axis, along, followed = _motion(scan)
+    axis, along, followed = motion(scan)
     perp = np.array([-axis[1], axis[0]])
     v_lo, v_med, v_hi = (float(np.quantile(along, q)) for q in (0.05, 0.5, 0.95))
     v_lo = max(v_lo, 0.0)
     coarse_px = float(max(scan.steps))
-    shake = 2.0 * _mad(along - v_med) if len(along) > 3 else 0.0
+    shake = 2.0 * mad(along - v_med) if len(along) > 3 else 0.0
     jitter = max(shake, 0.5 * coarse_px, 1.0) + 0.1 * v_hi
     speed = (max(v_lo - jitter / 2, 0.0), v_hi + jitter / 2)
     step = float(np.median(np.diff(scan.frames))) if len(scan.frames) > 1 else 1.0  # sampled frames
@@ -602,7 +181,7 @@ def calibrate_scan(
     ]
     homes, how = {}, {}
     for j, name in enumerate(names):
-        homes[name], how[name], why = _home(
+        homes[name], how[name], why = home(
             scan, j, axis, perp, v_med, origins.get(name), max(3.0 * scan.steps[j], 2.0 * shake + 2.0)
         )
         reasons.append(f"view '{name}' home: {why}")
@@ -615,7 +194,7 @@ def calibrate_scan(
             spread.append(float(np.quantile(np.abs((strong[:, 1:] - homes[name]) @ perp), 0.95)))
     Rp = max(2.0 * max(spread, default=0.0), 2 * coarse_px, shake + coarse_px, 4.0)
     R = max(3.0 * v_hi * step + jitter, 3 * coarse_px)
-    noises = {n: _score_noise(scan, j) for j, n in enumerate(names)}
+    noises = {n: score_noise(scan, j) for j, n in enumerate(names)}
 
     def views_in(R: float):
         passage = dict(
@@ -676,7 +255,7 @@ def calibrate_scan(
             scan.matchers[j], tuple(homes[name]), tuple(axis), (R, Rp), (scan.width, scan.height)
         )
         stable[name] = (
-            _stable_parts(video, scan, j, win, crossings[name]) if video is not None else (None, 0.0, "")
+            stable_parts(video, scan, j, win, crossings[name]) if video is not None else (None, 0.0, "")
         )
         if stable[name][2]:
             reasons.append(f"view '{name}': {stable[name][2]}")
@@ -693,7 +272,7 @@ def calibrate_scan(
             threshold=round(float(thr[name]), 4),
             offset=round(float(offsets[name]), 2),
             score_noise=round(float(noises[name]), 5),
-            path=_path(scan, j, homes[name], axis, v_med),
+            path=path(scan, j, homes[name], axis, v_med),
             weights=encode_weights(stable[name][0]) if stable.get(name, (None,))[0] is not None else "",
             refine_radius=round(float(stable.get(name, (None, 0.0))[1]), 1),
         )
@@ -716,11 +295,11 @@ def calibrate_scan(
     for c in sorted((c for cs in crossings.values() for c in cs), key=lambda c: c.time):
         grouper.add(c)
     passes = grouper.finish(int(scan.frames[-1]))
-    med, mad = pass_spans(passes)
+    med, spread = pass_spans(passes)
     reasons.append(
-        f"{len(passes)} parts seen while calibrating; a pass is tracked for {med:.0f} frames (spread {mad:.1f})"
+        f"{len(passes)} parts seen while calibrating; a pass is tracked for {med:.0f} frames (spread {spread:.1f})"
     )
-    rule = replace(rule, pass_frames=med, pass_spread=round(mad, 2), reasons=tuple(reasons))
+    rule = replace(rule, pass_frames=med, pass_spread=round(spread, 2), reasons=tuple(reasons))
     return rule.with_thresholds(thresholds) if thresholds else rule
 
 
