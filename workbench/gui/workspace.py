@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QStackedWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSizePolicy, QSplitter, QStackedWidget, QWidget
 
 from workbench.gui.steps import SIDE_PANELS, STEPS, step
 
@@ -126,6 +126,12 @@ class Workspace(QObject):
                     self.window.resizeDocks(
                         shown[:1], [max(240, self.window.width() // 5)], Qt.Orientation.Horizontal
                     )
+            # A stack is as large as its largest page: the pages not shown ignore their size, so the
+            # window can shrink to what the current step needs (a finished training's page, say,
+            # must not keep the window taller than the screen in Compare).
+            for k, page in self.pages.items():
+                policy = QSizePolicy.Policy.Preferred if k == key else QSizePolicy.Policy.Ignored
+                page.setSizePolicy(policy, policy)
             self.stack.setCurrentWidget(self.pages[key])
             self.current = key
             for k, action in self.toggles.items():

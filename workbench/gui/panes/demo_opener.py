@@ -40,11 +40,12 @@ class DemoOpener(QObject):
         from workbench.jobs.demo_recipe import ready_demo
 
         folder = demo_dir()
+        self.page.demo_note.setToolTip(str(folder))
         if ready_demo(folder) is not None:
-            self.page.demo_note.setText(f"The demo station is in {folder}.")
+            self.page.demo_note.setText("The demo station is ready: it opens at once.")
         else:
             self.page.demo_note.setText(
-                f"Built once in {folder} (about two minutes on two cores), then it opens at once."
+                "Built once (about two minutes on two cores: two models are trained), then it opens at once."
             )
 
     def open_demo(self) -> None:

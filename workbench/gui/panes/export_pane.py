@@ -4,6 +4,7 @@ its parity check per view and its manifest shown when it is done."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -154,12 +154,9 @@ class ExportPane(QWidget):
         tl.addLayout(buttons)
         tl.addWidget(self.bar)
         tl.addWidget(self.parity)
-        split = QSplitter(Qt.Orientation.Vertical, self)
-        split.addWidget(top)
-        split.addWidget(self.manifest)
-        split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(top)
+        layout.addWidget(self.manifest, 1)
 
         model.opened.connect(lambda s: self._on_snapshot(s, opened=True))
         model.changed.connect(self._on_snapshot)
@@ -314,7 +311,8 @@ class ExportPane(QWidget):
                 f"<span style='color:{color}'>{'✔' if ok else '✘'}</span> {v['name']}: {v['model']} "
                 f"({v['run']['id']}), parity {'passed' if ok else 'FAILED'} on {e['samples']} samples — "
                 f"largest map difference {e.get('relative_diff', 0):.2g} of the map range, "
-                f"{e.get('verdicts_identical', 0)} of {e['samples']} verdicts identical; {v['policy_note']}"
+                f"{e.get('verdicts_identical', 0)} of {e['samples']} verdicts identical; "
+                + html.escape(v["policy_note"])
             )
         self.parity.setText("<br>".join(lines))
         manifest_items(self.manifest, result["manifest"])

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -285,15 +286,11 @@ class LinePane(QWidget):
             f"<b>Part {result.get('part')}</b> · {result['verdict']} · frames {result.get('frames')} · "
             f"pass {part_status(result)}"
         )
-        side = max(120, (self.pictures.width() - 24) // max(1, len(result.get("views", {}))))
         for c, (name, v) in enumerate(result.get("views", {}).items()):
-            label = QLabel(self.pictures)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label = Picture(self.pictures)
             if name in crops:
-                rgb = heat_overlay(
-                    np.asarray(crops[name]), np.asarray(maps[name], np.float32), v.get("threshold")
-                )
-                label.setPixmap(_pixmap(rgb, side))
+                amap = np.asarray(maps[name], np.float32)
+                label.set_rgb(heat_overlay(np.asarray(crops[name]), amap, v.get("threshold")))
             else:
                 label.setText("not found in this pass")
             caption = QLabel(
@@ -308,10 +305,33 @@ class LinePane(QWidget):
             caption.setWordWrap(True)
             self.picture_grid.addWidget(label, 0, c)
             self.picture_grid.addWidget(caption, 1, c)
+        self.picture_grid.setRowStretch(0, 1)
 
 
-def _pixmap(rgb: np.ndarray, width: int) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(img).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+class Picture(QLabel):
+    """A picture that fits whatever room it is given (it never asks for its own size, so a large crop
+    cannot push the window wider)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(40, 30)
+        self._image: QImage | None = None
+
+    def set_rgb(self, rgb: np.ndarray) -> None:
+        rgb = np.ascontiguousarray(rgb)
+        h, w = rgb.shape[:2]
+        self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._image is not None and self.width() > 1 and self.height() > 1:
+            scaled = self._image.scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            self.setPixmap(QPixmap.fromImage(scaled))

@@ -79,11 +79,17 @@ class StartPage(QWidget):
         self.recent.itemClicked.connect(self._chosen)
         self.recent_empty = QLabel("No recent stations yet.", self)
 
+        steps = QLabel(self._steps_text(), self)
+        steps.setWordWrap(True)
+        steps.setTextFormat(Qt.TextFormat.RichText)
         actions = QVBoxLayout()
         for b in (self.new_button, self.open_button, self.demo_button):
             actions.addWidget(b)
         actions.addWidget(self.demo_note)
         actions.addWidget(self.job)
+        actions.addSpacing(em)
+        actions.addWidget(QLabel("<b>The steps of a station</b>", self))
+        actions.addWidget(steps)
         actions.addStretch(1)
         recent = QVBoxLayout()
         recent.addWidget(QLabel("<b>Recent stations</b>", self))
@@ -92,21 +98,31 @@ class StartPage(QWidget):
         recent.addStretch(0)
         self.recent_layout = recent  # the list takes the height, or (empty) the space below its note
         body = QHBoxLayout()
-        body.addLayout(actions, 2)
+        body.addLayout(actions, 3)
         line = QFrame(self)
         line.setFrameShape(QFrame.Shape.VLine)
         body.addWidget(line)
-        body.addLayout(recent, 3)
+        body.addLayout(recent, 2)
         inner = QWidget(self)
         il = QVBoxLayout(inner)
         il.addWidget(title)
         il.addWidget(intro)
         il.addSpacing(em)
         il.addLayout(body, 1)
-        inner.setMaximumWidth(80 * em)
+        inner.setMaximumWidth(90 * em)
         grid = QGridLayout(self)
         grid.addWidget(inner, 0, 0, Qt.AlignmentFlag.AlignHCenter)
         grid.setContentsMargins(2 * em, 2 * em, 2 * em, 2 * em)
+
+    @staticmethod
+    def _steps_text() -> str:
+        from workbench.gui.steps import STEPS
+
+        rows = "".join(
+            f"<tr><td style='padding-right:8px'>{i}&nbsp;<b>{s.title}</b></td><td>{s.summary}</td></tr>"
+            for i, s in enumerate(STEPS, start=1)
+        )
+        return f"<table>{rows}</table>"
 
     def _big(self, text: str, tip: str) -> QPushButton:
         b = QPushButton(text, self)

@@ -324,6 +324,8 @@ class TrainPane(QWidget):
         self.loss_curve.setData([], [])
         self.loss_note.setText("")
         self.plot.enableAutoRange()  # the idle note fixed the range; the curve needs its own
+        for axis in ("left", "bottom"):
+            self.plot.getPlotItem().showAxis(axis)
         self._progress, _token = self.bar.start(f"Training {name} on {', '.join(views)} …")
         self.job.start(job)
         self._update_enabled()
@@ -372,6 +374,8 @@ class TrainPane(QWidget):
         self.result.setText("<br>".join(lines))
 
     def _idle_plot(self, note: str) -> None:
+        for axis in ("left", "bottom"):  # no numbers to show: no axis that would look like data
+            self.plot.getPlotItem().hideAxis(axis)
         self.loss_note.setText(note)
         self.loss_note.setPos(0.5, 0.5)
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
