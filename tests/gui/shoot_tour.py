@@ -19,7 +19,8 @@ def layout_facts(win) -> dict:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QAbstractScrollArea, QScrollBar
 
-    page = win.workspace.stack.currentWidget()
+    holder = win.workspace.stack.currentWidget()  # the step's page in its up-and-down scroll area
+    page = holder.widget()
     bars = []
     for bar in win.findChildren(QScrollBar):
         if bar.orientation() != Qt.Orientation.Horizontal or not bar.isVisible() or bar.maximum() <= 0:
@@ -35,7 +36,8 @@ def layout_facts(win) -> dict:
         "workspace_width": win.workspace.stack.width(),
         "width_share": round(win.workspace.stack.width() / win.width(), 3),
         "page_min_width": page.minimumSizeHint().width(),
-        "page_width": page.width(),
+        "page_width": holder.viewport().width(),
+        "scrolls_up_and_down": holder.verticalScrollBar().isVisible(),
         "horizontal_scroll_bars": bars,
         "side_docks_open": [k for k, d in win.docks.items() if d.isVisible()],
     }

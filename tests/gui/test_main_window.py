@@ -139,7 +139,8 @@ def test_every_step_owns_the_workspace_and_side_panels_come_back_with_one_click(
     for s in STEPS:
         assert w.step_actions[s.key].isEnabled(), s.key
         w.show_pane(s.key)
-        assert w.workspace.stack.currentWidget() is w.workspace.pages[s.key]
+        assert w.workspace.stack.currentWidget() is w.workspace.holders[s.key]
+        assert w.workspace.holders[s.key].widget() is w.workspace.pages[s.key]
         assert w.step_actions[s.key].isChecked()
     w.show_pane("samples")  # a step that opens without side panels
     assert not any(d.isVisible() for d in w.docks.values())

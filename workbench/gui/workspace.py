@@ -10,13 +10,55 @@ and one click on a side toggle in the step bar brings a panel back, remembered p
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QSizePolicy, QSplitter, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QWidget,
+)
 
 from workbench.gui.steps import SIDE_PANELS, STEPS, step
 
 START = "start"
+
+
+class PageScroll(QScrollArea):
+    """Holds a step's page at the viewport's size, or at the page's minimum size where that is larger
+    (then, and only then, it scrolls). Unlike ``setWidgetResizable`` it does not grow the page to the
+    height its word-wrapped labels would like at this width, so a page that fits never scrolls."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(page)
+        page.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self.fit)  # the page's minimum may have changed
+        return False
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.fit()
+
+    def fit(self) -> None:
+        page = self.widget()
+        if page is None:
+            return
+        least = page.minimumSizeHint().expandedTo(page.minimumSize())
+        room = self.maximumViewportSize()  # the viewport without scroll bars
+        width, height = max(room.width(), least.width()), max(room.height(), least.height())
+        if height > room.height():  # a vertical bar will take some of the width
+            width = max(room.width() - self.verticalScrollBar().sizeHint().width(), least.width())
+        if (page.width(), page.height()) != (width, height):
+            page.resize(width, height)
 
 
 class StationPage(QSplitter):
@@ -61,6 +103,7 @@ class Workspace(QObject):
         self.stack = QStackedWidget(window)
         self.stack.setObjectName("workspace")
         self.pages: dict[str, QWidget] = {}
+        self.holders: dict[str, PageScroll] = {}
         self.station_page = StationPage(self.stack)
         self.add_page("station", self.station_page)
         self.docks: dict[str, QDockWidget] = {}
@@ -91,8 +134,14 @@ class Workspace(QObject):
         self._moving = False
 
     def add_page(self, key: str, page: QWidget) -> None:
+        """Add a step's page. It sits in a scroll area that only ever scrolls up and down: on a small
+        screen a tall page scrolls rather than growing the window past the screen, and a page never
+        scrolls sideways (the screenshot test checks that it never needs to)."""
+        holder = PageScroll(page, self.stack)
+        holder.setObjectName(f"page-{key}")
         self.pages[key] = page
-        self.stack.addWidget(page)
+        self.holders[key] = holder
+        self.stack.addWidget(holder)
 
     def wanted_sides(self, key: str) -> set[str]:
         if key == START:
@@ -126,13 +175,7 @@ class Workspace(QObject):
                     self.window.resizeDocks(
                         shown[:1], [max(240, self.window.width() // 5)], Qt.Orientation.Horizontal
                     )
-            # A stack is as large as its largest page: the pages not shown ignore their size, so the
-            # window can shrink to what the current step needs (a finished training's page, say,
-            # must not keep the window taller than the screen in Compare).
-            for k, page in self.pages.items():
-                policy = QSizePolicy.Policy.Preferred if k == key else QSizePolicy.Policy.Ignored
-                page.setSizePolicy(policy, policy)
-            self.stack.setCurrentWidget(self.pages[key])
+            self.stack.setCurrentWidget(self.holders[key])
             self.current = key
             for k, action in self.toggles.items():
                 action.blockSignals(True)

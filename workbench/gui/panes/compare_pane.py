@@ -96,6 +96,11 @@ class ComparePane(QWidget):
         self._shown: tuple[list[str], list[int]] = ([], [])
         self.grid_title = ""
         self._split_set = False
+        self._arranged: tuple[str, int] = ("", 0)
+        self._rearrange = QTimer(self)
+        self._rearrange.setSingleShot(True)
+        self._rearrange.setInterval(200)
+        self._rearrange.timeout.connect(self._maybe_rearrange)
         self.setMinimumWidth(30 * self.fontMetrics().horizontalAdvance("M"))
         fh = self.fontMetrics().height()
 
@@ -196,7 +201,27 @@ class ComparePane(QWidget):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if obj is self.grid and event.type() == QEvent.Type.Resize:
             QTimer.singleShot(0, self.fit)
+            self._rearrange.start()  # a new size may want the cells laid out the other way
         return False
+
+    def _arrangement(self) -> tuple[str, int]:
+        runs, samples = self._shown
+        if not runs or not samples or samples[0] not in self.data.images:
+            return ("", 0)
+        ih, iw = self.data.images[samples[0]].shape[:2]
+        caption = 1.6 * self.fontMetrics().height()
+        return arrange(
+            len(runs),
+            len(samples),
+            iw / max(ih, 1),
+            self.grid.width() - 110,
+            self.grid.height() - 40,
+            caption,
+        )
+
+    def _maybe_rearrange(self) -> None:
+        if self._shown[0] and self._arrangement() != self._arranged and not self._loading:
+            self._build(*self._shown)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -204,7 +229,7 @@ class ComparePane(QWidget):
         total = self.split.height()
         if not self._split_set and total > 10 * fh:  # the read-out needs four lines; the grid the rest
             self._split_set = True
-            self.split.setSizes([total - 5 * fh, 5 * fh])
+            self.split.setSizes([total - 4 * fh, 4 * fh])
 
     def fit(self) -> None:
         """Show the whole sample in every cell (double-click a cell does the same)."""
@@ -397,12 +422,7 @@ class ComparePane(QWidget):
         snap = self.model.snapshot
         models = {r.id: r.model for r in snap.runs} if snap is not None else {}
         units = self.mode() == "threshold"
-        first_image = self.data.images[samples[0]]
-        ih, iw = first_image.shape[:2]
-        caption = 1.6 * self.fontMetrics().height()
-        mode, ncols = arrange(
-            len(runs), len(samples), iw / max(ih, 1), self.grid.width() - 40, self.grid.height() - 90, caption
-        )
+        mode, ncols = self._arranged = self._arrangement()
         one_run = mode == "flow"
         if one_run:
             self.grid.addLabel(self._run_title(runs[0], models), row=0, col=0, colspan=ncols)
@@ -414,7 +434,12 @@ class ComparePane(QWidget):
             ncols = len(samples)
             for c, sid in enumerate(samples):
                 self.grid.addLabel(self._sample_title(sid, vertical=False), row=0, col=c + 1)
-        self._add_colour_bars(runs, mode, ncols)
+        nrows = (
+            math.ceil(len(samples) / ncols)
+            if one_run
+            else (len(samples) if mode == "samples-rows" else len(runs))
+        )
+        self._add_colour_bars(runs, mode, ncols, nrows)
         first: pg.ViewBox | None = None
         for k, sid in enumerate(samples):
             for c, rid in enumerate(runs):
@@ -452,13 +477,18 @@ class ComparePane(QWidget):
                 else:  # one zoom and pan for every cell: the same place in every heatmap
                     vb.setXLink(first)
                     vb.setYLink(first)
-                self.grid.addLabel(
+                caption = self.grid.addLabel(
                     self._cell_caption(rid, sid, one_run or mode == "runs-rows"),
                     row=row + 1,
                     col=col,
                     size="9pt",
                 )
+                caption.setMaximumHeight(1.6 * self.fontMetrics().height())
                 self.cells[(rid, sid)] = (vb, img, heat)
+        # the pictures' rows take the height; titles, the bar and the captions only what they need
+        grid_layout = self.grid.ci.layout
+        for r in range(grid_layout.rowCount()):
+            grid_layout.setRowStretchFactor(r, 1 if r >= 2 and r % 2 == 0 else 0)
         self._show_scale_note()
         QTimer.singleShot(0, self.fit)
 
@@ -500,25 +530,33 @@ class ComparePane(QWidget):
             parts.append(f"<b><span style='color:{color}'>{'NG' if verdict else 'OK'}</span></b>")
         return " · ".join(parts)
 
-    def _add_colour_bars(self, runs: list[str], mode: str, ncols: int) -> None:
-        """A colour bar with its range and unit: one for all in threshold units or on one shared scale,
-        else one per run (per column when runs are columns)."""
+    def _add_colour_bars(self, runs: list[str], mode: str, ncols: int, nrows: int) -> None:
+        """A colour bar with its range and unit: one, upright at the right of the cells, when every map
+        shares the scale (threshold units or one map scale); one per run column otherwise."""
         cmap = pg.colormap.get("inferno")
         one_run = mode == "flow"
-        shared = self.mode() != "run" or one_run or mode == "runs-rows"
-        if shared:
-            spans = [(runs[0], 0 if one_run else 1, ncols)]
-        else:
-            spans = [(r, c + 1, 1) for c, r in enumerate(runs)]
-        for rid, c, span in spans:
+        if self.mode() != "run" or one_run or mode == "runs-rows":
+            rid = runs[0]
             lo, hi = self.levels[rid]
             if self.mode() == "threshold":
-                label = "× threshold (1.0 = the run's threshold)"
-            elif self.mode() == "run" and shared and len(runs) > 1:
-                label = "map value, each run on its own scale (its range beside its name)"
+                label = "× the run's threshold (1.0 = threshold)"
+            elif self.mode() == "run" and len(runs) > 1:
+                label = "map value, each run its own scale (beside its name)"
             else:
-                pct = f"{PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile"
-                label = f"map value ({pct}: {sig(lo)} – {sig(hi)})"
+                label = f"map value, {PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile"
+            bar = pg.ColorBarItem(
+                values=(lo, hi),
+                colorMap=cmap,
+                label=label,
+                interactive=False,
+                orientation="vertical",
+                width=12,
+            )
+            self.grid.addItem(bar, row=2, col=ncols if one_run else ncols + 1, rowspan=2 * nrows)
+            return
+        for c, rid in enumerate(runs):
+            lo, hi = self.levels[rid]
+            label = f"map value ({PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile: {sig(lo)} – {sig(hi)})"
             bar = pg.ColorBarItem(
                 values=(lo, hi),
                 colorMap=cmap,
@@ -527,7 +565,7 @@ class ComparePane(QWidget):
                 orientation="horizontal",
                 width=10,
             )
-            self.grid.addItem(bar, row=1, col=c, colspan=span)
+            self.grid.addItem(bar, row=1, col=c + 1)
 
     def _show_scale_note(self) -> None:
         runs, _samples = self._shown
