@@ -10,5 +10,4 @@ WORKBENCH_SCREENSHOT_DIR="$shots" PYTHONPATH="$PWD" xvfb-run -a -s "-screen 0 19
 for step in start station compare thresholds export line; do
     cp "$shots/workbench-$step-1366x768.png" "resources/readme/window-$step.png"
 done
-rm -f resources/readme/workbench_window.png
 echo "README pictures updated from $shots"
