@@ -224,7 +224,7 @@ def cmd_import_video(args: argparse.Namespace) -> int:
     )
     doubtful = [r for r in result.records if r.status != "ok"]
     if doubtful:
-        print(f"{len(doubtful)} passes need a look:")
+        print(f"{len(doubtful)} pass{'es' if len(doubtful) > 1 else ''} to look at:")
         for r in doubtful:
             print(f"  {r.describe()}")
     return 0

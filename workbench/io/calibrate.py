@@ -88,6 +88,9 @@ def _threshold(name: str, frames, s, u, w, passage: dict, noise: float) -> tuple
             why = (
                 f"between its scores at home without a part's view (99 % below {hi_off:.2f}) and with one "
                 f"(98 % above {lo_on:.2f})"
+                if math.isfinite(hi_off)
+                else f"half-way down from its scores at home with a part's view (98 % above {lo_on:.2f}); "
+                "nothing else came to its home"
             )
         else:
             new = thr
