@@ -27,6 +27,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     with Project.create(station) as p:
         template = np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8)
         p.set_view(ViewInfo("front", template, CropWindow(-8, -8, 400, 300)))
+        images = [np.random.default_rng(i).integers(0, 255, (300, 400, 3), dtype=np.uint8) for i in range(3)]
+        p.add_samples(images, [{"view": "front", "split": "train", "label": "good"}] * 3)
         p.save()
     video = root / "v.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
@@ -84,6 +86,27 @@ CASES = {
         "argument --min-area: expected a whole number >= 0, found '-5'",
     ),
     "policy --target nan": (["policy", "{station}", "--run", "run1", "--target", "nan"], "--target: expected a finite"),
+    # model parameters (checked by the model contract before any work)
+    "train patch_size=abc": (
+        ["train", "{station}", "--model", "patchcore", "--param", "patch_size=abc"],
+        "patch_size='abc': expected an odd integer",
+    ),
+    "train sigma=NaN": (
+        ["train", "{station}", "--model", "patchcore", "--param", "sigma=NaN"],
+        "sigma=nan: expected a finite number",
+    ),
+    "train image_size=[20000,20000]": (
+        ["train", "{station}", "--model", "patchcore", "--param", "image_size=[20000,20000]"],
+        "image_size=[20000, 20000]: expected (height, width) of",
+    ),
+    "train coreset_ratio=abc": (
+        ["train", "{station}", "--model", "patchcore", "--param", "coreset_ratio=abc"],
+        "coreset_ratio='abc': expected a finite number",
+    ),
+    "train padim n_features=-3": (
+        ["train", "{station}", "--model", "padim", "--param", "n_features=-3"],
+        "n_features=-3: expected an integer >= 1",
+    ),
 }
 
 
