@@ -4,6 +4,7 @@ crop with its heatmap in units of its threshold. The runtime works in a child pr
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,14 @@ SUSPECT = "suspect"
 
 
 def part_status(result: dict[str, Any]) -> str:
-    """'suspect' when the runtime doubts the pass itself (the line's pass tracking says so), else 'ok'."""
+    """The pass as the line's tracking judged it: 'ok', 'suspect' (a view missing or matched twice, views
+    out of order, a pass much longer or shorter than usual) or 'partial' (cut off by the stream's end)."""
     return str(result.get("status", "ok"))
+
+
+def status_reasons(result: dict[str, Any]) -> str:
+    reasons = result.get("reasons") or []
+    return "; ".join(str(r) for r in reasons) or "the pass tracking doubts this pass"
 
 
 def view_text(result: dict[str, Any]) -> str:
@@ -232,9 +239,9 @@ class LinePane(QWidget):
             item = QTableWidgetItem(text)
             if c == 2:
                 item.setForeground(color)
-            if c == 3 and status == SUSPECT:
-                item.setForeground(QColor(self.colors.cursor))
-                item.setToolTip(str(result.get("reason", "the pass tracking doubts this pass")))
+            if c == 3 and status != "ok":
+                item.setForeground(QColor(self.colors.warn))
+                item.setToolTip(status_reasons(result))
             self.table.setItem(r, c, item)
         if self.table.currentRow() < 0 or self.table.currentRow() == r - 1:
             self.table.selectRow(r)  # follow the newest part until the user picks another
@@ -245,10 +252,12 @@ class LinePane(QWidget):
         n = len(self.parts)
         ng = sum(p[0]["verdict"] == "NG" for p in self.parts)
         suspect = sum(part_status(p[0]) == SUSPECT for p in self.parts)
+        partial = sum(part_status(p[0]) == "partial" for p in self.parts)
         text = (
             f"<b>{n}</b> parts · <span style='color:{self.colors.good}'>{n - ng} OK</span> · "
             f"<span style='color:{self.colors.defective}'>{ng} NG</span> · "
-            f"<span style='color:{self.colors.cursor}'>{suspect} suspect passes</span>"
+            f"<span style='color:{self.colors.warn}'>{suspect} suspect passes</span>"
+            + (f" · {partial} cut off" if partial else "")
         )
         if self.summary is not None:
             providers = sorted({p for ps in self.summary.get("providers", {}).values() for p in ps})
@@ -282,9 +291,11 @@ class LinePane(QWidget):
             return
         result, crops, maps = self.parts[rows[0].row()]
         self._clear_pictures()
+        status = part_status(result)
+        why = f" ({html.escape(status_reasons(result))})" if status != "ok" else ""
         self.detail_title.setText(
             f"<b>Part {result.get('part')}</b> · {result['verdict']} · frames {result.get('frames')} · "
-            f"pass {part_status(result)}"
+            f"pass {status}{why}"
         )
         for c, (name, v) in enumerate(result.get("views", {}).items()):
             label = Picture(self.pictures)
