@@ -15,6 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_the_ready_demo_has_trained_runs_a_policy_and_a_real_test_split(ready_demo):
     from workbench.jobs.demo_recipe import ready_demo as is_ready
     from workbench.jobs.evaluate_policy import policy_runs
+    from workbench.metrics.intervals import MIN_EXPORT_NORMALS
     from workbench.project import Project
 
     station = is_ready(ready_demo)
@@ -31,6 +32,8 @@ def test_the_ready_demo_has_trained_runs_a_policy_and_a_real_test_split(ready_de
             assert any(s.label == "defective" and not s.synthetic for s in mine), f"{v}: no real defect"
             assert any(s.synthetic for s in mine), f"{v}: no synthetic defect"
             assert sum(s.label == "good" for s in mine) >= 10
+            val_normals = [s for s in p.samples(view=v, split="val", label="good") if not s.synthetic]
+            assert len(val_normals) >= MIN_EXPORT_NORMALS  # export takes the demo's policy as it is
         assert not [s for s in p.samples() if s.split == "train" and (s.synthetic or s.label != "good")]
         for r in runs:  # every run scored its whole test split: Thresholds and Compare read them
             scored = {i for res in p.results(run_id=r.id) for i in res.sample_ids}
