@@ -2,8 +2,9 @@
 
 Roth et al. 2022; defaults from seed 000 (ResNeXt101 layers 2+3, patch 3, coreset 5 %, k = 3,
 1024 dims, Gaussian sigma 4). The bank is built streaming: patch embeddings of up to
-``chunk_patches`` patches are gathered, reduced by greedy k-center coreset and dropped, so memory
-stays bounded whatever the number of images (one chunk = the exact global coreset).
+``chunk_patches`` patches are gathered, reduced by greedy k-center coreset and dropped, and the
+chunks' selections merged (components.coreset: time linear in the number of patches, memory
+bounded whatever the number of images; one chunk = the exact global greedy coreset).
 
 The nearest-neighbour search is exact, in ``predict`` and in the exported graph alike (one forward,
 :class:`PatchCoreForward`): what the line computes is what evaluation measured. An approximate
@@ -25,7 +26,7 @@ from workbench.core.working import mask_to_working, resolve_size, working_batch
 from workbench.models import params as P
 from workbench.models.backbones import UsesBackbone
 from workbench.models.base import AnomalyModel, check_images, resolve_device
-from workbench.models.components.coreset import greedy_coreset
+from workbench.models.components.coreset import CHUNK, StreamingCoreset
 from workbench.models.components.forward import (
     CellsToGrid,
     MapTail,
@@ -105,7 +106,8 @@ class PatchCore(UsesBackbone, AnomalyModel):
     distortion), ``patch_size`` (neighbourhood aggregation), ``embed_dim`` (channel reduction),
     ``coreset_ratio`` (fraction of patches kept), ``num_neighbors`` (image-score reweighting),
     ``projection_dim`` (principal directions for the coreset search, residual norms kept),
-    ``chunk_patches`` (patches held at once while building the bank), ``sigma`` (map smoothing,
+    ``chunk_patches`` (patches per greedy coreset chunk: beyond it the chunked two-stage selection
+    takes over, with time linear in the number of patches), ``sigma`` (map smoothing,
     pixels), ``batch_size``, ``device``, ``seed``.
 
     Defaults follow seed 000 (layers 2+3, patch 3, 1024 dims, coreset 5 %, k = 3, sigma 4) except
@@ -123,7 +125,7 @@ class PatchCore(UsesBackbone, AnomalyModel):
         "coreset_ratio": P.number(0.05, 0.0, 1.0, low_open=True),
         "num_neighbors": P.integer(3, 1),
         "projection_dim": P.integer(256, 1, optional=True),
-        "chunk_patches": P.integer(150_000, 1),
+        "chunk_patches": P.integer(CHUNK, 2),
         "sigma": P.number(4.0, 0.0, 64.0),
         **P.run_params(batch_size=4),
     }
@@ -152,29 +154,9 @@ class PatchCore(UsesBackbone, AnomalyModel):
         features = self._features(valid, device)
         n = len(images)
 
-        # Preallocated buffers: the chunk being gathered and the final bank (sizes known after the
-        # first batch), so no list-then-concatenate copy ever doubles the memory.
-        buf = bank = None
-        filled = banked = 0
-        grid = cells = None
-
-        def flush() -> None:
-            nonlocal filled, banked
-            if not filled:
-                return
-            keep = max(1, int(round(self.coreset_ratio * filled)))
-            if keep < filled:
-                idx = greedy_coreset(
-                    buf[:filled], keep, self.projection_dim, seed=self.seed + banked, cancel=cancel
-                )
-            else:
-                idx = np.arange(filled)
-            bank[banked : banked + keep] = buf[idx]
-            bank_s[banked : banked + keep] = buf_s[idx]
-            bank_yx[banked : banked + keep] = yx[idx % len(cells)]
-            banked += keep
-            filled = 0
-
+        # The coreset is chosen as the patches stream in (see components.coreset): memory holds one
+        # chunk of patches plus the selection, whatever the number of images.
+        stream = grid = None
         for start, stop in batches(n, int(self.batch_size)):
             cancel.raise_if_cancelled()
             x = torch.from_numpy(working_batch(images[start:stop], size)).to(device)
@@ -183,26 +165,20 @@ class PatchCore(UsesBackbone, AnomalyModel):
             if grid is None:
                 grid = tuple(emb.shape[-2:])
                 cells = roi_cells(valid, grid)
-                yx = np.stack(np.unravel_index(cells, grid), axis=1).astype(np.int32)
-                per_chunk = max(1, int(self.chunk_patches) // len(cells))  # whole images per chunk
-                rows = [len(cells) * min(per_chunk, n - i) for i in range(0, n, per_chunk)]
-                total_keep = sum(max(1, int(round(self.coreset_ratio * r))) for r in rows)
-                buf = np.empty((rows[0], emb.shape[1]), dtype=np.float32)
-                buf_s = np.empty(rows[0], dtype=np.int32)
-                bank = np.empty((total_keep, emb.shape[1]), dtype=np.float32)
-                bank_s = np.empty(total_keep, dtype=np.int32)
-                bank_yx = np.empty((total_keep, 2), dtype=np.int32)
                 cells_t = torch.from_numpy(cells).to(device)
+                total = n * len(cells)
+                stream = StreamingCoreset(
+                    total, max(1, int(round(self.coreset_ratio * total))), int(self.chunk_patches),
+                    projection_dim=self.projection_dim, seed=int(self.seed),
+                )  # fmt: skip
             flat = select_cells(emb, cells_t).cpu().numpy()
-            for j in range(flat.shape[0]):
-                buf[filled : filled + len(cells)] = flat[j]
-                buf_s[filled : filled + len(cells)] = start + j
-                filled += len(cells)
-                if filled + len(cells) > buf.shape[0]:
-                    flush()
+            stream.add(flat.reshape(-1, flat.shape[-1]), cancel=cancel)
             progress(stop / n * 0.98, f"embedded {stop}/{n} images")
-        flush()
-        assert banked == bank.shape[0]
+        index = stream.finish(cancel=cancel)
+        bank = stream.features
+        bank_s = (index // len(cells)).astype(np.int32)
+        yx = np.stack(np.unravel_index(cells, grid), axis=1).astype(np.int32)
+        bank_yx = yx[index % len(cells)]
 
         self.memory_bank_ = bank
         self.bank_sample_ = bank_s
