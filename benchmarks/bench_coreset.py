@@ -11,7 +11,7 @@ all 1,536 dimensions (no projection; our exact greedy, which makes the textbook 
 tests/models/test_coreset.py).
 
 Case ``million`` (one line): PatchCore's default embedding (EfficientNet-Lite0 layers 2+3, 3 x 3
-neighbourhoods, 152 dims) of 133 real-size images (resized magnetic_tile, 1130 x 460, written to
+neighbourhoods, 152 dims) of 130 real-size images (resized magnetic_tile, 1130 x 460, written to
 a temporary folder), about 1.07 million patches, 5 % selected (PatchCore's default). Exact greedy
 cannot be afforded on all of it, so coverage is compared on a sub-sample (the first 262,144 patches,
 about 33 images): exact greedy against the chunked two-stage selection PatchCore uses. On the whole
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_size_data import magnetic_tile, make_real_size_set  # noqa: E402
 
 N_PATCHES, RATIO = 65_536, 0.10
-MILLION_IMAGES, MILLION_RATIO, SUBSAMPLE = 133, 0.05, 262_144
+MILLION_IMAGES, MILLION_RATIO, SUBSAMPLE = 130, 0.05, 262_144
 
 PEER_SCRIPT = """
 import sys, time, numpy as np, torch

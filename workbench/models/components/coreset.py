@@ -10,8 +10,9 @@ chosen set), made fast in three ways that do not change what it selects:
   its nearest centre so far (its *anchor*) and points are reordered cell by cell. A new centre can
   only bring a point of cell q closer if the triangle inequality allows it: with e the distance of
   the centre to q's anchor and eps the largest member-to-anchor distance, no member is nearer than
-  e - eps. Most cells are far from each new centre and are skipped (about 95 % of the work on CNN
-  patch features);
+  e - eps. Cells far from each new centre are skipped: 93 % of the point-centre pairs on the
+  benchmark's WideResNet embedding, about 20 % on EfficientNet-Lite0 features of real images
+  (their intrinsic dimension is higher);
 * projection: high-dimensional features are projected on their leading principal directions
   (randomized subspace iteration on a seeded sample of rows), and every point keeps the squared
   norm of what the projection leaves out; the squared distance used is the projected one plus both
