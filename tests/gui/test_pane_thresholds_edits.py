@@ -132,3 +132,14 @@ def test_without_a_station_nothing_can_be_touched_and_no_axis_is_drawn(window):
     assert not pane.group_combo.isEnabled() and not pane.scope_combo.isEnabled()
     assert pane.hist_stack.currentWidget() is pane.no_hist
     assert np.size(pane.hist.normals.getData()[0] or []) == 0
+
+
+def test_the_report_and_compare_use_the_policy_just_saved(window, thresholds, qtbot):  # noqa: F811
+    for k, row in enumerate(thresholds.rows.values()):
+        row.set_value(3.0 + k)
+    thresholds.name.setText("line-b")
+    thresholds.save_policy()
+    qtbot.waitUntil(lambda: "line-b" in window.model.snapshot.policies, timeout=10000)
+    report = window.analysis_panes["report"]
+    qtbot.waitUntil(lambda: report.policy.currentText() == "line-b", timeout=10000)
+    assert window.analysis_panes["compare"].policy_combo.currentData() == "line-b"

@@ -96,6 +96,7 @@ class ComparePane(QWidget):
         self._shown: tuple[list[str], list[int]] = ([], [])
         self.grid_title = ""
         self._split_set = False
+        self._wanted_policy: str | None = None
         self._arranged: tuple[str, int] = ("", 0)
         self._rearrange = QTimer(self)
         self._rearrange.setSingleShot(True)
@@ -125,7 +126,7 @@ class ComparePane(QWidget):
         self.scale_combo.currentIndexChanged.connect(lambda _i: self._build(*self._shown))
         self.policy_combo = QComboBox(self)
         self.policy_combo.setToolTip("The policy whose thresholds scale the maps and give OK / NG")
-        self.policy_combo.activated.connect(lambda _i: self.reload())
+        self.policy_combo.activated.connect(lambda _i: (setattr(self, "_wanted_policy", None), self.reload()))
         self.scale = QLabel("", self)
         self.scale.setWordWrap(True)
         self.grid = pg.GraphicsLayoutWidget(self)
@@ -241,13 +242,15 @@ class ComparePane(QWidget):
 
     # --- choosing runs and samples ---------------------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot | None) -> None:
-        self._fill_policies(snap)
+        policy_changed = self._fill_policies(snap)
         views = sorted({r.view for r in snap.runs}) if snap is not None else []
         if views == [self.view_combo.itemText(i) for i in range(self.view_combo.count())]:
             if snap is not None and {
                 self.runs.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.runs.count())
             } == {r.id for r in snap.runs if r.view == self.view_combo.currentText()}:
-                return  # nothing this pane shows has changed
+                if policy_changed:
+                    self.reload()
+                return  # the runs shown are the same
         current = self.view_combo.currentText()
         self.view_combo.blockSignals(True)
         self.view_combo.clear()
@@ -259,8 +262,11 @@ class ComparePane(QWidget):
             w.setEnabled(bool(views))
         self._fill_lists(self.view_combo.currentText())
 
-    def _fill_policies(self, snap: Snapshot | None) -> None:
-        keep = self.policy_combo.currentData()
+    def _fill_policies(self, snap: Snapshot | None) -> bool:
+        """Refill the policy box; True when another policy is chosen now."""
+        before = keep = self.policy_combo.currentData()
+        if self._wanted_policy and snap is not None and self._wanted_policy in snap.policies:
+            keep = self._wanted_policy  # the policy the Thresholds step stands for, once it is stored
         self.policy_combo.blockSignals(True)
         self.policy_combo.clear()
         self.policy_combo.addItem("the newest policy of each run", NEWEST)
@@ -269,9 +275,12 @@ class ComparePane(QWidget):
         i = self.policy_combo.findData(keep)
         self.policy_combo.setCurrentIndex(max(0, i))
         self.policy_combo.blockSignals(False)
+        return self.policy_combo.currentData() != before
 
     def choose_policy(self, name: str | None) -> None:
-        """Scale and judge by the stored policy ``name`` (None: the newest policy of each run)."""
+        """Scale and judge by the stored policy ``name`` (None: the newest policy of each run), until
+        the user picks another one here."""
+        self._wanted_policy = name
         i = self.policy_combo.findData(name or NEWEST)
         if i >= 0 and i != self.policy_combo.currentIndex():
             self.policy_combo.setCurrentIndex(i)

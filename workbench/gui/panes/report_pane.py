@@ -43,12 +43,14 @@ class ReportPane(QWidget):
         super().__init__(parent)
         self.model, self.colors = model, colors
         self.chosen: str | None = None  # the policy the Thresholds step stands for
+        self.follow = False  # the report follows the Thresholds step until a policy is picked here
         self.job = ReportProcess(model, self)
         self.folder = QLineEdit(self)
         self.folder.setPlaceholderText("folder for index.html")
         browse = QPushButton("Choose …", self)
         browse.clicked.connect(self._browse)
         self.policy = QComboBox(self)
+        self.policy.activated.connect(lambda _i: setattr(self, "follow", False))
         self.robustness = QCheckBox("Robustness study (predicts augmented copies: slower)", self)
         self.note = QLabel("", self)
         self.note.setWordWrap(True)
@@ -107,8 +109,9 @@ class ReportPane(QWidget):
         self.job.shutdown()
 
     def choose_policy(self, name: str) -> None:
-        """Report under this policy (the one the Thresholds step stands for)."""
-        self.chosen = name
+        """Report under this policy (the one the Thresholds step stands for), until the user picks
+        another one here."""
+        self.chosen, self.follow = name, True
         if self.policy.findText(name) >= 0:
             self.policy.setCurrentText(name)
 
@@ -121,12 +124,11 @@ class ReportPane(QWidget):
             self.policy.addItems(sorted(names))
             if not self.folder.text():
                 self.folder.setText(str(Path(snap.path).with_name(f"{Path(snap.path).stem}-report")))
-            # the one asked before, else the one chosen in Thresholds, else the newest of the station
-            for want in (
-                current if current != NO_POLICY else None,
-                self.chosen,
-                names[-1] if names else None,
-            ):
+            # the one the Thresholds step stands for (until a policy is picked here), the one asked
+            # before, else the newest of the station
+            asked = current if current != NO_POLICY else None
+            first = (self.chosen, asked) if self.follow else (asked, self.chosen)
+            for want in (*first, names[-1] if names else None):
                 if want and want in snap.policies:
                     self.policy.setCurrentText(want)
                     break
