@@ -38,6 +38,10 @@ def test_cells_cover_models_grid_and_seeds_and_grid_keys_apply_where_they_exist(
     assert parse_seeds("0-2,7") == [0, 1, 2, 7]
     with pytest.raises(ValueError, match="backwards"):
         parse_seeds("4-0")
+    assert parse_grid(['layers=["layer1"],["layer1", "layer2"]', 'backbone="a,b"']) == {
+        "layers": [["layer1"], ["layer1", "layer2"]],
+        "backbone": ["a,b"],
+    }
     assert parse_grid(["coreset_ratio=0.1,0.5", 'layers=["layer1"];["layer1","layer2"]']) == {
         "coreset_ratio": [0.1, 0.5],
         "layers": [["layer1"], ["layer1", "layer2"]],

@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="cells at a time on this workstation (default: cores/GPUs)"
     )
     p.add_argument(
+        "--threads", type=int, default=None, help="torch threads per cell (default: cores/workers here, 1 on Ray)"
+    )
+    p.add_argument(
         "--ray", metavar="ADDRESS", default=None, help="run the cells on this Ray cluster (host:port)"
     )
     p.add_argument("--plan", action="store_true", help="print the cells and exit")
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"skip  {json.loads(key)['model']} n_train={json.loads(key)['n_train']}: {why}")
             print(f"{spec.id}: {len(cells)} cells ({len(skipped)} skipped)")
             return 0
-        executor = make_executor(spec, args.workers, args.ray)
+        executor = make_executor(spec, args.workers, args.ray, args.threads)
         try:
             with terminal_progress(f"sweep {spec.id}", quiet=args.quiet or args.json) as (progress, cancel):
                 out = run_sweep(project, spec, executor, progress, cancel, evaluate=not args.no_eval)

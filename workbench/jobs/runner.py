@@ -42,6 +42,7 @@ JOBS = {
     "train_staged": "workbench.jobs.staging:train_staged_job",
     "sweep_cell": "workbench.jobs.sweep_cell:cell_job",
     "sweep": "workbench.jobs.sweep:sweep_job",
+    "sweep_cells": "workbench.jobs.sweep_exec:cells_job",
 }
 
 
@@ -157,9 +158,12 @@ class ChildRun:
         name: str = "workbench-job",
         ctx: Any = None,
         exit_wait_s: float = 0.5,
+        daemon: bool = True,
     ):
         resolve(job)  # a bad name fails here, in the caller's words, not later in the child
-        self.job, self.params, self.name = job, params, name
+        # daemon=False for a job that starts processes itself (a sweep's executor); the child still ends
+        # with its parent (see _exit_with_parent).
+        self.job, self.params, self.name, self.daemon = job, params, name, daemon
         # how long a finished child may take to exit before it is terminated; 0: never wait (a GUI
         # thread must not block while torch shuts down; the daemon child ends on its own)
         self.exit_wait_s = exit_wait_s
@@ -174,7 +178,7 @@ class ChildRun:
         self._proc = self._ctx.Process(
             target=child_main,
             args=(self.job, self.params, self._events, self._cancel),
-            daemon=True,
+            daemon=self.daemon,
             name=self.name,
         )
         self._proc.start()

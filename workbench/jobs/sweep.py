@@ -5,8 +5,8 @@ Only this process writes the project, and it saves after every finished cell: th
 results and the line in the sweep's record (``project.meta["sweeps"][id]["cells"]``) reach the file
 in one atomic save. A sweep stopped at any moment (Ctrl-C, SIGKILL, a power cut) is continued by
 running the same command again: finished cells are skipped, a cell that was running is redone, and
-every cell ends up in the project exactly once. A lock file keeps a second sweep from writing the
-same project at the same time.
+every cell ends up in the project exactly once. The CLI holds the project's writer lock for the
+whole sweep, so nobody else writes the file meanwhile.
 """
 
 from __future__ import annotations
@@ -33,93 +33,16 @@ from workbench.core.progress import (
     report,
     sub_progress,
 )
-from workbench.jobs.staging import Stage, apply_outputs, pick_normals, stage_project
+from workbench.jobs.staging import Stage, apply_outputs, pick_normals, read_outputs, stage_project
 from workbench.jobs.sweep_exec import LocalExecutor, Task, default_workers
-from workbench.jobs.sweep_plan import Cell, SweepSpec, expand, window_text
+from workbench.jobs.sweep_plan import Cell, SweepSpec, expand
+from workbench.jobs.sweep_views import base_views, window_view
 
 SWEEPS = "sweeps"
-WINDOW_OF = "window_of"
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-class SweepBusy(RuntimeError):
-    """Another sweep holds the project's lock."""
-
-
-# --- windows: derived views -------------------------------------------------------------------------
-def window_size(window: Any, crop_h: int, crop_w: int) -> tuple[int, int]:
-    """(h, w) of a window given as a share of the crop side or as [h, w] pixels."""
-    if isinstance(window, list | tuple):
-        h, w = int(window[0]), int(window[1])
-    else:
-        h, w = int(round(crop_h * float(window))), int(round(crop_w * float(window)))
-    if not (8 <= h <= crop_h and 8 <= w <= crop_w):
-        raise ValueError(
-            f"window {w}x{h}: expected at least 8x8 and at most the view's crop {crop_w}x{crop_h}"
-        )
-    return h, w
-
-
-def _cut(a: np.ndarray | None, dy: int, dx: int, h: int, w: int) -> np.ndarray | None:
-    return None if a is None else np.ascontiguousarray(a[dy : dy + h, dx : dx + w])
-
-
-def window_view(project: Any, base: str, window: Any) -> str:
-    """The name of the view that is ``base`` with a centred sub-window of its crop, creating it (and its
-    samples, images and GT masks cut the same way; ROI and zones move with the crop) when missing.
-    The whole crop is ``base`` itself."""
-    view = project.views[base]
-    h, w = window_size(window, view.crop.h, view.crop.w)
-    if (h, w) == (view.crop.h, view.crop.w):
-        return base
-    name = f"{base}@{w}x{h}"
-    if name in project.views:
-        got = project.views[name]
-        if got.meta.get(WINDOW_OF) != base or (got.crop.h, got.crop.w) != (h, w):
-            raise ValueError(
-                f"view {name!r} exists and is not the {w}x{h} window of {base!r}; rename it first"
-            )
-        return name
-    dy, dx = (view.crop.h - h) // 2, (view.crop.w - w) // 2
-    crop = dataclasses.replace(view.crop, x=view.crop.x + dx, y=view.crop.y + dy, w=w, h=h)
-    project.set_view(
-        dataclasses.replace(
-            view,
-            name=name,
-            crop=crop,
-            roi=_cut(view.roi, dy, dx, h, w),
-            zones=_cut(view.zones, dy, dx, h, w),
-            meta={**view.meta, WINDOW_OF: base, "window": [h, w]},
-        )
-    )
-    for s in project.samples(view=base):
-        img = project.sample_image(s.id)
-        if img.shape[0] != view.crop.h or img.shape[1] != view.crop.w:
-            continue  # a sample cut with another crop window: not comparable
-        mask = project.gt_mask(s.id) if s.has_mask else None
-        info = {
-            "source": s.source,
-            "pass_index": s.pass_index,
-            "view": name,
-            "frame": s.frame,
-            "x": s.x + dx,
-            "y": s.y + dy,
-            "split": s.split,
-            "label": s.label,
-            "synthetic": s.synthetic,
-            "match_score": s.match_score,
-            "meta": {**s.meta, "window_of_sample": s.id},
-        }
-        project.add_samples([_cut(img, dy, dx, h, w)], [info], [_cut(mask, dy, dx, h, w)])
-    return name
-
-
-def base_views(project: Any) -> list[str]:
-    """The project's views that are not windows derived by a sweep."""
-    return sorted(n for n, v in project.views.items() if WINDOW_OF not in v.meta)
 
 
 # --- the record in the project ----------------------------------------------------------------------
@@ -181,6 +104,8 @@ class _Driver:
         )
 
     def event(self, task: Task, event: ProgressEvent) -> None:
+        if task.cell.key in self.record["cells"]:
+            return  # a late word from a cell already saved
         f = event.fraction if event.fraction is not None else self.running.get(task.cell.index, 0.0)
         self.running[task.cell.index] = f
         extra = {k: v for k, v in event.values.items() if k in ("loss", "iteration", "val")}
@@ -192,27 +117,9 @@ class _Driver:
             **extra,
         )
 
-    def done_cell(self, task: Task, outputs: dict[str, Any], info: dict[str, Any]) -> None:
+    def done_cell(self, task: Task, source: str | bytes, info: dict[str, Any]) -> None:
         cell = task.cell
-        ids = apply_outputs(
-            self.project,
-            outputs,
-            task.stage.id_map,
-            {"sweep": {"id": self.sid, "cell": cell.index, "label": cell.label, "group": cell.group}},
-        )
-        worker = outputs.get("worker", {})
-        self.record["cells"][cell.key] = {
-            "index": cell.index,
-            "label": cell.label,
-            "runs": ids["runs"],
-            "results": ids["results"],
-            "seconds": worker.get("seconds", info.get("seconds")),
-            "host": worker.get("host", info.get("host")),
-            "attempts": task.attempts,
-            "finished": _now(),
-        }
-        self.record["failed"].pop(cell.key, None)
-        _save_record(self.project, self.sid, self.record)
+        ids = record_cell(self.project, self.sid, self.record, task, source, info)
         if self.save:
             self.project.save()  # runs, results and the record together: all or nothing
         self.running.pop(cell.index, None)
@@ -252,11 +159,21 @@ def resolve_spec(project: Any, spec: SweepSpec) -> SweepSpec:
     return dataclasses.replace(spec, views=views)
 
 
-def plan(project: Any, spec: SweepSpec) -> tuple[list[Cell], dict[str, str]]:
-    """(cells to run, {cell key: why it is skipped}); window views are created here (not saved)."""
+def model_defaults(models: list[str]) -> dict[str, dict[str, Any]]:
+    """Each registered model's parameter defaults (imports the models, hence torch)."""
     from workbench.models import registry
 
-    defaults = {m: registry.get(m).param_defaults() for m in spec.models if m in registry.names()}
+    return {m: registry.get(m).param_defaults() for m in models if m in registry.names()}
+
+
+def plan(
+    project: Any, spec: SweepSpec, defaults: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[Cell], dict[str, str]]:
+    """(cells to run, {cell key: why it is skipped}); window views are created here (not saved).
+
+    ``defaults`` (model -> parameter defaults) spares a caller without torch (the GUI) the model imports.
+    """
+    defaults = model_defaults(spec.models) if defaults is None else defaults
     cells, skipped = [], {}
     for cell in expand(spec, {**{m: {} for m in spec.models if m not in defaults}, **defaults}):
         views = list(cell.views or [])
@@ -302,17 +219,98 @@ def work_folder(project: Any, sid: str) -> Path:
     return Path(tempfile.gettempdir()) / f"workbench-{sid}-{digest}"
 
 
-def _lock(project: Any):
-    from filelock import FileLock, Timeout
+def record_cell(
+    project: Any, sid: str, record: dict[str, Any], task: Task, source: str | bytes, info: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Add a finished cell's runs and results to ``project`` and its line to the sweep's record (not saved)."""
+    cell = task.cell
+    outputs = read_outputs(source)
+    ids = apply_outputs(
+        project,
+        outputs,
+        task.stage.id_map,
+        {"sweep": {"id": sid, "cell": cell.index, "label": cell.label, "group": cell.group}},
+    )
+    worker = outputs.get("worker", {})
+    record["cells"][cell.key] = {
+        "index": cell.index,
+        "label": cell.label,
+        "runs": ids["runs"],
+        "results": ids["results"],
+        "seconds": worker.get("seconds", info.get("seconds")),
+        "host": worker.get("host", info.get("host")),
+        "attempts": task.attempts,
+        "finished": _now(),
+    }
+    record["failed"].pop(cell.key, None)
+    _save_record(project, sid, record)
+    return ids
 
-    lock = FileLock(str(project.path) + ".sweep-lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise SweepBusy(
-            f"another sweep is writing {Path(project.path).name} (lock {lock.lock_file}); wait for it or stop it"
-        ) from None
-    return lock
+
+@dataclasses.dataclass
+class Prepared:
+    """A sweep ready to run: its id, record (in the project's metadata), every cell and the tasks left."""
+
+    sid: str
+    spec: SweepSpec
+    record: dict[str, Any]
+    cells: list[Cell]
+    tasks: list[Task]
+    skipped: dict[str, str]
+
+    @property
+    def done_before(self) -> int:
+        return len(self.cells) - len(self.tasks)
+
+
+def prepare(
+    project: Any,
+    spec: SweepSpec,
+    folder: Path,
+    threads: int = 1,
+    evaluate: bool = True,
+    cancel: CancelToken = NEVER_CANCEL,
+    defaults: dict[str, dict[str, Any]] | None = None,
+) -> Prepared:
+    """Find or start the sweep's record, create window views, and stage every cell still to run in
+    ``folder``. Changes the project (record, window views) without saving it."""
+    spec = resolve_spec(project, spec)
+    sid = spec.id
+    record = sweep_records(project).get(sid) or {
+        "spec": spec.to_json(),
+        "created": _now(),
+        "cells": {},
+        "failed": {},
+        "skipped": {},
+    }
+    record.setdefault("failed", {})
+    cells, skipped = plan(project, spec, defaults)
+    record["skipped"] = skipped
+    record["total"] = len(cells)
+    _save_record(project, sid, record)
+    stages: dict = {}
+    tasks = []
+    for cell in cells:
+        if cell.key in record["cells"]:
+            continue
+        cancel.raise_if_cancelled()
+        job = {
+            "model": cell.model,
+            "params": cell.params,
+            "views": list(cell.views),
+            "seed": cell.seed,
+            "device": spec.device,
+        }
+        params = {
+            "key": cell.key,
+            "job": job,
+            "threads": int(threads),
+            "robustness": spec.robustness,
+            "evaluate": evaluate,
+            "version": __version__,
+        }
+        tasks.append(Task(cell, params, _stage_for(project, cell, folder, stages, cancel)))
+    return Prepared(sid, spec, record, cells, tasks, skipped)
 
 
 def run_sweep(
@@ -329,90 +327,54 @@ def run_sweep(
 
     Returns {'id', 'cells', 'done', 'ran', 'skipped', 'failed', 'runs', 'summary', 'executor'}.
     """
-    lock = _lock(project) if save else None
+    if executor is None:
+        workers, threads, gpus = default_workers(spec.device)
+        executor = LocalExecutor(workers, threads, gpus)
+    sid = resolve_spec(project, spec).id
+    folder = work_folder(project, sid)
+    shutil.rmtree(folder, ignore_errors=True)  # what a killed run of this sweep left behind
+    folder.mkdir(parents=True)
     try:
-        spec = resolve_spec(project, spec)
-        sid = spec.id
-        record = sweep_records(project).get(sid) or {
-            "spec": spec.to_json(),
-            "created": _now(),
-            "cells": {},
-            "failed": {},
-            "skipped": {},
-        }
-        record.setdefault("failed", {})
-        cells, skipped = plan(project, spec)
-        record["skipped"] = skipped
-        record["total"] = len(cells)
-        todo = [c for c in cells if c.key not in record["cells"]]
-        _save_record(project, sid, record)
+        ready = prepare(project, spec, folder, getattr(executor, "threads", 1), evaluate, cancel)
         if save and project.dirty:
             project.save()  # window views and the record before any cell runs
-        if executor is None:
-            workers, threads, gpus = default_workers(spec.device)
-            executor = LocalExecutor(workers, threads, gpus)
-        folder = work_folder(project, sid)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
         if isinstance(executor, LocalExecutor):
             executor.work_dir = folder
-        ran_before = len(record["cells"])
+        where = executor.describe()
         cells_part = sub_progress(progress, 0.0, 0.9) if evaluate else progress
+        total, before = len(ready.cells), ready.done_before
         report(
             cells_part,
-            ran_before / max(1, len(cells)),
-            f"{sid}: {len(cells)} cells, {ran_before} done, {len(todo)} to run on the {executor.describe()}",
-            cells=len(cells),
-            done=ran_before,
+            before / max(1, total),
+            f"{sid}: {total} cells, {before} done, {len(ready.tasks)} to run on the {where}",
+            cells=total,
+            done=before,
         )
-        try:
-            stages: dict = {}
-            tasks = []
-            for cell in todo:
-                cancel.raise_if_cancelled()
-                job = {
-                    "model": cell.model,
-                    "params": cell.params,
-                    "views": list(cell.views),
-                    "seed": cell.seed,
-                    "device": spec.device,
-                }
-                params = {
-                    "key": cell.key,
-                    "job": job,
-                    "threads": getattr(executor, "threads", 1),
-                    "robustness": spec.robustness,
-                    "evaluate": evaluate,
-                    "version": __version__,
-                }
-                tasks.append(Task(cell, params, _stage_for(project, cell, folder, stages, cancel)))
-            driver = _Driver(project, sid, record, len(cells), cells_part, save, on_cell)
-            executor.run(tasks, _HandlerAdapter(driver), cancel)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        if not record["failed"] and len(record["cells"]) == len(cells):
-            record["finished"] = _now()
-        _save_record(project, sid, record)
-        summary = None
-        runs = sweep_runs(project, sid)
-        if evaluate and runs:
-            summary = summarize(project, runs, sub_progress(progress, 0.9, 1.0), cancel)
-        if save and project.dirty:
-            project.save()
-        return {
-            "id": sid,
-            "cells": len(cells),
-            "done": len(record["cells"]),
-            "ran": len(record["cells"]) - ran_before,
-            "skipped": skipped,
-            "failed": dict(record["failed"]),
-            "runs": runs,
-            "summary": summary,
-            "executor": executor.describe(),
-        }
+        driver = _Driver(project, sid, ready.record, total, cells_part, save, on_cell)
+        executor.run(ready.tasks, _HandlerAdapter(driver), cancel)
     finally:
-        if lock is not None:
-            lock.release()
+        shutil.rmtree(folder, ignore_errors=True)
+    record = ready.record
+    if not record["failed"] and len(record["cells"]) == total:
+        record["finished"] = _now()
+    _save_record(project, sid, record)
+    summary = None
+    runs = sweep_runs(project, sid)
+    if evaluate and runs:
+        summary = summarize(project, runs, sub_progress(progress, 0.9, 1.0), cancel)
+    if save and project.dirty:
+        project.save()
+    return {
+        "id": sid,
+        "cells": total,
+        "done": len(record["cells"]),
+        "ran": len(record["cells"]) - before,
+        "skipped": ready.skipped,
+        "failed": dict(record["failed"]),
+        "runs": runs,
+        "summary": summary,
+        "executor": where,
+    }
 
 
 def group_key(run: Any) -> str:
@@ -458,24 +420,32 @@ def sweep_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken)
     from workbench.project import Project
 
     spec = SweepSpec.from_json(params["spec"])
-    executor = make_executor(spec, params.get("workers"), params.get("ray"))
+    executor = make_executor(spec, params.get("workers"), params.get("ray"), params.get("threads"))
     with Project.open(params["project"], lock=True) as project:
         out = run_sweep(project, spec, executor, progress, cancel)
     return json.loads(json.dumps(out, default=str))
 
 
-def make_executor(spec: SweepSpec, workers: int | None = None, ray_address: str | None = None) -> Any:
-    """The local executor (``workers`` cells at a time, default one per core or GPU) or a Ray one."""
-    w, threads, gpus = default_workers(spec.device)
+def make_executor(
+    spec: SweepSpec, workers: int | None = None, ray_address: str | None = None, threads: int | None = None
+) -> Any:
+    """The local executor (``workers`` cells at a time, default one per core or GPU) or a Ray one.
+
+    ``threads`` is each cell's torch thread count (default: the cores shared out on this workstation,
+    1 on a cluster); results are the same numbers on either executor for the same thread count.
+    """
+    from workbench.jobs.sweep_exec import usable_cores
+
+    w, t, gpus = default_workers(spec.device)
+    if workers:
+        w = int(workers)
+        if not gpus:
+            t = max(1, usable_cores() // w)
     if ray_address:
         from workbench.jobs.sweep_ray import RayExecutor
 
-        return RayExecutor(ray_address, threads=threads, gpus=gpus)
-    if workers:
-        from workbench.jobs.sweep_exec import usable_cores
-
-        w, threads = int(workers), max(1, usable_cores() // int(workers)) if not gpus else threads
-    return LocalExecutor(w, threads, gpus)
+        return RayExecutor(ray_address, threads=threads or 1, gpus=gpus)
+    return LocalExecutor(w, threads or t, gpus)
 
 
-__all__ = ["run_sweep", "sweep_job", "make_executor", "window_view", "window_text", "sweep_runs", "SweepBusy"]
+__all__ = ["run_sweep", "prepare", "record_cell", "sweep_job", "make_executor", "window_view", "sweep_runs"]

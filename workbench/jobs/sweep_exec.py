@@ -8,15 +8,16 @@ A worker that disappears mid-cell (killed, out of memory, a lost machine) is ret
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.core.progress import Cancelled, CancelToken, ProgressEvent
 from workbench.jobs.runner import ChildRun
-from workbench.jobs.staging import Stage, read_outputs
+from workbench.jobs.staging import Stage
 from workbench.jobs.sweep_plan import Cell
 
 
@@ -29,7 +30,18 @@ class Task:
     params: dict[str, Any]
     stage: Stage
     attempts: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        cell = dataclasses.asdict(self.cell)
+        cell["views"] = list(self.cell.views or [])
+        cell["varying"] = list(self.cell.varying)
+        return {"cell": cell, "params": self.params, "stage": self.stage.to_json(), "attempts": self.attempts}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Task:
+        c = dict(d["cell"])
+        c["views"], c["varying"] = tuple(c["views"]), tuple(c["varying"])
+        return cls(Cell(**c), d["params"], Stage.from_json(d["stage"]), int(d.get("attempts", 0)))
 
 
 class Handlers(Protocol):
@@ -37,7 +49,9 @@ class Handlers(Protocol):
 
     def started(self, task: Task, where: str) -> None: ...
     def event(self, task: Task, event: ProgressEvent) -> None: ...
-    def done(self, task: Task, outputs: dict[str, Any], info: dict[str, Any]) -> None: ...
+    def done(self, task: Task, outputs: str | bytes, info: dict[str, Any]) -> None:
+        """``outputs``: the cell's npz, as a file path or its bytes (see staging.read_outputs)."""
+
     def failed(self, task: Task, message: str) -> None: ...
     def retried(self, task: Task, message: str) -> None: ...
 
@@ -122,7 +136,7 @@ class LocalExecutor:
                         if gpu is not None:
                             free_gpus.append(gpu)
                         if msg.kind == "done":
-                            handlers.done(task, read_outputs(msg.result["outputs"]), msg.result)
+                            handlers.done(task, msg.result["outputs"], msg.result)
                         elif msg.kind == "lost" and task.attempts <= self.retries:
                             handlers.retried(task, msg.error)
                             pending.appendleft(task)
@@ -135,3 +149,83 @@ class LocalExecutor:
                 run.cancel()
             for _task, run, _gpu in running.values():
                 run.stop()
+
+
+class _Reporter:
+    """Handlers for a sweep run away from the project (the GUI's child): every report becomes a progress
+    event with the cell's numbers; a finished cell's outputs file is named in the event."""
+
+    def __init__(self, progress: Any, total: int, out: Path):
+        self.progress, self.total, self.out = progress, total, out
+        self.fractions: dict[int, float] = {}
+        self.done_n = 0
+        self.failures: dict[int, str] = {}
+
+    def _emit(self, task: Task, message: str, **values: Any) -> None:
+        from workbench.core.progress import report
+
+        frac = (self.done_n + sum(self.fractions.values())) / max(1, self.total)
+        report(
+            self.progress,
+            min(frac, 1.0),
+            f"{task.cell.label}: {message}",
+            cell_index=task.cell.index,
+            **values,
+        )
+
+    def started(self, task: Task, where: str) -> None:
+        self.fractions[task.cell.index] = 0.0
+        self._emit(task, f"started ({where})", cell_state="running", cell_fraction=0.0)
+
+    def event(self, task: Task, event: ProgressEvent) -> None:
+        if task.cell.index not in self.fractions:
+            return
+        f = event.fraction if event.fraction is not None else self.fractions[task.cell.index]
+        self.fractions[task.cell.index] = f
+        extra = {k: v for k, v in event.values.items() if k in ("loss", "iteration", "val")}
+        self._emit(task, event.message, cell_state="running", cell_fraction=f, **extra)
+
+    def done(self, task: Task, outputs: str | bytes, info: dict[str, Any]) -> None:
+        if isinstance(outputs, bytes):
+            path = self.out / f"{task.cell.index:05d}.npz"
+            path.write_bytes(outputs)
+            outputs = str(path)
+        self.fractions.pop(task.cell.index, None)
+        self.done_n += 1
+        self._emit(
+            task, "done", cell_state="done", cell_fraction=1.0, outputs=outputs, attempts=task.attempts
+        )
+
+    def failed(self, task: Task, message: str) -> None:
+        self.fractions.pop(task.cell.index, None)
+        self.failures[task.cell.index] = message
+        self._emit(task, f"failed: {message}", cell_state="failed", error=message)
+
+    def retried(self, task: Task, message: str) -> None:
+        self.fractions.pop(task.cell.index, None)
+        self._emit(task, f"{message}; running it again", cell_state="retry")
+
+
+def cells_job(params: dict[str, Any], progress: Any, cancel: CancelToken) -> dict[str, Any]:
+    """Job entry (a child of the GUI): run ``params['tasks']`` on the local executor (``workers``) or on
+    Ray (``ray``: address); progress events name each finished cell's outputs file (``outputs``).
+    The caller adds them to its project."""
+    work = Path(params["work"])
+    tasks = [Task.from_json(t) for t in params["tasks"]]
+    threads = int(params.get("threads") or 1)
+    if params.get("ray"):
+        from workbench.jobs.sweep_ray import RayExecutor
+
+        executor: Any = RayExecutor(params["ray"], threads=threads)
+    else:
+        executor = LocalExecutor(int(params.get("workers") or usable_cores()), threads, work_dir=work)
+    out = work / "outputs"
+    out.mkdir(parents=True, exist_ok=True)
+    handlers = _Reporter(progress, len(tasks), out)
+    try:
+        executor.run(tasks, handlers, cancel)
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
+    return {"done": handlers.done_n, "failed": {str(k): v for k, v in handlers.failures.items()}}

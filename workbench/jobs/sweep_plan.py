@@ -50,11 +50,30 @@ def _json_or_text(value: str) -> Any:
         return value
 
 
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes: 'a,[1, 2],"x,y"' -> ['a', '[1, 2]', '"x,y"']."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     """['coreset_ratio=0.01,0.1', 'layers=["layer2"];["layer2","layer3"]'] -> {key: [values]}.
 
-    Values are split on ';' when one is present (for values that hold commas), else on ','; each
-    value is JSON when it parses, else a string.
+    Values are split on ';' when one is present, else on the commas outside brackets and quotes
+    (``layers=["layer2","layer3"]`` is one value); each value is JSON when it parses, else a string.
     """
     grid: dict[str, list[Any]] = {}
     for item in items:
@@ -62,7 +81,7 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         key = key.strip()
         if not sep or not key or not values.strip():
             raise ValueError(f"--grid: expected KEY=V1,V2,...; found {item!r}")
-        parts = values.split(";") if ";" in values else values.split(",")
+        parts = values.split(";") if ";" in values else _split_top(values)
         grid[key] = [_json_or_text(v.strip()) for v in parts if v.strip()]
     return grid
 
@@ -223,10 +242,11 @@ def expand(spec: SweepSpec, defaults: dict[str, dict[str, Any]]) -> list[Cell]:
         if spec.device is not None and "device" in known:
             fixed["device"] = spec.device
         keys = [k for k in spec.grid if k in known]
+        varying = tuple(k for k in keys if len(spec.grid[k]) > 1)  # one-value keys act as fixed params
         for combo in itertools.product(*(spec.grid[k] for k in keys)):
             params = {**fixed, **dict(zip(keys, combo))}
             for n in spec.n_train or [None]:
                 for w in spec.windows or [None]:
                     for seed in spec.seeds:
-                        cells.append(Cell(len(cells), model, int(seed), params, views, n, w, tuple(keys)))
+                        cells.append(Cell(len(cells), model, int(seed), params, views, n, w, varying))
     return cells

@@ -71,13 +71,15 @@ class ChildJob(QObject):
             raise RuntimeError("a job of this kind is already running")
         self.running, self._cancel_requested, self._losses = True, False, 0
 
-    def _launch(self, job: str, params: dict[str, Any], what: str) -> None:
+    def _launch(self, job: str, params: dict[str, Any], what: str, daemon: bool = True) -> None:
         """Start the runner job ``job`` in a spawned child and poll its messages."""
         if self._cancel_requested:
             self._end(self.cancelled.emit)
             return
         try:
-            self._run = ChildRun(job, params, name=what, ctx=_context(), exit_wait_s=0.0).start()
+            self._run = ChildRun(
+                job, params, name=what, ctx=_context(), exit_wait_s=0.0, daemon=daemon
+            ).start()
         except Exception as exc:  # noqa: BLE001 - e.g. no process can be started: say so
             self._end_failed(f"cannot start the worker process: {exc}")
             return

@@ -35,6 +35,7 @@ from workbench.jobs.report.sections import (
     stats_tables,
     timing_table,
 )
+from workbench.jobs.report.sweep import sweep_sections
 from workbench.jobs.report.synthetic import synthetic_section
 from workbench.jobs.report.tables import esc
 from workbench.jobs.robustness import robustness as run_robustness
@@ -249,6 +250,7 @@ def write_report(
             if len(views) == 1
             else [(a, view)]
         )
+    body.append(sweep_sections(project, records, robust, nav))  # sweeps' own sections (jobs/report/sweep.py)
     subtitle = f"{esc(project.name)} · {len(records)} runs · {len(views)} view(s) · test split" + (
         f" · policy {esc(policy)}" if policy else ""
     )

@@ -1,0 +1,58 @@
+"""The report's sweep sections: the few-shot curve with its interval over seeds and the table behind it, and
+the models-over-seeds table with the knee for a plain sweep."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from evaluate_station import build_station
+
+from workbench.jobs.report import write_report
+from workbench.jobs.report.sweep import interval
+from workbench.jobs.sweep import run_sweep
+from workbench.jobs.sweep_exec import LocalExecutor
+from workbench.jobs.sweep_plan import SweepSpec
+from workbench.project import Project
+
+TINY = {"backbone": "resnet18", "pretrained": False, "layers": ["layer1", "layer2"], "device": "cpu"}
+PC = {**TINY, "embed_dim": 32, "projection_dim": 16}
+
+
+def test_the_interval_is_the_t_interval_of_the_mean():
+    s = interval([0.8, 0.9, 1.0])
+    assert s["mean"] == pytest.approx(0.9) and s["std"] == pytest.approx(0.1)
+    assert s["high"] - s["mean"] == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    assert interval([0.7])["low"] == 0.7 and interval([float("nan")]) is None
+
+
+@pytest.fixture
+def station(tmp_path):
+    return build_station(tmp_path / "station.awb", models=(), n_train=6, val=(2, 2), test=(3, 3), synthetic_test=0)
+
+
+def test_a_fewshot_report_draws_the_curve_with_intervals_over_seeds(station, tmp_path):
+    spec = SweepSpec(models=["patchcore"], seeds=[0, 1, 2], n_train=[1, 2, 5, 10], params=PC, preset="fewshot")
+    with Project.open(station) as p:
+        out = run_sweep(p, spec, LocalExecutor(2, 1))
+        assert out["done"] == 9 and len(out["skipped"]) == 1
+        index = write_report(p, tmp_path / "report", robustness=False)
+    html = index.read_text(encoding="utf-8")
+    section = html[html.index("(few-shot)</h2>") :]
+    assert "Few-shot curve, view “front”" in section and "data:image/png;base64," in section
+    assert "1 skipped (view &#x27;front&#x27; has only 6 training normals (&lt; 10))" in html
+    rows = re.findall(r"<tr><td class=\"key\">patchcore</td><td class=\"key\">(\d+)</td>", section)
+    assert rows == ["1", "2", "5"]
+    assert len(re.findall(r"n=3</span>", section)) == 6  # image and pixel AUROC of three sizes, three seeds each
+    assert 'href="#sweep-' in html  # in the navigation
+
+
+def test_a_model_sweep_gets_a_table_over_seeds_and_the_knee(station, tmp_path):
+    spec = SweepSpec(models=["patchcore", "padim"], seeds=[0, 1], params={**PC, "n_features": 20})
+    with Project.open(station) as p:
+        run_sweep(p, spec, LocalExecutor(2, 1))
+        html = write_report(p, tmp_path / "report", robustness=False).read_text(encoding="utf-8")
+    section = html[html.index("(grid)</h2>") :]
+    assert "Models over seeds, view “front”" in section and "Knee point (seed 001)" in section
+    assert section.count("<b>knee</b>") == 1
