@@ -22,7 +22,9 @@ def panel(qtbot, tmp_path):
     from workbench.gui.panes.sweep_panel import SweepPanel
     from workbench.gui.station_model import StationModel
 
-    path = build_station(tmp_path / "station.awb", models=(), n_train=4, val=(1, 1), test=(2, 2), synthetic_test=0)
+    path = build_station(
+        tmp_path / "station.awb", models=(), n_train=4, val=(1, 1), test=(2, 2), synthetic_test=0
+    )
     model = StationModel()
     with qtbot.waitSignal(model.opened, timeout=60000):
         model.open(str(path))
@@ -52,7 +54,10 @@ def test_a_queued_sweep_fills_its_grid_and_adds_the_runs(panel, qtbot, tmp_path)
     with qtbot.waitSignal(panel.finished, timeout=900000) as done:
         panel.queue_sweep()
         qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=120000)
-        assert panel.table.columnCount() == 2 and {panel.state_of(i) for i in range(4)} <= {"waiting", "running"}
+        assert panel.table.columnCount() == 2 and {panel.state_of(i) for i in range(4)} <= {
+            "waiting",
+            "running",
+        }
     assert done.args[0]["done"] == 4
     assert all(panel.state_of(i) == "done" for i in range(4))
     assert any(s == "running" for _i, s in seen)  # the grid showed cells at work before they finished

@@ -29,22 +29,28 @@ def test_the_interval_is_the_t_interval_of_the_mean():
 
 @pytest.fixture
 def station(tmp_path):
-    return build_station(tmp_path / "station.awb", models=(), n_train=6, val=(2, 2), test=(3, 3), synthetic_test=0)
+    return build_station(
+        tmp_path / "station.awb", models=(), n_train=6, val=(2, 2), test=(3, 3), synthetic_test=0
+    )
 
 
 def test_a_fewshot_report_draws_the_curve_with_intervals_over_seeds(station, tmp_path):
-    spec = SweepSpec(models=["patchcore"], seeds=[0, 1, 2], n_train=[1, 2, 5, 10], params=PC, preset="fewshot")
+    spec = SweepSpec(
+        models=["patchcore"], seeds=[0, 1, 2], n_train=[1, 2, 5, 10], params=PC, preset="fewshot"
+    )
     with Project.open(station) as p:
         out = run_sweep(p, spec, LocalExecutor(2, 1))
-        assert out["done"] == 9 and len(out["skipped"]) == 1
+        assert out["done"] == 9 and len(out["skipped"]) == 3  # n_train=10 for each seed
         index = write_report(p, tmp_path / "report", robustness=False)
     html = index.read_text(encoding="utf-8")
     section = html[html.index("(few-shot)</h2>") :]
     assert "Few-shot curve, view “front”" in section and "data:image/png;base64," in section
-    assert "1 skipped (view &#x27;front&#x27; has only 6 training normals (&lt; 10))" in html
+    assert "3 skipped (view &#x27;front&#x27; has only 6 training normals (&lt; 10))" in html
     rows = re.findall(r"<tr><td class=\"key\">patchcore</td><td class=\"key\">(\d+)</td>", section)
     assert rows == ["1", "2", "5"]
-    assert len(re.findall(r"n=3</span>", section)) == 6  # image and pixel AUROC of three sizes, three seeds each
+    assert (
+        len(re.findall(r"n=3</span>", section)) == 6
+    )  # image and pixel AUROC of three sizes, three seeds each
     assert 'href="#sweep-' in html  # in the navigation
 
 

@@ -57,7 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="cells at a time on this workstation (default: cores/GPUs)"
     )
     p.add_argument(
-        "--threads", type=int, default=None, help="torch threads per cell (default: cores/workers here, 1 on Ray)"
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per cell (default: cores/workers here, 1 on Ray)",
     )
     p.add_argument(
         "--ray", metavar="ADDRESS", default=None, help="run the cells on this Ray cluster (host:port)"

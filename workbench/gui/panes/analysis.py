@@ -20,11 +20,14 @@ def analysis_panes(
     from workbench.gui.panes.export_pane import ExportPane
     from workbench.gui.panes.line_pane import LinePane
     from workbench.gui.panes.report_pane import ReportPane
+    from workbench.gui.panes.sweep_panel import attach_sweep_panel
     from workbench.gui.panes.thresholds_pane import ThresholdsPane
     from workbench.gui.panes.train_pane import TrainPane
 
+    train = TrainPane(model, service, parent, colors)
+    attach_sweep_panel(train, model, service)  # the Train step's second tab: sweeps (sweep helper's pane)
     return {
-        "train": TrainPane(model, service, parent, colors),
+        "train": train,
         "compare": ComparePane(model, service, parent, colors),
         "thresholds": ThresholdsPane(model, undo, parent, colors),
         "export": ExportPane(model, parent, colors),

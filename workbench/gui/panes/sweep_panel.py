@@ -332,7 +332,7 @@ class SweepPanel(QWidget):
             return
         item = self.table.item(*where)
         color, word = STATES.get(state, STATES["waiting"])
-        item.setText(f"{word} {100 * fraction:.0f} %" if state == "running" else word)
+        item.setText(f"{100 * fraction:.0f} %" if state == "running" else word)  # colour says running
         item.setBackground(QBrush(QColor(color)))
         item.setForeground(QBrush(QColor("#ffffff")))
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -369,3 +369,33 @@ class SweepPanel(QWidget):
     def shutdown(self) -> None:
         self.queue.clear()
         self.job.shutdown()
+
+
+def attach_sweep_panel(train_pane: QWidget, model: StationModel, service: ModelService | None) -> SweepPanel:
+    """Put the Train step's form and a sweep panel on two tabs of the Train pane ("One run", "Sweep").
+
+    The pane's own layout moves, unchanged, onto the first tab: its widgets and their connections stay
+    as they are. The panel is also ``train_pane.sweep_panel``.
+    """
+    from PySide6.QtWidgets import QTabWidget
+
+    single = QWidget()
+    single.setLayout(train_pane.layout())  # moves the layout and its widgets over, unchanged
+    tabs = QTabWidget(train_pane)
+    tabs.setDocumentMode(True)
+    tabs.addTab(single, "One run")
+    panel = SweepPanel(model, service, tabs)
+    tabs.addTab(panel, "Sweep")
+    box = QVBoxLayout(train_pane)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.addWidget(tabs)
+    train_pane.sweep_panel = panel
+    train_pane.sweep_tabs = tabs
+    own_shutdown = train_pane.shutdown
+
+    def shutdown() -> None:  # the window shuts the Train pane down: the sweep's processes too
+        panel.shutdown()
+        own_shutdown()
+
+    train_pane.shutdown = shutdown
+    return panel

@@ -116,6 +116,8 @@ def curve_figure(
     drawn = 0
     labels = list(curves)
     for ax, (key, title) in zip(axes, METRICS):
+        lo_all: list[float] = []
+        hi_all: list[float] = []
         for label, pts in curves.items():
             xs = [x for x, m in pts.items() if m.get(key)]
             if not xs:
@@ -128,6 +130,13 @@ def curve_figure(
             ax.plot(xv, mean, "o-", color=color, label=label, lw=1.6, ms=4)
             ax.fill_between(xv, low, high, color=color, alpha=0.18, lw=0)
             drawn += 1
+            lo_all.append(float(np.nanmin(low)))
+            hi_all.append(float(np.nanmax(high)))
+        if lo_all:
+            # AUROC lives in [0, 1]: never a tick above 1, a little room below the lowest band
+            lo, hi = min(lo_all), min(1.0, max(hi_all))
+            pad = max(0.01, 0.1 * (hi - lo))
+            ax.set_ylim(max(0.0, lo - pad), min(1.0 + pad / 4, hi + pad))
         if log_x:
             ax.set_xscale("log")
         if ticks:
