@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
         first = info["doc"].splitlines()[0] if info["doc"] else ""
         print(f"{info['name']}: {first}")
         for pname, p in info["params"].items():
-            print(f"    {pname} = {p['default']!r}  ({p['type']})")
+            print(f"    {pname} = {p['default']!r}  ({p.get('expects', p['type'])})")
     return 0
