@@ -9,8 +9,11 @@ bounded whatever the number of images; one chunk = the exact global greedy cores
 The nearest-neighbour search is exact, in ``predict`` and in the exported graph alike (one forward,
 :class:`PatchCoreForward`): what the line computes is what evaluation measured. An approximate
 inverted-file search used to serve ``predict`` on CPU for banks over 4,096 patches while the graph
-searched exactly, so no realistic station passed the parity gate; the exact search costs
-``benchmarks/bench_patchcore_inference.py`` measures (see the README's model notes).
+searched exactly, so no realistic station passed the parity gate. Measured on a demo view with 180
+training images (bank 13,770 x 152, 272 x 360 crops, 2 threads, machine load about 20): CPU time per
+predicted image 685 ms with that index, 407 ms with the exact search it fell back to, 491 ms for
+this forward (exact search, blur and upsampling in torch); a bank of 4,131 patches: 600 vs 337 ms.
+At these sizes the index's per-list work costs more than the matrix product it saves.
 """
 
 from __future__ import annotations
