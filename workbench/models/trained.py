@@ -180,6 +180,7 @@ class TrainedModel(AnomalyModel):
         t0 = time.perf_counter()
         size = tuple(int(v) for v in self._configured_size())
         work, valid = prepare_working(images, roi, size, self.resize_mode, self._fill())
+        progress(0.0, f"preparing {len(work)} images at {size[1]}x{size[0]}")
         device = resolve_device(self.device)
         data = FitData(work, valid, roi, device, np.random.default_rng(self.seed), cancel)
         data.val = None if val is None else self._prepare_val(*val, roi, size)
