@@ -69,6 +69,8 @@ class FeatureExtractor(nn.Module):
     (ImageNet mean/std for torchvision; mean 0.5, std 0.5 for EfficientNet-Lite).
     """
 
+    cancel_token: CancelToken | None = None  # set by models.base.cancellable while a predict runs
+
     def __init__(
         self,
         backbone: str = "resnet18",
@@ -108,7 +110,6 @@ class FeatureExtractor(nn.Module):
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
-        self.cancel_token: CancelToken | None = None  # set by models.base.cancellable while a predict runs
         with torch.no_grad():
             outs = self.forward(torch.zeros(1, 3, 64, 64))
         self.channels = [int(o.shape[1]) for o in outs]
