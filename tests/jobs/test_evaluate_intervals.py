@@ -92,7 +92,10 @@ def test_eval_prints_intervals_flags_and_both_definitions(tmp_path_factory, tmp_
     assert (
         main(["policy", path, "--run", "run1", "--source", "far", "--target", "0.34", "--name", "far"]) == 0
     )
-    capsys.readouterr()
+    assert "warning: small validation: 3 normals (< 20)" in capsys.readouterr().err
+    assert main(["policy", path]) == 0
+    listed = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("far\t"))
+    assert listed.endswith("3 normal validation samples\tSMALL VALIDATION: 3 NORMALS (< 20)")
     assert main(["eval", path, "--run", "run1", "--policy", "far", "--quiet"]) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if x.startswith("policy far on run1"))

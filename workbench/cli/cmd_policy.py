@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from workbench.cli.argtypes import finite_float, non_negative_int
 from workbench.cli.progress import terminal_progress
-from workbench.jobs.evaluate_policy import SOURCES, default_policy_name, fit_run_policy
+from workbench.jobs.evaluate_policy import SOURCES, default_policy_name, fit_run_policy, normals_behind
+from workbench.metrics.intervals import small_validation_text
 from workbench.project import Project
 
 
@@ -37,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="threshold image scores (default) or anomaly-map pixels (default for iou)",
     )
-    p.add_argument("--min-area", type=non_negative_int, default=0, help="pixel level: smallest defect area in pixels")
+    p.add_argument(
+        "--min-area", type=non_negative_int, default=0, help="pixel level: smallest defect area in pixels"
+    )
     p.add_argument(
         "--kind",
         choices=("threshold", "size"),
@@ -59,9 +63,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
             for name, pol in sorted(policies.items()):
                 if not args.json:
                     params = pol.get("params", {})
+                    view = params.get("view") or next(iter(params.get("runs", {}) or {}), None)
+                    n, where = normals_behind(project, pol, view) if view else (None, "unknown")
+                    rests = f"{n} normal {where} samples" if n is not None else "unknown normals"
+                    small = small_validation_text(n) if n is not None else "small validation: unknown normals"
                     print(
                         f"{name}\trun {params.get('run', '-')}\t{pol.get('level')}\t{pol.get('source')}\t"
-                        f"threshold {pol.get('threshold'):.6g}"
+                        f"threshold {pol.get('threshold'):.6g}\t{rests}"
+                        + (f"\t{small.upper()}" if small else "")
                     )
             if not policies and not args.json:
                 print("no threshold policies; fit one with --run ID --source far|precision|f1|iou")
@@ -97,4 +106,10 @@ def cmd_policy(args: argparse.Namespace) -> int:
             f"({args.source}, fitted on {policy.params['n_val']} validation samples, "
             f"{policy.params['n_normals']} of them normal)"
         )
+        small = small_validation_text(policy.params["n_normals"])
+        if small:
+            print(
+                f"warning: {small}: its false-alarm rate is uncertain (see the 95 % intervals in workbench eval)",
+                file=sys.stderr,
+            )
     return 0
