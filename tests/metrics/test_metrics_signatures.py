@@ -11,9 +11,24 @@ from sklearn import metrics as skm
 import workbench.metrics as wm
 
 METRICS = [
-    "auroc", "average_precision", "f1_max", "recall_at_precision", "confusion_at", "precision_recall_f1",
-    "rates_at_tnr", "pixel_auroc", "pixel_average_precision", "iou_max", "pixel_f1_max",
-    "pixel_confusion_at", "aupro", "auspro", "pro_curve", "Recount", "ScoreRecount", "PixelRecount",
+    "auroc",
+    "average_precision",
+    "f1_max",
+    "recall_at_precision",
+    "confusion_at",
+    "precision_recall_f1",
+    "rates_at_tnr",
+    "pixel_auroc",
+    "pixel_average_precision",
+    "iou_max",
+    "pixel_f1_max",
+    "pixel_confusion_at",
+    "aupro",
+    "auspro",
+    "pro_curve",
+    "Recount",
+    "ScoreRecount",
+    "PixelRecount",
     "ZoneRecount",
 ]
 
