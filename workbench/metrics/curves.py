@@ -165,8 +165,9 @@ def threshold_at_fpr(normal_scores, max_fpr: float) -> float:
 
     At most ``floor(max_fpr * N)`` normal scores are >= the returned threshold. It lies halfway between
     the highest normal score left unflagged and the next distinct score above, rounded to the scores'
-    dtype so that comparing in float32 or float64 flags the same samples; above every score when no
-    false alarm is allowed. Raises ValueError on an empty array or ``max_fpr`` outside [0, 1].
+    dtype so that comparing in float32 or float64 flags the same samples; when no false alarm is
+    allowed, 1e-3 of the scores' spread above the highest. Raises ValueError on an empty array or
+    ``max_fpr`` outside [0, 1].
     """
     s = check_scores(normal_scores, "normal_scores")
     if s.size == 0:
@@ -182,7 +183,11 @@ def threshold_at_fpr(normal_scores, max_fpr: float) -> float:
     lo = a[n - 1 - k]
     j = int(np.searchsorted(a, lo, side="right"))
     if j >= n:
-        return float(np.nextafter(lo, a.dtype.type(np.inf)))
+        # Above every normal by a margin (1e-3 of their spread, the export's parity tolerance), not by one
+        # ulp: float noise between machines or runtimes must not flag the highest normal.
+        step = a.dtype.type(1e-3) * max(a[-1] - a[0], abs(lo))
+        above = a.dtype.type(lo + step)
+        return float(above if above > lo else np.nextafter(lo, a.dtype.type(np.inf)))
     hi = a[j]
     mid = lo + (hi - lo) / a.dtype.type(2)
     return float(mid if mid > lo else hi)
