@@ -42,6 +42,7 @@ from workbench.gui.undo import UndoStack
 from workbench.gui.workspace import START, Workspace
 
 APP_TITLE = "Anomaly Workbench"
+WARM_UP_AFTER_MS = 1500  # the first paint lands before the background imports start
 
 
 def initial_sample(snap: Snapshot) -> int | None:
@@ -241,9 +242,13 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if self.warmed is None:
-            from workbench.gui import warm_up
+            self.warmed = False
+            QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
 
-            self.warmed = warm_up.start()  # while the user looks at the start page
+    def _warm_up(self) -> None:
+        from workbench.gui import warm_up
+
+        self.warmed = warm_up.start()  # while the user looks at the start page
 
     def reset_layout(self) -> None:
         """Every step back to its own side panels, docks back on the left."""
