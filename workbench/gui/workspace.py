@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.gui.steps import SIDE_PANELS, STEPS, step
+from workbench.gui.steps import SIDE_PANELS, step
 
 START = "start"
 
@@ -218,6 +218,3 @@ class Workspace(QObject):
 
     def remembered(self) -> dict[str, list[str]]:
         return {k: sorted(v) for k, v in self.sides.items()}
-
-    def step_keys(self) -> list[str]:
-        return [s.key for s in STEPS]

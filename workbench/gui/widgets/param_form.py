@@ -36,6 +36,17 @@ def _parse(text: str) -> Any:
         return text
 
 
+def named_choices(expects: str, default: str) -> list[str] | None:
+    """The names a text parameter takes when its description lists them ("one of 'a', 'b' or 'c'"),
+    else None (a free text)."""
+    import re
+
+    names = re.findall(r"'([^']+)'", expects)
+    if len(names) >= 2 and default in names and not any(":" in n or "N" in n for n in names):
+        return names
+    return None
+
+
 def same(a: Any, b: Any) -> bool:
     """Equal as a parameter: lists as lists, floats to the three significant digits the form shows."""
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
@@ -70,8 +81,9 @@ class ParamForm(QWidget):
             if name in HIDDEN:
                 continue
             default, kind = spec.get("default"), str(spec.get("type", ""))
-            widget = self._field(name, default, kind, (choices or {}).get(name))
-            widget.setToolTip(f"{name}: {kind} (default {json.dumps(default)})")
+            expects = str(spec.get("expects", ""))
+            widget = self._field(name, default, kind, (choices or {}).get(name), expects)
+            widget.setToolTip(f"{name}: {expects or kind} (default {json.dumps(default)})")
             widget.setObjectName(f"param-{name}")
             self.fields[name] = (widget, default)
             self.layout_.addRow(name.replace("_", " "), widget)
@@ -83,34 +95,43 @@ class ParamForm(QWidget):
             if isinstance(widget, WeightsField):
                 widget.set_installed(rows)
 
-    def _field(self, name: str, default: Any, kind: str, choices: list | None) -> QWidget:
-        optional = kind.endswith("| None") or (default is None and "None" in kind)
+    def _field(self, name: str, default: Any, kind: str, choices: list | None, expects: str = "") -> QWidget:
+        # ``kind`` is the type's name, bare ('tuple', 'int') or written out ('tuple[int, int] | None');
+        # ``expects`` says in words what the model takes ('... or None' when it may be left to it).
+        base = kind.split("[")[0].split("|")[0].strip()
+        optional = default is None or "| None" in kind or "or None" in expects
+        if not choices and base == "str" and isinstance(default, str):
+            choices = named_choices(expects, default)
         if isinstance(default, bool):
             w = QCheckBox(self)
             w.setChecked(default)
             w.toggled.connect(self.changed)
             return w
         field: Field | None = None
-        if kind.startswith("tuple[str") and choices:
+        if base == "tuple" and choices:
             field = ChecklistField([str(c) for c in choices], list(default or []), self)
-        elif kind.startswith(("tuple[int, int]", "tuple[float, float]")):
-            names = ("height", "width") if "size" in name else ("low", "high")
-            field = PairField(default, kind.startswith("tuple[int"), optional, names, self)
-        elif "weights" in name and kind.startswith("str"):
+        elif base == "tuple" and (
+            default is None or (isinstance(default, list | tuple) and len(default) == 2)
+        ):
+            sized = "size" in name or "height, width" in expects or "pixels" in expects
+            integer = "int" in kind or sized if default is None else all(isinstance(v, int) for v in default)
+            names = ("height", "width") if sized else ("low", "high")
+            field = PairField(default, integer, optional, names, self)
+        elif "weights" in name and base == "str":
             field = WeightsField(default, self)
             field.set_installed(self.installed)
-        elif choices and kind.startswith("str"):
+        elif choices and base == "str":
             field = ChoiceField([str(c) for c in choices], str(default), self)
-        elif kind.startswith(("int", "float")) and optional:
-            field = OptionalNumberField(default, kind.startswith("int"), self)
+        elif base in ("int", "float") and optional:
+            field = OptionalNumberField(default, base == "int", self)
         if field is not None:
             field.changed.connect(self.changed)
             return field
-        if isinstance(default, int) and kind.startswith("int"):
+        if isinstance(default, int) and base == "int":
             w = int_box(self, default)
             w.valueChanged.connect(self.changed)
             return w
-        if isinstance(default, float) and kind.startswith("float"):
+        if isinstance(default, float) and base == "float":
             w = float_box(self, default)  # three significant digits of the default
             w.valueChanged.connect(self.changed)
             return w
