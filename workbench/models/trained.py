@@ -206,6 +206,9 @@ class TrainedModel(AnomalyModel):
         self.image_size_ = np.asarray(size, np.int64)
         self.history_ = history
         self.nets_ = nets
+        # Predict from the stored state, exactly as a reloaded run will: live training tensors can take
+        # another (not bit-identical) kernel path than the C-ordered arrays a state is read back as.
+        self.load_state_dict(self.state_dict())
 
     def _prepare_val(
         self, val_images: list[np.ndarray], val_labels: Any, roi_u8: np.ndarray, size: tuple[int, int]
