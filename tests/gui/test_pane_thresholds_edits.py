@@ -126,6 +126,50 @@ def test_the_policies_workbench_policy_writes_start_the_sliders(window, station,
     assert pane.sources == {first: f"{first}-f1"}
 
 
+def test_a_policy_resting_on_fewer_than_20_normals_is_flagged(window, station, qtbot):
+    """Issue 20: the pane says how many normals each policy's threshold rests on, flags fewer than 20 in
+    amber, and counts the test normals behind a policy saved here."""
+    from workbench.metrics import ThresholdPolicy
+    from workbench.project import Project
+
+    add_scored_runs(station)
+    with Project.open(station) as p:
+        runs = {r.id: r.view for r in p.runs}
+        for (rid, view), n in zip(runs.items(), (6, 25)):
+            pol = ThresholdPolicy(threshold=2.0, per_view={view: 2.0}, source="false_alarm_rate")
+            pol.params.update(
+                run=rid, view=view, fitted_on="val", n_val=n + 3, n_normals=n, cli_source="false_alarm_rate"
+            )
+            p.set_policy(f"{rid}-far", pol.to_dict())
+        test_normals = {
+            v: sum(not s.synthetic for s in p.samples(view=v, split="test", label="good"))
+            for v in runs.values()
+        }
+        p.save()
+    pane = open_thresholds(window, station, qtbot)
+    (small_run, small_view), (big_run, big_view) = runs.items()
+    text = pane.basis.text()
+    assert pane.basis.isVisible() and pane.basis.property("small") is True
+    assert (
+        f"'{small_run}-far' rests on 6 normal validation samples of {small_view}: ⚠ small validation: 6"
+        in text
+    )
+    assert f"'{big_run}-far' rests on 25 normal validation samples of {big_view}" in text
+    assert text.count("small validation") == 1  # 25 normals are enough
+    assert window.colors.warn in pane.basis.styleSheet()
+
+    pane.choose_policy(f"{big_run}-far")  # only the well-founded policy: no flag
+    qtbot.waitUntil(lambda: not pane.busy and bool(pane.rows), timeout=20000)
+    assert "small validation" not in pane.basis.text() and pane.basis.property("small") is False
+
+    pane.name.setText("by-hand")  # a policy set here rests on the test normals it was set on
+    pane.save_policy()
+    qtbot.waitUntil(lambda: "'by-hand' rests on" in pane.basis.text(), timeout=10000)
+    for view, n in test_normals.items():
+        assert f"'by-hand' rests on {n} normal test samples of {view}" in pane.basis.text()
+    assert pane.basis.property("small") is (min(test_normals.values()) < 20)
+
+
 def test_without_a_station_nothing_can_be_touched_and_no_axis_is_drawn(window):
     pane = window.analysis_panes["thresholds"]
     assert not pane.save_button.isEnabled() and not pane.name.isEnabled()

@@ -54,6 +54,8 @@ def test_training_adds_one_run_per_view_to_the_open_station(opened, train_pane, 
     assert sorted(r.id for r in new) == sorted(runs)
     assert sorted(r.view for r in new) == ["back", "front"]
     assert all(r.model == "padim" and r.params["n_features"] == 20 for r in new)
+    assert all(r.meta["masking"] == "roi" for r in new)  # the switch starts checked: the view's ROI
+    assert all("train_augmentation" not in r.meta for r in new)
     assert len(snap.results) == 2  # each run scored its view's test split
     assert opened.model.dirty  # added to the open station; File > Save keeps them
     assert "Trained" in train_pane.bar.message.text()
@@ -68,6 +70,31 @@ def test_training_adds_one_run_per_view_to_the_open_station(opened, train_pane, 
         train_pane.compare_button.click()
     assert asked.args[0] == runs
     opened.show_pane("compare")  # the window wires the button to the Compare step
+
+
+def test_unchecking_the_roi_switch_trains_unmasked_and_augmentation_is_recorded(opened, train_pane, qtbot):
+    """Seed 000's ablation from the window: the same model without the ROI; seeds 001/003's augmentation."""
+    choose(train_pane, "padim", TINY)
+    assert train_pane.roi.isChecked()
+    train_pane.roi.setChecked(False)
+    train_pane.augment.set_names(["rotation", "gaussian_noise"])
+    train_pane.augment.copies.setValue(2)
+    assert "Rotation" in train_pane.augment.button.text()
+    n_train = {
+        v: sum(
+            s.view == v and s.split == "train" and s.label == "good" for s in opened.model.snapshot.samples
+        )
+        for v in ("back", "front")
+    }
+    with qtbot.waitSignal(train_pane.trained, timeout=240000) as done:
+        train_pane.start()
+    new = [r for r in opened.model.snapshot.runs if r.id in done.args[0]["runs"]]
+    assert sorted(r.view for r in new) == ["back", "front"]
+    for r in new:
+        assert r.meta["masking"] == "none"
+        aug = r.meta["train_augmentation"]
+        assert aug["names"] == ["rotation", "gaussian_noise"] and aug["p"] == 0.5 and aug["copies"] == 2
+        assert aug["n_images"] == 3 * n_train[r.view]  # the originals and two augmented copies of each
 
 
 def test_cancel_stops_training_and_leaves_the_station_unchanged(opened, train_pane, qtbot):

@@ -205,6 +205,40 @@ def score_range(data: RunScores | RunZones) -> tuple[float, float]:
     return (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
 
 
+def policy_basis(
+    project: Any, policies: dict[str, dict], source: dict[str, str], views: dict[str, str]
+) -> dict[str, tuple[str, int | None, str]]:
+    """{view: (policy name, how many normal samples its threshold rests on or None, where they are)} for
+    the policies the sliders started from (``source``: {run id: policy name}); I/O thread."""
+    from workbench.jobs.evaluate_policy import normals_behind
+
+    out = {}
+    for rid, name in source.items():
+        if name in policies and rid in views:
+            n, where = normals_behind(project, policies[name], views[rid])
+            out[views[rid]] = (name, n, where)
+    return out
+
+
+def basis_text(basis: dict[str, tuple[str, int | None, str]]) -> tuple[str, bool]:
+    """("'far-01' rests on 6 normal validation samples of front: small validation: 6 normals (< 20)", True):
+    what each view's policy threshold rests on, and whether any rests on fewer than 20 normals."""
+    from workbench.metrics.intervals import small_validation_text
+
+    parts, small = [], False
+    for view, (name, n, where) in sorted(basis.items()):
+        if n is None:
+            parts.append(f"'{name}' ({view}) does not say which normals it was set on")
+            continue
+        flag = small_validation_text(n)
+        small = small or bool(flag)
+        samples = "sample" if n == 1 else "samples"
+        parts.append(
+            f"'{name}' rests on {n} normal {where} {samples} of {view}" + (f": ⚠ {flag}" if flag else "")
+        )
+    return "; ".join(parts), small
+
+
 def warm_up() -> None:
     """Import (on the I/O thread) what the pane later uses in the GUI thread: intervals and policies."""
     import workbench.jobs.evaluate_policy  # noqa: F401 - the import is the point

@@ -37,10 +37,12 @@ from workbench.gui.panes.threshold_data import (
     VIEW,
     ZONE,
     Key,
+    basis_text,
     fitting_policies,
     has_zones,
     load_scores,
     load_zones,
+    policy_basis,
     policy_dict,
     region_title,
     run_groups,
@@ -109,6 +111,13 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.policy_combo.activated.connect(lambda _i: self._load(policy_chosen=True))
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
+        self.basis = QLabel("", self)  # how many normals the policy rests on, flagged below 20
+        self.basis.setWordWrap(True)
+        self.basis.setToolTip(
+            "A threshold set on few normal samples gives an uncertain false-alarm rate on the line: "
+            "fewer than 20 are flagged (issue 20); export refuses fewer than 5 unless told otherwise"
+        )
+        self.basis.setVisible(False)
         self.rows_box = QWidget(self)
         self.rows_layout = QVBoxLayout(self.rows_box)
         self.rows_layout.setContentsMargins(0, 0, 4, 0)
@@ -168,6 +177,7 @@ class ThresholdsPane(LiveCounts, QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message)
+        layout.addWidget(self.basis)
         layout.addWidget(split, 1)
         layout.addLayout(save)
 
@@ -313,7 +323,8 @@ class ThresholdsPane(LiveCounts, QWidget):
             if have != want:
                 values, source = {}, {}
             data = (load_zones if want == ZONE else load_scores)(p, ids)
-            return want, data, values, source, fitting_policies(policies, runs)
+            basis = policy_basis(p, policies, source, runs)
+            return want, data, values, source, fitting_policies(policies, runs), basis
 
         self.model.call(read, lambda out: self._on_loaded(ids, name, *out), self._on_error)
 
@@ -334,8 +345,24 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.policy_combo.setCurrentIndex(max(0, self.policy_combo.findData(name or NEWEST)))
         self.policy_combo.blockSignals(False)
 
+    def _show_basis(self, basis: dict) -> None:
+        """Say what each policy's threshold rests on; amber when fewer than 20 normals."""
+        text, small = basis_text(basis)
+        self.basis.setText(text)
+        self.basis.setVisible(bool(text))
+        self.basis.setProperty("small", small)
+        self.basis.setStyleSheet(f"color: {self.colors.warn};" if small else "")
+
     def _on_loaded(
-        self, ids: list[str], name: str | None, scope: str, data: dict, saved: dict, source: dict, names: list
+        self,
+        ids: list[str],
+        name: str | None,
+        scope: str,
+        data: dict,
+        saved: dict,
+        source: dict,
+        names: list,
+        basis: dict,
     ) -> None:
         self._loading = False
         if ids != self.run_ids():
@@ -349,6 +376,7 @@ class ThresholdsPane(LiveCounts, QWidget):
         self._fill_policy_combo(names, name)
         kept = self.kept.get((tuple(ids), scope), {})
         self.message.setText(self._explain(scope, source, bool(kept)))
+        self._show_basis(basis)
         em = self.fontMetrics().horizontalAdvance("M")
         for rid in ids:
             d = data[rid]
@@ -434,6 +462,7 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.total.setText("")
         self.edited.setText("")
         self.hist.clear_scores()
+        self._show_basis({})
 
     # --- policy --------------------------------------------------------------------------------------
     def policy(self) -> dict[str, Any]:
@@ -469,5 +498,10 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.sources = {rid: name for rid in self.data}
         self._update_edited()
         self.message.setText(f"Saved policy '{name}' (save the station to keep it).")
+        views = {rid: d.view for rid, d in self.data.items()}
+        sources = dict(self.sources)
+        self.model.call(
+            lambda p: policy_basis(p, {name: new}, sources, views), self._show_basis, lambda _e: None
+        )
         self.policySaved.emit(name)
         self.policyChosen.emit(name)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -32,10 +33,18 @@ from workbench.gui.pg import pyqtgraph as pg
 from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.augment_chooser import AugmentChooser
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.param_form import ParamForm
 
 DEVICES = ("auto", "cpu", "cuda")
+
+ROI_TIP = (
+    "Checked: the model trains and scores inside the view's ROI only (zones and drawn mask), as the line "
+    "runs it.\nUnchecked: it trains and scores on the whole crop, as seed 000's unmasked runs; train one "
+    "run each way to see what masking changes (seed 000: masking cut missed defects by 33.9 % and false "
+    "alarms by 34.6 %; the report sets masked and unmasked runs side by side)."
+)
 
 
 def run_metrics(project: Any, run_ids: list[str]) -> list[dict]:
@@ -104,6 +113,11 @@ class TrainPane(QWidget):
         self.device.addItems(list(DEVICES))
         self.device.setToolTip("auto: the GPU when there is one, else the CPU")
         self.device.currentTextChanged.connect(lambda _t: self._schedule_estimate())
+        self.roi = QCheckBox("Mask with the view's ROI", self)
+        self.roi.setChecked(True)
+        self.roi.setToolTip(ROI_TIP)
+        self.augment = AugmentChooser(self)
+        self.augment.changed.connect(self._schedule_estimate)
         self.memory = QLabel("", self)
         self.memory.setWordWrap(True)
         self.train_button = QPushButton("Train", self)
@@ -151,6 +165,8 @@ class TrainPane(QWidget):
         rf.addRow("Views", self.views)
         rf.addRow("Seed", self.seed)
         rf.addRow("Device", self.device)
+        rf.addRow("Masking", self.roi)
+        rf.addRow("Augmentation", self.augment)
         rf.addRow("Memory", self.memory)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -284,6 +300,8 @@ class TrainPane(QWidget):
         if name not in self.catalogue or n == 0:
             self.memory.setText("No normal training sample in the chosen views: label some good samples")
             return
+        aug = self.augment.value()
+        n *= 1 + (aug["copies"] if aug else 0)  # augmented copies train with the originals
         kwargs = {"model": name, "params": self.params(), "n_images": n, "image_size": list(size)}
         self.service.ask(
             "estimate", kwargs, self._on_estimate, lambda m: self.memory.setText(f"No estimate: {m}")
@@ -319,7 +337,15 @@ class TrainPane(QWidget):
             self.bar.finish("Choose at least one view to train.")
             return
         name = self.model_combo.currentText()
-        job = {"model": name, "params": self.params(), "views": views, "seed": None, "device": None}
+        job = {
+            "model": name,
+            "params": self.params(),
+            "views": views,
+            "seed": None,
+            "device": None,
+            "roi": self.roi.isChecked(),
+            "augment": self.augment.value(),
+        }
         self._loss_x, self._loss_y = [], []
         self.loss_curve.setData([], [])
         self.loss_note.setText("")
