@@ -43,7 +43,10 @@ def test_manifest_lists_every_view_file_and_checksum(station):
     assert sorted(manifest["files"]) == [f for f in files if f not in ("manifest.json", "manifest.sha256")]
     for rel, digest in manifest["files"].items():
         assert sha256(station["bundle"] / rel) == digest
-    assert manifest["software"]["workbench"] and manifest["pass_rule"]["statistic"] == "mean_abs_diff"
+    # the pass rule calibrated when the station's video was imported travels with the bundle
+    rule = manifest["pass_rule"]
+    assert manifest["software"]["workbench"] and rule["kind"] == "match-peaks"
+    assert [v["name"] for v in rule["views"]] == list(views)
     for v in manifest["views"]:  # the exported station has no policy: each run's fitted at export
         assert v["policy"]["per_view"].keys() == {v["name"]}
         assert v["policy"]["params"]["run"] == v["run"]["id"] and "fitted at export" in v["policy_note"]

@@ -98,13 +98,26 @@ def test_back_to_back_parts_with_changing_speed_group_by_part():
 def test_missing_duplicate_and_out_of_order_views_make_a_pass_suspect():
     cs = [_crossing("a", 10), _crossing("b", 30), _crossing("c", 50)]  # ok
     cs += [_crossing("a", 60), _crossing("c", 100)]  # b missing
-    cs += [_crossing("a", 110), _crossing("b", 130), _crossing("b", 133), _crossing("c", 150)]  # b twice
+    cs += [_crossing("a", 110), _crossing("b", 127), _crossing("b", 134), _crossing("c", 150)]  # b twice
     cs += [_crossing("a", 160), _crossing("c", 176), _crossing("b", 186)]  # b and c swapped
     passes = _grouped(_rule(), cs, 1000)
     assert [p.status for p in passes] == ["ok", "suspect", "suspect", "suspect"]
     assert passes[1].reasons == ["view 'b' not found"]
     assert "view 'b' matched twice" in passes[2].reasons[0]
     assert passes[3].reasons == ["views out of order: a, c, b (expected a, b, c)"]
+
+
+def test_one_passage_lost_and_found_again_is_one_crossing_the_better_matched():
+    from workbench.io.tracker import Candidate
+
+    def refined(view: str, time: float, score: float) -> Crossing:
+        c = _crossing(view, time)
+        c.samples[0].payload = Candidate(score, int(time), 0, 0, 0, 0, 0.0, np.zeros((2, 2, 3), np.uint8), False)
+        return c
+
+    cs = [_crossing("a", 10), refined("b", 29, 0.7), refined("b", 31, 0.9), _crossing("c", 50)]
+    (p,) = _grouped(_rule(), cs, 1000)
+    assert p.status == "ok" and p.crossings["b"].time == 31 and not p.duplicates
 
 
 def test_a_part_cut_by_the_stream_is_partial_and_a_long_pass_is_suspect():

@@ -63,7 +63,12 @@ def view_parity(
     relative = diff / span if span > 0 else diff
     v_torch = _verdicts(policy, view, s_torch, list(m_torch), roi, zones, zone_names)
     v_onnx = _verdicts(policy, view, s_onnx, list(m_onnx), roi, zones, zone_names)
-    mismatch = [int(sample_ids[i]) for i in np.flatnonzero(v_torch != v_onnx)]
+    differ = np.flatnonzero(v_torch != v_onnx)
+    ties = []
+    if policy.level == "image":  # a score on the threshold itself (within the tolerance) has no stable verdict
+        thr, band = policy.threshold_for(view), tolerance * span
+        ties = [i for i in differ if abs(s_torch[i] - thr) <= band and abs(s_onnx[i] - thr) <= band]
+    mismatch = [int(sample_ids[i]) for i in differ if i not in ties]
     return {
         "samples": len(images),
         "max_abs_diff": diff,
@@ -72,6 +77,7 @@ def view_parity(
         "max_score_diff": float(np.abs(s_onnx - s_torch).max()),
         "verdicts_identical": int(len(images) - len(mismatch)),
         "verdict_mismatches": mismatch,
+        "verdict_ties_at_threshold": [int(sample_ids[i]) for i in ties],
         "ng_torch": int(v_torch.sum()),
         "ng_onnx": int(v_onnx.sum()),
         "ms_per_image_torch": 1000.0 * t_torch / len(images),

@@ -90,6 +90,10 @@ class PassGrouper:
         old = best.crossings.get(c.view)
         if old is None:
             best.crossings[c.view] = c
+        elif abs(c.time - old.time) * max(c.speed, self.v_slow) < self.rule.window[0]:
+            # one passage the window's match left and found again (a shifted match of repeated shapes took
+            # over for a frame): the same view of the same part; the better match decides
+            best.crossings[c.view] = c if _quality(c) > _quality(old) else old
         else:  # matched twice: keep the crossing whose timing fits the part better, report both
             keep, extra = (old, c) if abs(self._ref(old) - best.t_ref) <= abs(ref - best.t_ref) else (c, old)
             best.crossings[c.view] = keep
@@ -171,6 +175,12 @@ class PassGrouper:
                     if a.time > b.time + margin:
                         return True
         return False
+
+
+def _quality(c: Crossing) -> float:
+    """A crossing's best full-resolution match score (its coarse peak when nothing was refined)."""
+    refined = [s.payload.score for s in c.samples if s.payload is not None]
+    return max(refined) if refined else c.peak
 
 
 def pass_spans(passes: list[TrackedPass]) -> tuple[float, float]:
