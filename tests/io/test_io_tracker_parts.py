@@ -112,7 +112,9 @@ def test_one_passage_lost_and_found_again_is_one_crossing_the_better_matched():
 
     def refined(view: str, time: float, score: float) -> Crossing:
         c = _crossing(view, time)
-        c.samples[0].payload = Candidate(score, int(time), 0, 0, 0, 0, 0.0, np.zeros((2, 2, 3), np.uint8), False)
+        c.samples[0].payload = Candidate(
+            score, int(time), 0, 0, 0, 0, 0.0, np.zeros((2, 2, 3), np.uint8), False
+        )
         return c
 
     cs = [_crossing("a", 10), refined("b", 29, 0.7), refined("b", 31, 0.9), _crossing("c", 50)]

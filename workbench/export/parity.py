@@ -65,7 +65,8 @@ def view_parity(
     v_onnx = _verdicts(policy, view, s_onnx, list(m_onnx), roi, zones, zone_names)
     differ = np.flatnonzero(v_torch != v_onnx)
     ties = []
-    if policy.level == "image":  # a score on the threshold itself (within the tolerance) has no stable verdict
+    # a score on the threshold itself (within the tolerance) has no stable verdict
+    if policy.level == "image":
         thr, band = policy.threshold_for(view), tolerance * span
         ties = [i for i in differ if abs(s_torch[i] - thr) <= band and abs(s_onnx[i] - thr) <= band]
     mismatch = [int(sample_ids[i]) for i in differ if i not in ties]
