@@ -24,7 +24,8 @@ fi
 
 # workstation: torch and the rest of the workbench (the base alone is the torch-free line runtime).
 # installer: PyInstaller, so the test suite builds and smoke-tests the one-folder app (tests/installer).
-extras="${WORKBENCH_EXTRAS:-workstation,gui,ort,line,test,installer}"
+# cluster: Ray, so the sweep test runs a real Ray head and workers (tests/jobs/test_sweep_ray.py).
+extras="${WORKBENCH_EXTRAS:-workstation,gui,ort,line,test,installer,cluster}"
 stamp=".venv/.workbench-setup"
 want="$(cat pyproject.toml constraints.txt plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16) $extras ${WORKBENCH_KEEP_TORCH:-}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -7,6 +7,8 @@ bash scripts/setup.sh || exit 1
 need_pkgs=()
 command -v xvfb-run >/dev/null 2>&1 || need_pkgs+=(xvfb xauth)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
+command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)   # sweep test: a private network namespace
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 for lib in libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-image.so.0 libxcb-render-util.so.0 libxkbcommon-x11.so.0 libxcb-cursor.so.0; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || need_pkgs+=("$lib")
 done
@@ -15,7 +17,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
       xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 \
-      libxcb-cursor0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 mosquitto >/dev/null; } \
+      libxcb-cursor0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 mosquitto util-linux iproute2 >/dev/null; } \
     || echo "test: could not install Xvfb/mosquitto with apt-get; the tests that need them will be skipped"
 fi
 
