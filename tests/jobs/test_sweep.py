@@ -168,3 +168,25 @@ def test_a_window_is_a_derived_view_with_roi_zones_and_samples_cut_alike(station
         bad = [s for s in old if s.has_mask][0]
         twin = [s for s in new if s.meta["window_of_sample"] == bad.id][0]
         np.testing.assert_array_equal(p.gt_mask(twin.id), p.gt_mask(bad.id)[dy : dy + h, dx : dx + w])
+
+
+def test_cancel_stops_the_sweep_keeps_finished_cells_and_the_same_call_continues(station):
+    from workbench.core.progress import Cancelled, CancelToken
+
+    spec = SweepSpec(models=["patchcore"], seeds=[0, 1, 2], params={**TINY, **PC})
+    token = CancelToken()
+    with Project.open(station) as p:
+        with pytest.raises(Cancelled):
+            run_sweep(
+                p,
+                spec,
+                LocalExecutor(1, 1),
+                cancel=token,
+                evaluate=False,
+                on_cell=lambda c, ids: token.cancel(),
+            )
+    with Project.open(station) as p:  # the first cell was saved before the cancel took effect
+        (record,) = sweep_records(p).values()
+        assert len(record["cells"]) == 1 and len(p.runs) == 1
+        out = run_sweep(p, spec, LocalExecutor(1, 1), evaluate=False)
+        assert out["ran"] == 2 and out["done"] == 3 and len(p.runs) == 3

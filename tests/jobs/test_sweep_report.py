@@ -62,3 +62,32 @@ def test_a_model_sweep_gets_a_table_over_seeds_and_the_knee(station, tmp_path):
     section = html[html.index("(grid)</h2>") :]
     assert "Models over seeds, view “front”" in section and "Knee point (seed 001)" in section
     assert section.count("<b>knee</b>") == 1
+
+
+def test_a_window_report_draws_detection_against_the_window_size(station, tmp_path):
+    spec = SweepSpec(models=["patchcore"], seeds=[0, 1], windows=[0.5, 1.0], params=PC, preset="window")
+    with Project.open(station) as p:
+        out = run_sweep(p, spec, LocalExecutor(2, 1))
+        assert out["done"] == 4 and not out["failed"]
+        assert sorted({p.run(r).view for r in out["runs"]}) == ["front", "front@24x24"]
+        html = write_report(p, tmp_path / "report", robustness=False).read_text(encoding="utf-8")
+    section = html[html.index("(window size)</h2>") :]
+    assert "Window size, view “front”" in section and "data:image/png;base64," in section
+    rows = re.findall(r"<tr><td class=\"key\">patchcore</td><td class=\"key\">(\d+×\d+)</td>", section)
+    assert rows == ["24×24", "48×48"]
+
+
+def test_seed001_cells_bring_robustness_that_the_report_reuses(station, tmp_path):
+    spec = SweepSpec(models=["patchcore"], seeds=[0, 1], params=PC, robustness=True, preset="seed001")
+    with Project.open(station) as p:
+        out = run_sweep(p, spec, LocalExecutor(2, 1))
+        for rid in out["runs"]:  # the five augmented test copies were scored on the worker
+            augmented = [r for r in p.results(rid) if r.meta.get("augmentation")]
+            assert sorted(r.meta["augmentation"] for r in augmented) == sorted(
+                ["defocus", "brightness_contrast", "iso_noise", "rotation", "gaussian_noise"]
+            )
+        n_results = len(p.results())
+        html = write_report(p, tmp_path / "report", robustness=True).read_text(encoding="utf-8")
+        assert len(p.results()) == n_results  # nothing predicted again for robustness
+    section = html[html.index("(seed001)</h2>") :]
+    assert "Drop: Defocus" in section and "robustness not computed" not in section

@@ -3,6 +3,9 @@ process, old two-argument progress callables still working, and staged training 
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 from evaluate_station import MODEL_PARAMS, build_station
@@ -16,7 +19,7 @@ from workbench.core.progress import (
     sub_progress,
 )
 from workbench.jobs import staging
-from workbench.jobs.runner import ChildRun, resolve, run_inline
+from workbench.jobs.runner import ChildRun, WorkerProcess, resolve, run_inline
 from workbench.jobs.train import train_views
 from workbench.project import Project
 
@@ -117,3 +120,36 @@ def test_a_cancelled_child_says_so(station, tmp_path):
     assert not (tmp_path / "stage" / staging.OUTPUTS_FILE).exists()
     with pytest.raises(Cancelled):
         CancelToken.raise_if_cancelled(token)
+
+
+def test_a_worker_process_runs_jobs_one_after_another_and_says_lost_when_killed(station, tmp_path):
+    with Project.open(station) as p:
+        stage = staging.stage_project(p, tmp_path / "stage")
+    job = {"model": "efficientad", "params": LOSSY}
+    worker = WorkerProcess().start()
+    try:
+        pid = worker.pid
+        for k in range(2):  # the same process, torch imported once
+            (tmp_path / f"o{k}").mkdir()
+            worker.submit(
+                "train_staged", {"stage": str(stage.path), "out": str(tmp_path / f"o{k}"), "job": job}
+            )
+            msg = worker.wait()
+            assert msg.kind == "done", msg.error
+            assert worker.idle and worker.pid == pid
+            assert (tmp_path / f"o{k}" / staging.OUTPUTS_FILE).exists()
+        with pytest.raises(ValueError, match="unknown job"):
+            worker.submit("os:system", {})
+        long = {"model": "efficientad", "params": {**LOSSY, "max_iters": 100000}}
+        worker.submit("train_staged", {"stage": str(stage.path), "out": str(tmp_path / "o2"), "job": long})
+        with pytest.raises(RuntimeError, match="busy"):
+            worker.submit("train_staged", {})
+
+        def on_message(m):
+            if m.kind == "event" and "loss" in m.event.values:
+                os.kill(pid, signal.SIGKILL)
+
+        assert worker.wait(on_message).kind == "lost"
+        assert not worker.alive and not worker.idle
+    finally:
+        worker.stop()

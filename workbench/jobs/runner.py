@@ -116,12 +116,9 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def child_main(job: str, params: dict[str, Any], events: Any, cancel_event: Any) -> None:
-    """Entry of a child process: run ``job`` and put plain tuples on ``events`` (see :func:`_decode`)."""
-    _exit_with_parent()
+def _run_one(job: str, params: dict[str, Any], events: Any, token: CancelToken) -> None:
     try:
         fn = resolve(job)
-        token = EventToken(cancel_event)
         result = fn(params, Progress(lambda e: events.put(("event", e.to_dict()))), token)
         token.raise_if_cancelled()
         events.put(("done", result))
@@ -129,6 +126,23 @@ def child_main(job: str, params: dict[str, Any], events: Any, cancel_event: Any)
         events.put(("cancelled",))
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent as a message
         events.put(("error", str(exc) or type(exc).__name__, traceback.format_exc(limit=8)))
+
+
+def child_main(job: str, params: dict[str, Any], events: Any, cancel_event: Any) -> None:
+    """Entry of a child process: run ``job`` and put plain tuples on ``events`` (see :func:`_decode`)."""
+    _exit_with_parent()
+    _run_one(job, params, events, EventToken(cancel_event))
+
+
+def worker_main(requests: Any, events: Any, cancel_event: Any) -> None:
+    """Entry of a long-lived worker: run (job, params) requests one after another until None."""
+    _exit_with_parent()
+    token = EventToken(cancel_event)
+    while True:
+        request = requests.get()
+        if request is None:
+            return
+        _run_one(request[0], request[1], events, token)
 
 
 def _decode(item: tuple) -> Message:
@@ -212,8 +226,7 @@ class ChildRun:
             msg = _decode(item)
             out.append(msg)
             if msg.kind in ("done", "cancelled", "error"):
-                self.finished = True
-                self._reap()
+                self._job_ended()
                 return out
             if time.perf_counter() - t0 >= max_s:
                 return out
@@ -224,8 +237,7 @@ class ChildRun:
                     msg = _decode(self._events.get(timeout=0.05))
                     out.append(msg)
                     if msg.kind in ("done", "cancelled", "error"):
-                        self.finished = True
-                        self._reap()
+                        self._job_ended()
                         return out
             except (queue.Empty, OSError, ValueError, EOFError):
                 pass
@@ -267,6 +279,10 @@ class ChildRun:
             self._proc.kill()
         self._reap()
 
+    def _job_ended(self) -> None:
+        self.finished = True
+        self._reap()
+
     def _reap(self) -> None:
         if self._proc is not None:
             self._proc.join(self.exit_wait_s)
@@ -275,3 +291,51 @@ class ChildRun:
                 self._proc.join(self.exit_wait_s)
         if self._events is not None:
             self._events.cancel_join_thread()
+
+
+class WorkerProcess(ChildRun):
+    """A long-lived child that runs jobs one after another, so each job does not pay for starting a
+    process and importing torch again. ``submit`` a job when ``idle``; ``poll`` gives that job's
+    messages as for :class:`ChildRun` ('lost' when the process dies: start another worker)."""
+
+    def __init__(self, name: str = "workbench-worker", ctx: Any = None):
+        self.name, self._ctx = name, ctx or spawn_context()
+        self.exit_wait_s, self.daemon = 0.5, True
+        self._events = self._cancel = self._proc = self._requests = None
+        self.finished = True  # no job yet
+
+    def start(self) -> WorkerProcess:
+        self._requests, self._events, self._cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
+        self._proc = self._ctx.Process(
+            target=worker_main, args=(self._requests, self._events, self._cancel), daemon=True, name=self.name
+        )
+        self._proc.start()
+        return self
+
+    @property
+    def idle(self) -> bool:
+        return self.finished and self.alive
+
+    def submit(self, job: str, params: dict[str, Any]) -> None:
+        resolve(job)
+        if not self.idle:
+            raise RuntimeError("the worker is busy or gone")
+        self._cancel.clear()
+        self.finished = False
+        self._requests.put((job, params))
+
+    def _job_ended(self) -> None:
+        self.finished = True  # the process stays, ready for the next job
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        """Cancel the running job, ask the worker to end, kill it when it does not."""
+        self.cancel()
+        if self._requests is not None and self._proc is not None and self._proc.is_alive():
+            try:
+                self._requests.put(None)
+            except (OSError, ValueError):
+                pass
+            self._proc.join(grace_s)
+        self.kill()
+        if self._requests is not None:
+            self._requests.cancel_join_thread()

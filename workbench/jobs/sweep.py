@@ -12,7 +12,6 @@ whole sweep, so nobody else writes the file meanwhile.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import hashlib
 import json
 import shutil
@@ -20,8 +19,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from workbench import __version__
 from workbench.core.progress import (
@@ -33,41 +30,20 @@ from workbench.core.progress import (
     report,
     sub_progress,
 )
-from workbench.jobs.staging import Stage, apply_outputs, pick_normals, read_outputs, stage_project
+from workbench.jobs.staging import Stage, pick_normals, stage_project
 from workbench.jobs.sweep_exec import LocalExecutor, Task, default_workers
 from workbench.jobs.sweep_plan import Cell, SweepSpec, expand
+from workbench.jobs.sweep_record import (
+    now_iso,
+    record_cell,
+    save_record,
+    summarize,
+    sweep_records,
+    sweep_runs,
+)
 from workbench.jobs.sweep_views import base_views, window_view
 
-SWEEPS = "sweeps"
 
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-# --- the record in the project ----------------------------------------------------------------------
-def sweep_records(project: Any) -> dict[str, Any]:
-    return dict(project.meta.get(SWEEPS) or {})
-
-
-def _save_record(project: Any, sid: str, record: dict[str, Any]) -> None:
-    sweeps = sweep_records(project)
-    sweeps[sid] = record
-    project.set_meta(SWEEPS, sweeps)
-
-
-def sweep_runs(project: Any, sid: str | None = None) -> list[str]:
-    """Run ids made by sweep ``sid`` (default: by any sweep), in cell order."""
-    out = []
-    for s, rec in sweep_records(project).items():
-        if sid is None or s == sid:
-            for cell in sorted(rec.get("cells", {}).values(), key=lambda c: c["index"]):
-                out.extend(cell["runs"])
-    known = {r.id for r in project.runs}
-    return [r for r in out if r in known]
-
-
-# --- the driver ----------------------------------------------------------------------------------
 class _Driver:
     """Handlers of the executor's reports: progress per cell and overall, and one save per finished cell."""
 
@@ -219,34 +195,6 @@ def work_folder(project: Any, sid: str) -> Path:
     return Path(tempfile.gettempdir()) / f"workbench-{sid}-{digest}"
 
 
-def record_cell(
-    project: Any, sid: str, record: dict[str, Any], task: Task, source: str | bytes, info: dict[str, Any]
-) -> dict[str, list[str]]:
-    """Add a finished cell's runs and results to ``project`` and its line to the sweep's record (not saved)."""
-    cell = task.cell
-    outputs = read_outputs(source)
-    ids = apply_outputs(
-        project,
-        outputs,
-        task.stage.id_map,
-        {"sweep": {"id": sid, "cell": cell.index, "label": cell.label, "group": cell.group}},
-    )
-    worker = outputs.get("worker", {})
-    record["cells"][cell.key] = {
-        "index": cell.index,
-        "label": cell.label,
-        "runs": ids["runs"],
-        "results": ids["results"],
-        "seconds": worker.get("seconds", info.get("seconds")),
-        "host": worker.get("host", info.get("host")),
-        "attempts": task.attempts,
-        "finished": _now(),
-    }
-    record["failed"].pop(cell.key, None)
-    _save_record(project, sid, record)
-    return ids
-
-
 @dataclasses.dataclass
 class Prepared:
     """A sweep ready to run: its id, record (in the project's metadata), every cell and the tasks left."""
@@ -278,7 +226,7 @@ def prepare(
     sid = spec.id
     record = sweep_records(project).get(sid) or {
         "spec": spec.to_json(),
-        "created": _now(),
+        "created": now_iso(),
         "cells": {},
         "failed": {},
         "skipped": {},
@@ -287,7 +235,7 @@ def prepare(
     cells, skipped = plan(project, spec, defaults)
     record["skipped"] = skipped
     record["total"] = len(cells)
-    _save_record(project, sid, record)
+    save_record(project, sid, record)
     stages: dict = {}
     tasks = []
     for cell in cells:
@@ -356,8 +304,8 @@ def run_sweep(
         shutil.rmtree(folder, ignore_errors=True)
     record = ready.record
     if not record["failed"] and len(record["cells"]) == total:
-        record["finished"] = _now()
-    _save_record(project, sid, record)
+        record["finished"] = now_iso()
+    save_record(project, sid, record)
     summary = None
     runs = sweep_runs(project, sid)
     if evaluate and runs:
@@ -375,44 +323,6 @@ def run_sweep(
         "summary": summary,
         "executor": where,
     }
-
-
-def group_key(run: Any) -> str:
-    """The sweep group a run belongs to (its cell without the seed); the model name outside sweeps."""
-    return str(run.meta.get("sweep", {}).get("group", run.model))
-
-
-def summarize(project: Any, run_ids: list[str], progress: ProgressFn, cancel: CancelToken) -> list[dict]:
-    """Evaluate the sweep's runs (reusing the predictions the cells made) and give mean +- std over seeds
-    of image and pixel AUROC per view and group."""
-    from workbench.jobs.evaluate import evaluate
-
-    result = evaluate(project, run_ids, progress=progress, cancel=cancel)
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in result["runs"]:
-        groups.setdefault((r["view"], group_key(project.run(r["run"]))), []).append(r)
-    rows = []
-    for (view, label), recs in groups.items():
-        row: dict[str, Any] = {
-            "view": view,
-            "group": label,
-            "runs": [r["run"] for r in recs],
-            "seeds": [r["seed"] for r in recs],
-        }
-        for metric in ("image_auroc", "pixel_auroc"):
-            vals = [r["metrics"]["all"].get(metric) for r in recs]
-            vals = [float(v) for v in vals if isinstance(v, int | float) and np.isfinite(v)]
-            row[metric] = (
-                {
-                    "mean": float(np.mean(vals)),
-                    "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
-                    "n": len(vals),
-                }
-                if vals
-                else None
-            )
-        rows.append(row)
-    return rows
 
 
 def sweep_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, Any]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.core.progress import Cancelled, CancelToken, ProgressEvent
-from workbench.jobs.runner import ChildRun
+from workbench.jobs.runner import WorkerProcess
 from workbench.jobs.staging import Stage
 from workbench.jobs.sweep_plan import Cell
 
@@ -83,7 +82,7 @@ def default_workers(device: str | None) -> tuple[int, int, bool]:
 
 
 class LocalExecutor:
-    """Cells in spawned child processes on this workstation, ``workers`` at a time."""
+    """Cells in long-lived child processes on this workstation, ``workers`` at a time."""
 
     name = "local"
 
@@ -111,44 +110,65 @@ class LocalExecutor:
     def run(self, tasks: list[Task], handlers: Handlers, cancel: CancelToken) -> None:
         if self.work_dir is None:
             raise ValueError("LocalExecutor needs a work folder")
-        pending = deque(tasks)
-        running: dict[int, tuple[Task, ChildRun, int | None]] = {}
-        free_gpus = list(range(self.workers)) if self.gpus else []
+        pending = list(tasks)
+        # One long-lived worker per slot (GPU k for slot k): a cell does not pay again for a process
+        # and for importing torch. A worker that dies is replaced.
+        slots: list[WorkerProcess | None] = [None] * self.workers
+        running: dict[int, tuple[Task, int]] = {}  # slot -> (task, slot)
+        seconds: dict[str, list[float]] = {}  # model -> durations of its finished cells
         try:
             while pending or running:
                 if cancel.cancelled:
                     raise Cancelled("cancelled by the user")
-                while pending and len(running) < self.workers:
-                    task = pending.popleft()
-                    gpu = free_gpus.pop(0) if self.gpus else None
+                for k in range(self.workers):
+                    if not pending or k in running:
+                        continue
+                    if slots[k] is None or not slots[k].alive:
+                        slots[k] = WorkerProcess(name=f"workbench-cell-worker-{k}").start()
+                    task = pending.pop(_longest(pending, seconds))
                     out = self.work_dir / "cells" / f"{task.cell.index:05d}"
+                    gpu = k if self.gpus else None
                     params = {**task.params, "stage": str(task.stage.path), "out": str(out), "gpu": gpu}
                     task.attempts += 1
-                    run = ChildRun("sweep_cell", params, name=f"workbench-cell-{task.cell.index}").start()
-                    running[task.cell.index] = (task, run, gpu)
-                    handlers.started(task, f"local pid {run.pid}")
-                for index, (task, run, gpu) in list(running.items()):
-                    for msg in run.poll(max_s=0.05, wait_s=0.05 / max(1, len(running))):
+                    slots[k].submit("sweep_cell", params)
+                    running[k] = (task, k)
+                    handlers.started(task, f"local pid {slots[k].pid}")
+                for k, (task, _) in list(running.items()):
+                    for msg in slots[k].poll(max_s=0.05, wait_s=0.05 / max(1, len(running))):
                         if msg.kind == "event":
                             handlers.event(task, msg.event)
                             continue
-                        del running[index]
-                        if gpu is not None:
-                            free_gpus.append(gpu)
+                        del running[k]
                         if msg.kind == "done":
+                            seconds.setdefault(task.cell.model, []).append(
+                                float(msg.result.get("seconds", 0.0))
+                            )
                             handlers.done(task, msg.result["outputs"], msg.result)
                         elif msg.kind == "lost" and task.attempts <= self.retries:
                             handlers.retried(task, msg.error)
-                            pending.appendleft(task)
+                            pending.insert(0, task)
                         elif msg.kind == "cancelled":
                             raise Cancelled("cancelled by the user")
                         else:
                             handlers.failed(task, msg.error)
         finally:
-            for _task, run, _gpu in running.values():
-                run.cancel()
-            for _task, run, _gpu in running.values():
-                run.stop()
+            for w in slots:
+                if w is not None:
+                    w.cancel()
+            for w in slots:
+                if w is not None:
+                    w.stop()
+
+
+def _longest(pending: list[Task], seconds: dict[str, list[float]]) -> int:
+    """Index of the next cell: a model not timed yet first (to learn its time), then the longest
+    expected, so the last cells running are short ones and the cores finish together."""
+
+    def expected(t: Task) -> float:
+        done = seconds.get(t.cell.model)
+        return float("inf") if not done else sum(done) / len(done)
+
+    return max(range(len(pending)), key=lambda i: (expected(pending[i]), -i))
 
 
 class _Reporter:
