@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import pkgutil
 import sys
 
 from workbench import __version__
-from workbench.core.progress import Cancelled
+from workbench.core.command import run_command
 
 
 class CliError(Exception):
@@ -40,32 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
+    return run_command(
+        build_parser(),
+        argv,
+        stopped_note="; nothing was saved",
+        error_hint=" (run with --debug for details)",
+        # Libraries that log chatter at INFO (the theme loader) stay quiet unless --debug.
+        quiet_loggers=("qdarkstyle", "matplotlib", "PIL", "h5py"),
     )
-    # Libraries that log chatter at INFO (the theme loader) stay quiet unless --debug.
-    for name in ("qdarkstyle", "matplotlib", "PIL", "h5py"):
-        logging.getLogger(name).setLevel(logging.DEBUG if args.debug else logging.WARNING)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("workbench: interrupted; nothing was saved", file=sys.stderr)
-        return 130
-    except Cancelled:
-        print("workbench: cancelled; nothing was saved", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI turns every error into one line
-        if args.debug:
-            raise
-        message = str(exc) or type(exc).__name__
-        print(f"workbench {args.command}: error: {message} (run with --debug for details)", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

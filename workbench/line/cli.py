@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from workbench import __version__
+from workbench.core.command import run_command
 from workbench.line.mqtt import add_mqtt_arguments, sink_from_args
 
 log = logging.getLogger(__name__)
@@ -140,25 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
-    )
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("workbench-line: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line per error, as the workbench CLI does
-        if args.debug:
-            raise
-        print(f"workbench-line {args.command}: error: {exc or type(exc).__name__}", file=sys.stderr)
-        return 1
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":
