@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.progress import CancelToken, ProgressFn, report
+from workbench.core.resources import available_ram_bytes
 
 REPORT_JOB = "workbench.gui.train_worker:report_job"
 
@@ -148,20 +149,6 @@ def read_part(path: str) -> tuple[dict, dict, dict]:
             kind, _, view = key.partition("/")
             (crops if kind == "crop" else maps)[view] = data[key]
     return result, crops, maps
-
-
-def available_ram_bytes() -> int | None:
-    """Memory the system can still give (Linux MemAvailable, else the physical total), or None."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _choices() -> dict[str, list]:

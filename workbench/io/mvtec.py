@@ -17,11 +17,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from workbench.core.hashing import file_sha256
 from workbench.io.images import IMAGE_EXTENSIONS, encode_image, list_images
 
 
@@ -158,12 +159,9 @@ class DefectConfig:
         return min(self.saturation_threshold, float(area))
 
     def to_dict(self) -> dict:
-        return {
-            "defect_name": self.name,
-            "pixel_value": self.pixel_value,
-            "saturation_threshold": self.saturation_threshold,
-            "relative_saturation": self.relative_saturation,
-        }
+        """The entry as ``defects_config.json`` writes it (the name under 'defect_name')."""
+        fields = asdict(self)
+        return {"defect_name": fields.pop("name"), **fields}
 
 
 def read_defects_config(path: str | os.PathLike) -> dict[int, DefectConfig]:
@@ -209,15 +207,6 @@ def scan_loco(root: str | os.PathLike) -> tuple[MvtecScan, dict[int, DefectConfi
     scan = scan_mvtec_images(root, loco=True)
     config = read_defects_config(root / "defects_config.json")
     return scan, config
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes (used to restore original files byte for byte)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pixels_sha256(image: np.ndarray) -> str:

@@ -12,12 +12,12 @@ added at the end, so an error or a cancel leaves the project unchanged. The call
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.resources import available_ram_bytes
 from workbench.project.types import SampleInfo, ViewInfo
 from workbench.synth.at_point import zone_under
 from workbench.synth.bead import Bead, BeadError, find_bead, fit_bead
@@ -126,21 +126,6 @@ def plan_slots(
     return slots
 
 
-def available_memory() -> int | None:
-    """Bytes the system can still give (Linux MemAvailable, else physical memory), or None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_memory(project, count: int, views=None, available: int | None = None) -> None:
     """ValueError with the estimate when ``count`` new samples would not fit in half the free memory.
 
@@ -157,7 +142,7 @@ def check_memory(project, count: int, views=None, available: int | None = None) 
         sizes = [s.width * s.height for s in project.samples(view=v)[:50]]
         pixels = max(pixels, *sizes) if sizes else pixels
     need = count * (8 * max(pixels, 1) + 512)
-    free = available_memory() if available is None else available
+    free = available_ram_bytes() if available is None else available
     if free is not None and need > free // 2:
         per = 8 * max(pixels, 1) + 512
         fits = max(0, (free // 2) // per)

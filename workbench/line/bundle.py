@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from workbench.core.hashing import file_sha256 as sha256
 from workbench.metrics.policy import ThresholdPolicy
 
 log = logging.getLogger(__name__)
@@ -49,15 +50,6 @@ _VIEW_FILES = ("graph", "template", "roi", "zones")
 
 class BundleError(ValueError):
     """A folder that is not a usable bundle: missing or altered files, unknown format (named in the message)."""
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def slug(name: str, taken: set[str]) -> str:
