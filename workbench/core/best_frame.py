@@ -21,7 +21,8 @@ from workbench.core.matching import FramePyramid, Match, ViewMatcher
 
 @dataclass
 class Candidate:
-    """A refined frame: NCC score, frame index, match top-left, crop top-left and the crop pixels."""
+    """A refined frame of one view: NCC score, frame index, match top-left, crop top-left, the crop pixels
+    and, for the pass tracker that ranks by it, the distance to home along the motion."""
 
     score: float
     frame: int
@@ -31,6 +32,7 @@ class Candidate:
     y: int
     crop: np.ndarray  # (h, w[, C]) same dtype and channel order as the frames pushed
     clipped: bool  # part of the window lay outside the frame (padded with 0)
+    u: float = 0.0  # px along the motion from home (negative: before home); 0 where ranked by score
 
 
 @dataclass

@@ -90,12 +90,8 @@ class PresenceTracker:
                     found = "no match" if not math.isfinite(best) else f"best score {best:.2f}"
                     reasons.append(f"view '{t.matcher.name}' not found ({found} < {t.matcher.threshold:.2f})")
                     continue
-                cands = [
-                    Candidate(c.score, c.frame, c.match_x, c.match_y, c.x, c.y, 0.0, c.crop, c.clipped)
-                    for c in ranked
-                ]
-                samples = [Sample(c.frame, c.score, 0.0, 0.0, c) for c in cands]
-                p.crossings[t.matcher.name] = Crossing(t.matcher.name, float(cands[0].frame), 0.0, samples)
+                samples = [Sample(c.frame, c.score, 0.0, 0.0, c) for c in ranked]
+                p.crossings[t.matcher.name] = Crossing(t.matcher.name, float(ranked[0].frame), 0.0, samples)
             span = last - first + 1
             if len(self.spans) >= 3:
                 med = float(np.median(self.spans))

@@ -17,27 +17,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from workbench.core.best_frame import Candidate
 from workbench.core.image import crop_padded
 from workbench.core.matching import ViewMatcher, peak_centre
 from workbench.io.crossings import Crossing, PassageTracker, Sample, min_samples
 from workbench.io.grouping import PassGrouper, TrackedPass
 from workbench.io.track_rule import TrackRule, decode_weights
 from workbench.io.window import ViewWindow
-
-
-@dataclass
-class Candidate:
-    """A refined frame of one view: NCC score, frame, match and crop top-left, distance to home, the crop."""
-
-    score: float
-    frame: int
-    match_x: int
-    match_y: int
-    x: int
-    y: int
-    u: float  # px along the motion from home (negative: before home)
-    crop: np.ndarray
-    clipped: bool
 
 
 @dataclass(frozen=True)
@@ -191,7 +177,7 @@ class PassTracker:
         Hi, Wi = image.shape[:2]
         clipped = cx < 0 or cy < 0 or cx + ww > Wi or cy + wh > Hi
         u, _ = w.uw(x0 + fx, y0 + fy)
-        return Candidate(score, index, mx, my, cx, cy, u, crop_padded(image, cx, cy, ww, wh), clipped)
+        return Candidate(score, index, mx, my, cx, cy, crop_padded(image, cx, cy, ww, wh), clipped, u)
 
     def ranked(self, crossing: Crossing) -> list[Candidate]:
         """A crossing's refined frames, best-aligned first (nearest home; the better score on a tie)."""

@@ -201,26 +201,25 @@ def prefetched(frames: Iterator[tuple[int, np.ndarray]], depth: int = 4) -> Iter
     stop = threading.Event()
     failure: list[BaseException] = []
 
+    def put(item) -> bool:
+        """Queue ``item`` unless the consumer stops first; whether it was queued."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for item in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item) or stop.is_set():
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             failure.append(exc)
         finally:
-            while not stop.is_set():
-                try:
-                    q.put(_END, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(_END)
 
     worker = threading.Thread(target=run, name="frame-decoder", daemon=True)
     worker.start()
