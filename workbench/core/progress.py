@@ -28,10 +28,14 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """A thread-safe flag a caller sets to ask a running job to stop."""
+    """A thread-safe flag a caller sets to ask a running job to stop.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    ``event``: what holds the flag, anything with ``set()`` and ``is_set()`` (a ``multiprocessing``
+    Event lets a parent stop its child); a new ``threading.Event`` by default.
+    """
+
+    def __init__(self, event: Any = None) -> None:
+        self._event = threading.Event() if event is None else event
 
     def cancel(self) -> None:
         self._event.set()

@@ -51,29 +51,19 @@ class DemoStationResult:
 def build_demo_station(
     out_dir: str | os.PathLike,
     *,
-    passes: int = 40,
-    defect_rate: float = 0.1,
-    seed: int = 0,
-    width: int = 848,
-    height: int = 480,
-    fps: float = 25,
     roi_margin: int = DEFAULT_ROI_MARGIN,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    **render,
 ) -> DemoStationResult:
-    """Render the demo video into ``out_dir`` and build ``out_dir/station.awb`` from it."""
+    """Render the demo video into ``out_dir`` and build ``out_dir/station.awb`` from it.
+
+    ``render``: :func:`render_demo`'s keywords (passes, defect_rate, seed, width, height, fps); the seed
+    also draws the train/val/test split.
+    """
     out = Path(out_dir)
-    truth = render_demo(
-        out,
-        passes=passes,
-        defect_rate=defect_rate,
-        seed=seed,
-        width=width,
-        height=height,
-        fps=fps,
-        progress=sub_progress(progress, 0.0, 0.6),
-        cancel=cancel,
-    )
+    truth = render_demo(out, progress=sub_progress(progress, 0.0, 0.6), cancel=cancel, **render)
+    rendered = truth["parameters"]
     views_doc = json.loads((out / truth["views_file"]).read_text())
     building = out / ".building.awb"
     _remove_project(building)
@@ -87,7 +77,7 @@ def build_demo_station(
         cancel.raise_if_cancelled()
         progress(0.94, "labelling samples from the truth")
         within = _label_from_truth(project, out, truth)
-        split_samples(project, SplitRule(seed=seed))
+        split_samples(project, SplitRule(seed=rendered["seed"]))
         project.set_meta("description", "Demo station: sealant beads on rendered car underbodies")
         project.set_meta(
             "demo",
@@ -109,7 +99,7 @@ def build_demo_station(
         video=str(out / truth["video"]),
         truth_path=str(out / "truth.json"),
         samples=len(imported.sample_ids),
-        passes_rendered=passes,
+        passes_rendered=rendered["passes"],
         passes_found=len(imported.passes),
         frame_within_1=within,
         unmatched=imported.unmatched,

@@ -88,19 +88,7 @@ class EventToken(CancelToken):
     """A cancel token backed by a multiprocessing Event, so a parent can stop its child."""
 
     def __init__(self, event: Any):
-        super().__init__()
-        self._mp_event = event
-
-    def cancel(self) -> None:
-        self._mp_event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._mp_event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self._mp_event.is_set():
-            raise Cancelled("cancelled by the user")
+        super().__init__(event)
 
 
 def _exit_with_parent() -> None:

@@ -70,6 +70,7 @@ def stage_project(
     returned Stage maps them back.
     """
     from workbench.project import Project
+    from workbench.project.samples_api import sample_fields
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,19 +106,7 @@ def stage_project(
         for k, s in enumerate(todo):
             cancel.raise_if_cancelled()
             img, mask = project.sample_image(s.id), project.gt_mask(s.id) if s.has_mask else None
-            info = {
-                "source": sources.get(s.source, ""),
-                "pass_index": s.pass_index,
-                "view": s.view,
-                "frame": s.frame,
-                "x": s.x,
-                "y": s.y,
-                "split": s.split,
-                "label": s.label,
-                "synthetic": s.synthetic,
-                "match_score": s.match_score,
-                "meta": s.meta,
-            }
+            info = sample_fields(s, source=sources.get(s.source, ""))
             (new,) = staged.add_samples([np.ascontiguousarray(img)], [info], [mask])
             id_map[new] = s.id
             if k % 16 == 0:
@@ -257,7 +246,7 @@ def train_staged(
     """Train as ``workbench train`` would (``job``: model, params, views, seed, device) on a private
     copy of a staged project; ``after(project, run_ids, progress, cancel)`` may add results (evaluation
     predictions). The new runs with their results, as :func:`collect_runs` gives them."""
-    from workbench.jobs.train import train_views
+    from workbench.jobs.train import train_described
     from workbench.project import Project
 
     with tempfile.TemporaryDirectory(prefix="workbench-stage-") as tmp:
@@ -265,18 +254,7 @@ def train_staged(
         shutil.copyfile(stage_path, private)  # the staged file stays unchanged for other workers
         with Project.open(private) as staged:
             step = sub_progress(progress, 0.0, 0.85 if after is not None else 1.0)
-            ids = train_views(
-                staged,
-                job["model"],
-                job.get("params"),
-                job.get("views"),
-                job.get("seed"),
-                job.get("device"),
-                step,
-                cancel,
-                roi=job.get("roi", True),
-                augment=job.get("augment"),
-            )["runs"]
+            ids = train_described(staged, job, step, cancel)["runs"]
             if after is not None:
                 after(staged, ids, sub_progress(progress, 0.85, 1.0), cancel)
             cancel.raise_if_cancelled()

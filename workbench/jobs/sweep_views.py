@@ -46,6 +46,8 @@ def window_view(project: Any, base: str, window: Any) -> str:
                 f"view {name!r} exists and is not the {w}x{h} window of {base!r}; rename it first"
             )
         return name
+    from workbench.project.samples_api import sample_fields
+
     dy, dx = (view.crop.h - h) // 2, (view.crop.w - w) // 2
     crop = dataclasses.replace(view.crop, x=view.crop.x + dx, y=view.crop.y + dy, w=w, h=h)
     project.set_view(
@@ -63,19 +65,7 @@ def window_view(project: Any, base: str, window: Any) -> str:
         if img.shape[0] != view.crop.h or img.shape[1] != view.crop.w:
             continue  # a sample cut with another crop window: not comparable
         mask = project.gt_mask(s.id) if s.has_mask else None
-        info = {
-            "source": s.source,
-            "pass_index": s.pass_index,
-            "view": name,
-            "frame": s.frame,
-            "x": s.x + dx,
-            "y": s.y + dy,
-            "split": s.split,
-            "label": s.label,
-            "synthetic": s.synthetic,
-            "match_score": s.match_score,
-            "meta": {**s.meta, "window_of_sample": s.id},
-        }
+        info = sample_fields(s, view=name, x=s.x + dx, y=s.y + dy, meta={**s.meta, "window_of_sample": s.id})
         project.add_samples([_cut(img, dy, dx, h, w)], [info], [_cut(mask, dy, dx, h, w)])
     return name
 

@@ -114,25 +114,32 @@ def train_views(
     return {"runs": runs, "results": results}
 
 
+def train_described(
+    project, job: dict[str, Any], progress: ProgressFn, cancel: CancelToken
+) -> dict[str, list[str]]:
+    """:func:`train_views` with its arguments from a job's dict: 'model', 'params', 'views', 'seed',
+    'device', 'roi' (default True), 'augment' (TrainAugmentation dict or None)."""
+    return train_views(
+        project,
+        job["model"],
+        job.get("params"),
+        job.get("views"),
+        job.get("seed"),
+        job.get("device"),
+        progress,
+        cancel,
+        roi=job.get("roi", True),
+        augment=job.get("augment"),
+    )
+
+
 def train_job(params: dict[str, Any], progress: ProgressFn, cancel: CancelToken) -> dict[str, list[str]]:
-    """Job entry: params {'project': path, 'model', 'params', 'views', 'seed', 'device', 'roi' (default
-    True), 'augment' (TrainAugmentation dict or None)}; saves the project."""
+    """Job entry: params {'project': path} and :func:`train_described`'s keys; saves the project."""
     from workbench.project import Project
 
     project = Project.open(params["project"], lock=True)
     try:
-        out = train_views(
-            project,
-            params["model"],
-            params.get("params"),
-            params.get("views"),
-            params.get("seed"),
-            params.get("device"),
-            progress,
-            cancel,
-            roi=params.get("roi", True),
-            augment=params.get("augment"),
-        )
+        out = train_described(project, params, progress, cancel)
         project.save()
         return out
     finally:

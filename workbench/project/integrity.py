@@ -87,25 +87,26 @@ def text(value: Any) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
-def group(parent: h5py.Group, key: str, what: str) -> h5py.Group:
-    """``parent[key]`` as a group; DamagedError when it is missing or unreadable (never a default)."""
+def _child(parent: h5py.Group, key: str, what: str, kind: type, held: str, noun: str) -> Any:
+    """``parent[key]`` when it is a ``kind``; DamagedError when it is missing, unreadable or another kind.
+    ``held``: what the error calls the missing node ('group', 'data'); ``noun``: the kind's name."""
     try:
         node = parent[key]
     except KeyError:
-        raise DamagedError(f"{what} is damaged: its group '{key}' cannot be read") from None
-    if not isinstance(node, h5py.Group):
-        raise DamagedError(f"{what} is damaged: '{key}' is not a group")
+        raise DamagedError(f"{what} is damaged: its {held} '{key}' cannot be read") from None
+    if not isinstance(node, kind):
+        raise DamagedError(f"{what} is damaged: '{key}' is not a {noun}")
     return node
+
+
+def group(parent: h5py.Group, key: str, what: str) -> h5py.Group:
+    """``parent[key]`` as a group; DamagedError when it is missing or unreadable (never a default)."""
+    return _child(parent, key, what, h5py.Group, "group", "group")
 
 
 def dataset(parent: h5py.Group, key: str, what: str) -> np.ndarray:
     """The whole dataset ``parent[key]``; DamagedError when it is missing or unreadable."""
-    try:
-        node = parent[key]
-    except KeyError:
-        raise DamagedError(f"{what} is damaged: its data '{key}' cannot be read") from None
-    if not isinstance(node, h5py.Dataset):
-        raise DamagedError(f"{what} is damaged: '{key}' is not a dataset")
+    node = _child(parent, key, what, h5py.Dataset, "data", "dataset")
     try:
         return node[()]
     except (OSError, ValueError, TypeError) as exc:

@@ -48,6 +48,14 @@ _TYPES = {
     "meta": dict,
 }
 EDITABLE_FIELDS = tuple(_SAMPLE_DEFAULTS)
+
+
+def sample_fields(sample: SampleInfo, **changes: Any) -> dict[str, Any]:
+    """A sample's fields as :meth:`SamplesMixin.add_samples` takes them, with ``changes`` applied: how a
+    sample is copied into another project (the id, size and mask flag come from the copy itself)."""
+    return {**{k: getattr(sample, k) for k in EDITABLE_FIELDS}, **changes}
+
+
 # images added in small calls (one frame at a time) are buffered and written as one blob file when this
 # much has gathered, or at the next save: fewer files and fsyncs, and gzip works on whole batches
 PENDING_LIMIT_BYTES = 64 * 2**20

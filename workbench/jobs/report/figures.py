@@ -69,20 +69,11 @@ def roc_pr_figure(records: list[dict], groups: list[str]) -> bytes | None:
         plt.close(fig)
         return None
     ax_roc.plot([0, 1], [0, 1], color="#bbbbbb", lw=0.8)
-    ax_roc.set(
-        xlabel="False positive rate",
-        ylabel="True positive rate",
-        title="ROC (image level)",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
-    ax_pr.set(
-        xlabel="Recall",
-        ylabel="Precision",
-        title="Precision-recall (image level)",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
+    for ax, x, y, title in (
+        (ax_roc, "False positive rate", "True positive rate", "ROC (image level)"),
+        (ax_pr, "Recall", "Precision", "Precision-recall (image level)"),
+    ):
+        ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax_pr.legend(loc="lower left", fontsize=7, frameon=False)
     return _png(fig)
 
