@@ -6,14 +6,18 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.argtypes import seed
+from workbench.cli.verbs import add_verb
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
         "demo",
+        run,
         help="render a demo station: video, templates, truth and a project",
         description="Render a video of car underbodies with sealant beads passing a fixed camera, with "
         "exact ground truth, and build a station project from it (template matching, labels, splits).",
+        project=None,
     )
     p.add_argument(
         "--out", type=Path, default=Path("demo_station"), help="output folder (default: ./demo_station)"
@@ -33,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace the demo in --out (only a folder the demo made)"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

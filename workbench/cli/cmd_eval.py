@@ -9,6 +9,7 @@ import math
 import sys
 
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.jobs.evaluate import evaluate, to_json
 from workbench.jobs.evaluate_metrics import NA
 from workbench.jobs.evaluate_rates import INTERVAL_NOTE
@@ -28,14 +29,15 @@ COLUMNS = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "eval",
+        cmd_eval,
         help="evaluate runs on the test split (predicts with stored weights when no result is stored)",
         description="Evaluate runs on the test split: image and pixel metrics, operating points, size-aware "
         "misses, timings, statistics over seeds. Runs without stored test scores are predicted with their "
         "stored weights (never re-trained) and the results are saved in the project.",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument("--run", dest="runs", action="extend", nargs="+", metavar="ID", help="only these runs")
     p.add_argument(
         "--policy",
@@ -45,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the whole evaluation as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_eval)
 
 
 def _cell(v) -> str:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.cli.verbs import add_verb
+from workbench.line.verdict import FUSION_RULES, MISSING_RULES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
         "export",
+        run,
         help="export a station's trained runs as a line bundle (ONNX + JSON + PNG), parity-checked",
         description="Export the newest run of every view (or the runs given with --run) as ONNX graphs with "
         "a JSON manifest, the templates and masks, and check that onnxruntime and torch agree on the test split.",
+        project=None,
     )
     p.add_argument("project", type=Path, help="station project file (.awb)")
     p.add_argument(
@@ -37,13 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--fusion",
-        choices=("any", "all", "majority"),
+        choices=FUSION_RULES,
         default="any",
         help="part verdict from views (default: NG if any view is NG)",
     )
     p.add_argument(
         "--missing",
-        choices=("ng", "ok", "ignore"),
+        choices=MISSING_RULES,
         default="ng",
         help="a view not found in a pass counts as (default ng)",
     )
@@ -57,7 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the bundle even if parity fails (marked in the manifest)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

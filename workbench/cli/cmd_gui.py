@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from workbench.cli.verbs import add_verb
 from workbench.core.paths import default_demo_dir, has_display
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gui", help="open the workbench window", description=__doc__)
+    p = add_verb(sub, "gui", run, help="open the workbench window", description=__doc__, project=None)
     p.add_argument("project", nargs="?", help="project file (.awb) to open")
     p.add_argument(
         "--demo", action="store_true", help="open the built-in demo station, building it first when absent"
@@ -22,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"where the demo station lives (default: {default_demo_dir()})",
     )
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window and exit")
-    p.set_defaults(func=run)
 
 
 def _ensure_demo(demo_dir: Path) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workbench.cli.overwrite import check_image_target
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.io.images import read_image, write_image
 from workbench.io.passes import PassRule
 from workbench.io.template_origin import png_with_origin, read_origin
@@ -48,7 +49,13 @@ def _box_arg(text: str) -> tuple[int, int, int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("import-video", help="add a video: one sample per part pass and view")
+    p = add_verb(
+        subparsers,
+        "import-video",
+        cmd_import_video,
+        help="add a video: one sample per part pass and view",
+        project=None,
+    )
     # '-5x10' is a bad --window value to name, not an unknown option (argparse's default reads only plain
     # negative numbers as values)
     p._negative_number_matcher = re.compile(r"^-\d")
@@ -113,23 +120,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="unknown",
         help="label every new sample (e.g. 'good' for a video of normal production; default unknown)",
     )
-    p.set_defaults(func=cmd_import_video)
 
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "template",
+        cmd_template,
         help="cut a view's template (or a whole frame) from a video frame as a PNG",
         description="Write frame N of a video, or the box X,Y,W,H of it, as a PNG: a view's template for "
         "`import-video --template NAME=PNG`. Without --box the whole frame is written, to find the box in.",
+        project=None,
     )
     p.add_argument("video", help="the video file (mp4, avi, mkv)")
     p.add_argument("--frame", type=int, required=True, metavar="N", help="frame index (0 = the first)")
     p.add_argument("--box", type=_box_arg, default=None, metavar="X,Y,W,H", help="the region in pixels")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing image at --out")
-    p.set_defaults(func=cmd_template)
 
-    p = subparsers.add_parser("import-dataset", help="import an MVTec-layout folder (with GT masks)")
-    p.add_argument("project", help="the project file (.awb)")
+    p = add_verb(
+        subparsers, "import-dataset", cmd_import_dataset, help="import an MVTec-layout folder (with GT masks)"
+    )
     p.add_argument("dir", help="the dataset folder (train/good, test/<type>, ground_truth/<type>)")
     p.add_argument("--view", default=None, help="view name for the samples (default: the folder name)")
     p.add_argument(
@@ -139,13 +148,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="mvtec: MVTec AD (ground_truth/<type>/<stem>_mask.png); loco: MVTec LOCO / AutoVI "
         "(validation/good, ground_truth/<type>/<stem>/*.png, defects_config.json)",
     )
-    p.set_defaults(func=cmd_import_dataset)
 
-    p = subparsers.add_parser("export-dataset", help="write samples as an MVTec-layout folder")
-    p.add_argument("project", help="the project file (.awb)")
+    p = add_verb(
+        subparsers, "export-dataset", cmd_export_dataset, help="write samples as an MVTec-layout folder"
+    )
     p.add_argument("out", help="the folder to write (must not exist or be empty)")
     p.add_argument("--view", default=None, help="export only this view")
-    p.set_defaults(func=cmd_export_dataset)
 
 
 def _forced_rule(args: argparse.Namespace) -> PassRule | None:

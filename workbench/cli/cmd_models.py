@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.verbs import add_verb
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="list registered anomaly models and their parameters")
+    parser = add_verb(
+        subparsers, "models", run, help="list registered anomaly models and their parameters", project=None
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument(
         "--check-weights",
@@ -16,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load every packaged pretrained weight file (backbones, EfficientAD teachers) and say which "
         "load; exits 1 when one the defaults need is missing",
     )
-    parser.set_defaults(func=run)
 
 
 # Weights the default parameters need: the workbench installs (and the installer bundles) these.

@@ -8,20 +8,22 @@ import sys
 
 from workbench.cli.argtypes import finite_float, non_negative_int
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.jobs.evaluate_policy import SOURCES, default_policy_name, fit_run_policy, normals_behind
 from workbench.metrics.intervals import small_validation_text
 from workbench.project import Project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "policy",
+        cmd_policy,
         help="fit a threshold policy on the validation split and store it in the project",
         description="Fit a threshold policy for one run on its validation split (never the test split) and "
         "store it apart from the run. Without --run, list the stored policies. Apply one with "
         "`workbench eval P --policy NAME`.",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
         "--run", default=None, metavar="ID", help="the run whose validation scores set the threshold"
     )
@@ -51,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", default=None, help="the policy's name (default e.g. run3-far0.01)")
     p.add_argument("--json", action="store_true", help="print the stored policy (or all policies) as JSON")
-    p.set_defaults(func=cmd_policy)
 
 
 def cmd_policy(args: argparse.Namespace) -> int:

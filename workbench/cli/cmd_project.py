@@ -5,29 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.verbs import add_verb
 from workbench.project import Project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("new", help="create an empty project file (.awb)")
-    p.add_argument("project", help="the project file to create, e.g. station.awb")
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing project of that name (never another file)"
+    p = add_verb(
+        subparsers,
+        "new",
+        cmd_new,
+        help="create an empty project file (.awb)",
+        project="the project file to create, e.g. station.awb",
     )
-    p.set_defaults(func=cmd_new)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing project of that name (never another file)",
+    )
 
-    p = subparsers.add_parser("info", help="print what a project holds")
-    p.add_argument("project", help="the project file (.awb)")
+    p = add_verb(subparsers, "info", cmd_info, help="print what a project holds")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_info)
 
-    p = subparsers.add_parser("pack", help="write one self-contained project file (for sharing)")
-    p.add_argument("project", help="the project file (.awb)")
+    p = add_verb(subparsers, "pack", cmd_pack, help="write one self-contained project file (for sharing)")
     p.add_argument("--out", required=True, help="the single file to write")
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing project at --out (never another file)"
     )
-    p.set_defaults(func=cmd_pack)
 
 
 def cmd_new(args: argparse.Namespace) -> int:

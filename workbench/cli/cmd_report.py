@@ -7,25 +7,26 @@ import sys
 from pathlib import Path
 
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.jobs.report import write_report
 from workbench.project import Project, ProjectBusyError, ProjectChangedError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "report",
+        cmd_report,
         help="write an HTML evaluation report (metrics, curves, worst cases, statistics, robustness)",
         description="Evaluate the runs (reusing stored results), measure robustness on augmented test copies, "
         "and write DIR/index.html with every figure embedded.",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write index.html into")
     p.add_argument("--run", dest="runs", action="extend", nargs="+", metavar="ID", help="only these runs")
     p.add_argument("--policy", default=None, metavar="NAME", help="report verdicts under this stored policy")
     p.add_argument("--no-robustness", action="store_true", help="skip the augmented-copies robustness study")
     p.add_argument("--robustness-seed", type=int, default=0, help="seed of the augmentations (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli.verbs import add_verb
 from workbench.line.cli import RUN_DESCRIPTION, RUN_HELP, add_run_arguments, run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help=RUN_HELP, description=RUN_DESCRIPTION)
+    p = add_verb(sub, "run", run, help=RUN_HELP, description=RUN_DESCRIPTION, project=None)
     add_run_arguments(p)
-    p.set_defaults(func=run)

@@ -9,6 +9,7 @@ import sys
 
 from workbench.cli.argtypes import fraction, seed
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.core.splits import SplitRule
 from workbench.jobs.splits import split_samples
 from workbench.project import Project
@@ -18,10 +19,12 @@ FIELDS = ("id", "source", "pass", "view", "frame", "x", "y", "split", "label", "
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "samples", help="list samples (id, source, pass, view, frame, x, y, split, label)"
+    p = add_verb(
+        subparsers,
+        "samples",
+        cmd_samples,
+        help="list samples (id, source, pass, view, frame, x, y, split, label)",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
         "--json",
         action="store_true",
@@ -35,12 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--split", default=None, choices=SPLITS, help="only this split (train, val, test, unassigned)"
     )
     p.add_argument("--label", default=None, choices=LABELS, help="only this label (good, defective, unknown)")
-    p.set_defaults(func=cmd_samples)
 
-    p = subparsers.add_parser(
-        "split", help="assign train/val/test by pass (seeded, stratified, normals-only train)"
+    p = add_verb(
+        subparsers,
+        "split",
+        cmd_split,
+        help="assign train/val/test by pass (seeded, stratified, normals-only train)",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
         "--train", type=fraction, default=SplitRule.train, help="fraction of good passes for training"
     )
@@ -60,15 +64,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the earliest good passes train, the next validate, the latest test (instead of seeded shuffling)",
     )
-    p.set_defaults(func=cmd_split)
 
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "label",
+        cmd_label,
         help="label samples good, defective or unknown, chosen by pass or by id",
         description="Label the samples of the given passes (every view, or --view) or the given sample "
         "ids; e.g. the parts quality control rejected: workbench label P --pass 3 --pass 7 --label defective",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
         "--label", required=True, choices=("good", "defective", "unknown"), help="the label to set"
     )
@@ -86,7 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--view", default=None, help="only this view's samples of the passes")
     p.add_argument("--source", default=None, help="only passes of this source (default: every source)")
-    p.set_defaults(func=cmd_label)
 
 
 def sample_record(s) -> dict:

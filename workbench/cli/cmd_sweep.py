@@ -8,18 +8,21 @@ import json
 import sys
 
 from workbench.cli.cmd_train import parse_params
+from workbench.cli.verbs import add_verb
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_verb(
+        subparsers,
         "sweep",
+        run,
         help="train every combination of models, parameters and seeds, then evaluate (resumable)",
         description="Every combination of --model, --grid values, --n-train, --window and --seeds becomes the "
         "runs a single `workbench train` would make (one per view), then the evaluation (mean ± std over seeds). "
         "The project is saved after every finished cell; run the same command again to continue an interrupted "
         "sweep. Cells run on this workstation (one per core or GPU) or, with --ray, on a Ray cluster.",
+        project="project file",
     )
-    p.add_argument("project", help="project file")
     p.add_argument("--model", action="append", default=[], help="registered model name (repeatable)")
     p.add_argument("--seeds", default=None, help="seeds, e.g. 0-4 or 0,3,7 (default 0; presets: 0-4)")
     p.add_argument(
@@ -69,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true", help="train only; evaluate later with `workbench eval`")
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def build_spec(args: argparse.Namespace, models_known: list[str]):

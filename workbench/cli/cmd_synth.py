@@ -7,16 +7,19 @@ import json
 
 from workbench.cli.argtypes import seed
 from workbench.cli.progress import terminal_progress
+from workbench.cli.verbs import add_verb
 from workbench.jobs.synthesize import PRESETS, synthesize
 from workbench.project import Project
 from workbench.synth.defects import DEFECT_TYPES, SIZE_CLASSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "synth", help="add synthetic defects to val/test normals (saved in the project)"
+    p = add_verb(
+        subparsers,
+        "synth",
+        cmd_synth,
+        help="add synthetic defects to val/test normals (saved in the project)",
     )
-    p.add_argument("project", help="the project file (.awb)")
     p.add_argument(
         "--count", type=int, default=None, help="how many defects (spread over views, types, zones)"
     )
@@ -45,7 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="table1: seed 000's defects per type, view and zone (scaled to --count if given)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_synth)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -7,14 +7,18 @@ import argparse
 import json
 
 from workbench.cli.argtypes import seed
+from workbench.cli.verbs import add_verb
 from workbench.core.augment import AUGMENTATIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "train", help="train a model per view on the train split and score the test split"
+    p = add_verb(
+        subparsers,
+        "train",
+        run,
+        help="train a model per view on the train split and score the test split",
+        project="project file",
     )
-    p.add_argument("project", help="project file")
     p.add_argument("--model", required=True, help="registered model name (see `workbench models`)")
     p.add_argument("--view", action="append", default=None, help="view to train (repeatable; default: all)")
     p.add_argument(
@@ -46,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--augment-copies", type=int, default=1, help="augmented copies of each training image (default 1)"
     )
-    p.set_defaults(func=run)
 
 
 def parse_params(items: list[str]) -> dict:

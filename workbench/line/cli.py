@@ -14,6 +14,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.core.command import run_command
 from workbench.line.mqtt import add_mqtt_arguments, sink_from_args
+from workbench.line.verdict import FUSION_RULES, MISSING_RULES
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--fusion",
-        choices=("any", "all", "majority"),
+        choices=FUSION_RULES,
         default=None,
         help="part verdict from views (default: the bundle's)",
     )
     p.add_argument(
         "--missing",
-        choices=("ng", "ok", "ignore"),
+        choices=MISSING_RULES,
         default=None,
         help="how a view not found in a pass counts",
     )
