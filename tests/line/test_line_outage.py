@@ -26,7 +26,9 @@ from workbench.line.inspect import LineInspector  # noqa: E402
 from workbench.line.outbox import Outbox  # noqa: E402
 from workbench.line.sinks import save_ng_part  # noqa: E402
 
-needs_broker = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (apt-get install mosquitto)")
+needs_broker = pytest.mark.skipif(
+    MOSQUITTO is None, reason="mosquitto is not installed (apt-get install mosquitto)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +181,9 @@ def test_tls_with_user_and_password(tmp_path, station, capsys, monkeypatch):
         assert err.count("\n") == 1 and "cannot reach the MQTT broker" in err and "refused" in err
         monkeypatch.setenv("WORKBENCH_MQTT_PASSWORD", "s3cret")
         assert main(base) == 0
-        ids = [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        ids = [
+            json.loads(line)["id"] for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+        ]
         assert len(ids) == 2 and not sub.wait_for("plant/tls", set(ids), timeout=30)
         sub.close()
     finally:
@@ -222,3 +226,36 @@ def test_a_truncated_video_is_reported_and_its_parts_inspected(station, tmp_path
     parts = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert 0 < len(parts) < 8
     assert "cut.avi' ended at frame" in proc.stderr and "the file may be truncated" in proc.stderr
+
+
+@needs_broker
+def test_two_runs_of_one_bundle_at_once_deliver_every_part_and_keep_every_ng_folder(
+    station, broker, tmp_path
+):
+    """The probe's case end to end: two `workbench run` of the same bundle, same broker, same NG folder and
+    queue folder, started together. Each keeps its connection (own client id), every part id is unique,
+    every result is delivered and no NG folder is overwritten."""
+    sub = Subscriber(broker.port, "plant/two")
+    ng = tmp_path / "ng"
+    cmd = [
+        sys.executable, "-m", "workbench", "run", str(station["bundle"]), "--source", str(station["video"]),
+        "--device", "cpu", "--mqtt", f"127.0.0.1:{broker.port}", "--topic", "plant/two",
+        "--mqtt-queue", str(tmp_path / "q"), "--save-ng", str(ng),
+    ]  # fmt: skip
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=900) for p in procs]
+    try:
+        assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+        runs = [[json.loads(line) for line in out.splitlines() if line.startswith("{")] for out, _ in outs]
+        assert [len(r) for r in runs] == [8, 8]
+        ids = [r["id"] for rs in runs for r in rs]
+        assert len(set(ids)) == 16
+        assert not sub.wait_for("plant/two", set(ids), timeout=60)
+        ng_ids = sorted(r["id"] for rs in runs for r in rs if r["verdict"] == "NG")
+        assert ng_ids, "no NG part: the NG folders were not exercised"
+        saved = sorted(json.loads(f.read_text())["id"] for f in ng.rglob("result.json"))
+        assert saved == ng_ids  # one folder per NG part of either run, none overwritten
+    finally:
+        sub.close()
