@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from test_pane_thresholds import add_scored_runs
 
 
@@ -40,3 +41,31 @@ def test_without_a_folder_nothing_starts_and_the_pane_says_why(window, station, 
     pane.write()
     assert not pane.job.running
     assert "Choose a folder" in pane.bar.message.text()
+
+
+def test_the_pane_lists_each_runs_test_metrics_before_anything_is_written(window, station, qtbot):
+    """The step is not an empty page: the runs the report covers, with their test AUROC from the stored
+    scores (checked against scikit-learn), their masking (as the run recorded it) and test-split size."""
+    from sklearn.metrics import roc_auc_score
+
+    from workbench.project import Project
+
+    scores = add_scored_runs(station)
+    with Project.open(station) as p:
+        expected = {}
+        for rid, by_sample in scores.items():
+            test = p.samples(view=p.run(rid).view, split="test")
+            y = [s.label == "defective" for s in test]
+            expected[rid] = (len(test), roc_auc_score(y, [by_sample[s.id] for s in test]))
+    window.open_project(str(station))
+    qtbot.waitUntil(lambda: window.model.snapshot is not None, timeout=20000)
+    window.show_pane("report")
+    pane = window.analysis_panes["report"]
+    qtbot.waitUntil(lambda: pane.runs.rowCount() == len(scores), timeout=20000)
+    header = [pane.runs.horizontalHeaderItem(j).text() for j in range(pane.runs.columnCount())]
+    for i in range(pane.runs.rowCount()):
+        row = dict(zip(header, (pane.runs.item(i, j).text() for j in range(pane.runs.columnCount()))))
+        n, auc = expected[row["Run"]]
+        assert row["Test samples"].startswith(f"{n} (")
+        assert float(row["Image AUROC"]) == pytest.approx(auc, abs=5e-3)  # three significant digits
+        assert row["Masking"] == "–" and row["Model"] == "padim"

@@ -66,6 +66,17 @@ class StationPage(QSplitter):
 
     ORDER = ("tree", "video", "inspector")
     SHARES = (0.22, 0.48, 0.30)
+    TREE_EM = 34  # the tree never starts narrower: a sample's name, pass and frame stay readable
+
+    def _share(self) -> None:
+        self._sized = True
+        w = self.width()
+        tree = max(
+            int(w * self.SHARES[0]), min(self.TREE_EM * self.fontMetrics().horizontalAdvance("M"), w // 3)
+        )
+        rest = w - tree
+        video = int(rest * self.SHARES[1] / (self.SHARES[1] + self.SHARES[2]))
+        self.setSizes([tree, video, rest - video])
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -77,14 +88,12 @@ class StationPage(QSplitter):
         for i, key in enumerate(self.ORDER):
             self.insertWidget(i, panels[key])
         if not self._sized and self.width() > 100:
-            self._sized = True
-            self.setSizes([int(self.width() * s) for s in self.SHARES])
+            self._share()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         if not self._sized and self.count() == 3 and self.width() > 100:
-            self._sized = True
-            self.setSizes([int(self.width() * s) for s in self.SHARES])
+            self._share()
 
 
 class Workspace(QObject):

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -17,16 +18,31 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.panes.model_process import ReportProcess
+from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.widgets.job_bar import JobBar
 
 NO_POLICY = "(none: F1-best thresholds on each run's test split)"
+COLUMNS = (
+    "View",
+    "Run",
+    "Model",
+    "Masking",
+    "Test samples",
+    "Image AUROC",
+    "AP",
+    "Best F1",
+    "Fit",
+    "Per image",
+)
 
 
 def open_in_browser(path: str) -> bool:
@@ -67,6 +83,15 @@ class ReportPane(QWidget):
         self.job.failed.connect(lambda m: self._finish(f"The report could not be written: {m}"))
         self.job.cancelled.connect(lambda: self._finish("Cancelled: no report written."))
         self._progress: Any = lambda f, m: None
+        # what the report will cover, at a glance: each run's test metrics from its stored scores
+        self.runs_title = QLabel("<b>The runs in the report</b> (test split, from the stored scores)", self)
+        self.runs = QTableWidget(0, len(COLUMNS), self)
+        self.runs.setHorizontalHeaderLabels(list(COLUMNS))
+        self.runs.verticalHeader().setVisible(False)
+        self.runs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.runs.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.runs.horizontalHeader().setStretchLastSection(True)
+        self._shown_runs: tuple[str, ...] | None = None
 
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
@@ -91,7 +116,8 @@ class ReportPane(QWidget):
         buttons.addWidget(self.open_button)
         layout.addLayout(buttons)
         layout.addWidget(self.bar)
-        layout.addStretch(1)
+        layout.addWidget(self.runs_title)
+        layout.addWidget(self.runs, 1)
         model.opened.connect(self._on_snapshot)
         model.changed.connect(self._on_snapshot)
         model.dirtyChanged.connect(lambda _d: self._on_snapshot(model.snapshot))
@@ -145,6 +171,53 @@ class ReportPane(QWidget):
             self.note.setText("")
         self.write_button.setEnabled(snap is not None and bool(snap.runs) and not self.job.running)
         self._update_open()
+        self._fill_runs(snap)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._fill_runs(self.model.snapshot)
+
+    def _fill_runs(self, snap: Snapshot | None) -> None:
+        """One row per run with its test metrics, read on the I/O thread once the pane is on screen and
+        again when the station's runs change."""
+        ids = tuple(r.id for r in snap.runs) if snap is not None else ()
+        if not self.isVisible() or ids == self._shown_runs:
+            return
+        self._shown_runs = ids
+        self.runs.setRowCount(0)
+        self.runs_title.setVisible(bool(ids))
+        self.runs.setVisible(bool(ids))
+        if not ids:
+            return
+        from workbench.gui.panes.train_pane import run_metrics
+
+        models = {r.id: r for r in snap.runs}
+        self.model.call(
+            lambda p: run_metrics(p, list(ids)),
+            lambda rows: self._show_runs(ids, rows, models),
+            lambda e: self.runs_title.setText(f"The runs could not be read: {e}"),
+        )
+
+    def _show_runs(self, ids: tuple[str, ...], rows: list[dict], runs: dict) -> None:
+        if ids != self._shown_runs:
+            return  # the runs changed meanwhile: a newer read follows
+        self.runs.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            run = runs.get(r["run"])
+            n = r.get("n_test")
+            cells = (
+                r["view"],
+                r["run"],
+                run.model if run else "",
+                run.meta.get("masking", "–") if run else "",
+                f"{n} ({r['n_defective']} defective)" if n else r.get("note", ""),
+                *(sig(r[k]) if r.get(k) is not None else "–" for k in ("auroc", "ap", "f1")),
+                f"{sig(r['train_seconds'])} s" if r.get("train_seconds") is not None else "–",
+                f"{sig(r['ms_per_image'])} ms" if r.get("ms_per_image") is not None else "–",
+            )
+            for j, text in enumerate(cells):
+                self.runs.setItem(i, j, QTableWidgetItem(str(text)))
+        self.runs.resizeColumnsToContents()
 
     def index_path(self) -> Path:
         return Path(self.folder.text().strip() or ".") / "index.html"

@@ -221,22 +221,27 @@ def policy_basis(
 
 
 def basis_text(basis: dict[str, tuple[str, int | None, str]]) -> tuple[str, bool]:
-    """("'far-01' rests on 6 normal validation samples of front: small validation: 6 normals (< 20)", True):
-    what each view's policy threshold rests on, and whether any rests on fewer than 20 normals."""
-    from workbench.metrics.intervals import small_validation_text
+    """("'tour' rests on test normals: back 19 ⚠, center 15 ⚠, front 23 — ⚠ small validation: ...", True):
+    how many normals each view's policy threshold rests on, and whether any rests on fewer than 20."""
+    from workbench.metrics.intervals import SMALL_VALIDATION_NORMALS, is_small_validation
 
-    parts, small = [], False
+    groups: dict[tuple[str, str], list[str]] = {}
+    small = False
     for view, (name, n, where) in sorted(basis.items()):
-        if n is None:
-            parts.append(f"'{name}' ({view}) does not say which normals it was set on")
-            continue
-        flag = small_validation_text(n)
-        small = small or bool(flag)
-        samples = "sample" if n == 1 else "samples"
-        parts.append(
-            f"'{name}' rests on {n} normal {where} {samples} of {view}" + (f": ⚠ {flag}" if flag else "")
+        flag = n is not None and is_small_validation(n)
+        small = small or flag
+        count = "unknown" if n is None else str(n)
+        groups.setdefault((name, where), []).append(f"{view} {count}" + (" ⚠" if flag else ""))
+    parts = [
+        f"'{name}' rests on {where} normals: {', '.join(views)}" for (name, where), views in groups.items()
+    ]
+    text = "; ".join(parts)
+    if small:
+        text += (
+            f" — ⚠ small validation: a threshold set on fewer than {SMALL_VALIDATION_NORMALS} normals "
+            "gives an uncertain false-alarm rate"
         )
-    return "; ".join(parts), small
+    return text, small
 
 
 def warm_up() -> None:

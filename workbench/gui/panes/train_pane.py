@@ -101,10 +101,12 @@ class TrainPane(QWidget):
         self.doc.setObjectName("muted")
         self.form = ParamForm(self)
         self.form.changed.connect(self._schedule_estimate)
-        scroll = QScrollArea(self)
+        scroll = self.params_scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # the form scrolls up and down only: its column is kept as wide as its widest row (_fit_form)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.views = QListWidget(self)
         self.views.itemChanged.connect(lambda _i: self._schedule_estimate())
         self.seed = QSpinBox(self)
@@ -246,12 +248,20 @@ class TrainPane(QWidget):
             return
         self.doc.setText((desc.get("doc") or "").split("\n\n")[0])
         self.form.set_params(desc.get("params", {}), desc.get("choices"))
+        QTimer.singleShot(0, self._fit_form)  # the new rows count once Qt has shown them
         seed = desc.get("params", {}).get("seed", {}).get("default")
         self.seed.setEnabled(seed is not None)
         if isinstance(seed, int):
             self.seed.setValue(seed)
         self.device.setEnabled("device" in desc.get("params", {}))
         self._schedule_estimate()
+
+    def _fit_form(self) -> None:
+        """The parameters' column never narrower than the model's widest row (a weights chooser with its
+        button, a size as two boxes): the splitter then takes the room from the run's column."""
+        bar = self.params_scroll.verticalScrollBar()  # its room, shown or not (the styled width)
+        room = max(bar.sizeHint().width(), bar.width() if bar.isVisible() else 0, 16) + 8
+        self.params_scroll.setMinimumWidth(self.form.minimumSizeHint().width() + room)
 
     # --- station ----------------------------------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot | None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QMenu, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QMenu, QSizePolicy, QSpinBox, QToolButton, QWidget
 
 from workbench.core.augment import AUGMENTATIONS, LABELS
 
@@ -53,6 +53,9 @@ class AugmentChooser(QWidget):
         self.copies.setToolTip("Augmented copies of every training image, added to the originals")
         for w in (self.p, self.copies):
             w.valueChanged.connect(self.changed)
+        self.button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        for w in (self.p, self.copies):
+            w.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.button, 1)
