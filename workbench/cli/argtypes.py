@@ -45,3 +45,7 @@ def fraction(text: str) -> float:
 
 def finite_float(text: str) -> float:
     return _checked(text, float, math.isfinite, "a finite number")
+
+
+def positive_float(text: str) -> float:
+    return _checked(text, float, lambda v: math.isfinite(v) and v > 0, "a number > 0")

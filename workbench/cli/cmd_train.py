@@ -1,12 +1,12 @@
 """`workbench train P --model NAME [--view V] [--param KEY=VALUE ...] [--seed S] [--device D] [--no-roi]
-[--augment NAME ...]`: one run per view."""
+[--augment NAME ...] [--budget MINUTES]`: one run per view, each planned before its fit."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from workbench.cli.argtypes import seed
+from workbench.cli.argtypes import positive_float, seed
 from workbench.cli.verbs import add_verb
 from workbench.core.augment import AUGMENTATIONS
 
@@ -50,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--augment-copies", type=int, default=1, help="augmented copies of each training image (default 1)"
     )
+    p.add_argument(
+        "--budget",
+        type=positive_float,
+        default=10.0,
+        metavar="MINUTES",
+        help="time budget per view (fit and test predictions; default 10): the plan printed before each fit "
+        "picks the working size of large images and a trained model's training time to fit it",
+    )
 
 
 def parse_params(items: list[str]) -> dict:
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "device": args.device,
         "roi": not args.no_roi,
+        "budget_s": 60.0 * args.budget,
         "augment": None
         if not args.augment
         else {"names": args.augment, "p": args.augment_p, "copies": args.augment_copies},

@@ -70,6 +70,8 @@ def terminal_progress(description: str, *, quiet: bool = False) -> Iterator[tupl
         bar.set_description_str(f"{description} (stopping…)")
 
     def show(event: ProgressEvent) -> None:
+        if isinstance(event.values.get("plan"), str):  # a job's plan, printed once above the bar
+            bar.write(event.values["plan"], file=sys.stderr)
         if event.fraction is not None:
             bar.n = int(round(event.fraction * 1000))
         if event.message:

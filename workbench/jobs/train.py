@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 from workbench.core.augment import TrainAugmentation
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
+from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, report, sub_progress
 from workbench.core.view_roi import effective_roi
 from workbench.models import registry
+from workbench.models.plan import DEFAULT_BUDGET_S, can_plan, plan_train
 
 
 def _peak_rss_bytes() -> int:
@@ -37,6 +38,7 @@ def train_views(
     *,
     roi: bool = True,
     augment: TrainAugmentation | dict | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, list[str]]:
     """Fit ``model`` once per view (train split, label good; ROI dilated by its margin), store runs and
     test-split results in ``project`` (not saved: the caller saves); returns their ids.
@@ -44,6 +46,12 @@ def train_views(
     ``roi`` False trains (and so scores) on the whole crop, as seed 000's unmasked runs; ``augment``
     adds augmented copies of the training images (a :class:`TrainAugmentation` or its dict; its seed
     defaults to ``seed``).
+
+    Before each view's fit the planner (:mod:`workbench.models.plan`) predicts its time and memory
+    within ``budget_s`` (default 10 minutes per view), sets what the defaults leave open (the working
+    size of large images, a trained model's training time) and refuses a fit that would not fit in
+    memory. Each plan is reported before its fit starts (progress values ``plan``: the text, and
+    ``plan_fit_s``, ``plan_predict_s``, ``plan_peak_ram_bytes``).
     """
     params = dict(params or {})
     if isinstance(augment, dict):
@@ -72,9 +80,22 @@ def train_views(
         n_original = len(images)
         if augment is not None:
             images = augment.apply(images)
-        estimator = registry.create(model, **params)
+        test = project.samples(view=name, split="test")
+        plan = None
+        if can_plan(model):
+            plan = plan_train(
+                model, params, len(images), [im.shape for im in images], len(test),
+                DEFAULT_BUDGET_S if budget_s is None else float(budget_s),
+            )  # fmt: skip
+            report(
+                step, 0.0, f"{name}: planned", plan=f"view {name}: " + plan.describe(),
+                plan_fit_s=plan.fit_s, plan_predict_s=plan.predict_s, plan_peak_ram_bytes=plan.peak_ram_bytes,
+            )  # fmt: skip
+        # The progress bar's share of the fit is its share of the planned time, so the ETA holds early.
+        split = 0.8 if plan is None or plan.total_s <= 0 else min(0.98, max(0.02, plan.fit_s / plan.total_s))
+        estimator = registry.create(model, **params, **(plan.chosen if plan else {}))
         t0 = time.perf_counter()
-        estimator.fit(images, roi=view_roi, progress=sub_progress(step, 0.0, 0.8), cancel=cancel)
+        estimator.fit(images, roi=view_roi, progress=sub_progress(step, 0.0, split), cancel=cancel)
         fit_s = time.perf_counter() - t0
         peak = _peak_rss_bytes()
         meta = {
@@ -89,13 +110,17 @@ def train_views(
             meta["train_augmentation"] = {**augment.to_dict(), "n_images": len(images)}
         if callable(getattr(estimator, "resolved", None)):  # defaults chosen at fit time (e.g. by device)
             meta["resolved"] = estimator.resolved()
-        test = project.samples(view=name, split="test")
+        if plan is not None:
+            meta["plan"] = {
+                "fit_s": round(plan.fit_s, 1), "predict_s": round(plan.predict_s, 1),
+                "peak_ram_bytes": plan.peak_ram_bytes, "chosen": plan.chosen, "notes": list(plan.notes),
+            }  # fmt: skip
         result = None
         if test:
             t0 = time.perf_counter()
             scores, maps = estimator.predict(
                 [project.sample_image(s.id) for s in test],
-                progress=sub_progress(step, 0.8, 1.0),
+                progress=sub_progress(step, split, 1.0),
                 cancel=cancel,
             )
             predict_s = time.perf_counter() - t0
@@ -118,7 +143,8 @@ def train_described(
     project, job: dict[str, Any], progress: ProgressFn, cancel: CancelToken
 ) -> dict[str, list[str]]:
     """:func:`train_views` with its arguments from a job's dict: 'model', 'params', 'views', 'seed',
-    'device', 'roi' (default True), 'augment' (TrainAugmentation dict or None)."""
+    'device', 'roi' (default True), 'augment' (TrainAugmentation dict or None), 'budget_s' (the
+    planner's time budget per view)."""
     return train_views(
         project,
         job["model"],
@@ -130,6 +156,7 @@ def train_described(
         cancel,
         roi=job.get("roi", True),
         augment=job.get("augment"),
+        budget_s=job.get("budget_s"),
     )
 
 

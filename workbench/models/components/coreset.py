@@ -334,7 +334,7 @@ class StreamingCoreset:
     ``add(rows)`` buffers rows and runs the greedy on every full chunk (the chunk's rows are then
     dropped, only its over-selection is kept); ``finish()`` runs the last chunk, merges and returns
     the selected global row numbers (ascending); ``features`` then holds their rows, in that order.
-    Memory: one chunk plus ``overselect * n_select`` rows. With ``n_total <= chunk`` this is the
+    Memory: one chunk plus ``overselect * n_select`` rows (the result is made in their place). With ``n_total <= chunk`` this is the
     plain greedy coreset.
     """
 
@@ -362,7 +362,12 @@ class StreamingCoreset:
         self._buffer: np.ndarray | None = None
         self._filled = 0
         self._seen = 0  # rows received
-        self._rows: list[np.ndarray] = []  # per chunk: selected rows (features)
+        # Every chunk's selected rows in one preallocated store (sizes are known up front), which
+        # finish() compacts in place into the result: no second copy of the selection.
+        sizes = [min(self.chunk, n_total - s) for s in range(0, n_total, self.chunk)]
+        self._quota = [min(n, max(1, math.ceil(self.overselect * self.ratio * n))) for n in sizes]
+        self._store: np.ndarray | None = None
+        self._stored = 0
         self._index: list[np.ndarray] = []  # per chunk: their global row numbers
         self._pick: list[np.ndarray] = []  # per chunk: their pick distances (selection order)
         self._radius: list[float] = []  # per chunk: coverage radius after all its picks
@@ -395,8 +400,7 @@ class StreamingCoreset:
         n = self._filled
         x = self._buffer[:n]
         start = self._seen - n
-        share = self.ratio * n
-        k = min(n, max(1, math.ceil(self.overselect * share)))
+        k = self._quota[len(self._pick)]
         if self.projection_dim is not None and self.projection_dim < x.shape[1]:
             if self._basis is None:  # one metric for every chunk: their pick distances are compared
                 self._basis = principal_basis(x, int(self.projection_dim), self.seed)
@@ -407,7 +411,10 @@ class StreamingCoreset:
         chunk_progress = sub_progress(progress, start / self.n_total, self._seen / self.n_total)
         chosen, pick, radius = _greedy(z, xsq, k, first, 2048, 256, chunk_progress, cancel)
         self._pick.append(pick)
-        self._rows.append(x[chosen].copy())
+        if self._store is None:
+            self._store = np.empty((sum(self._quota), x.shape[1]), dtype=np.float32)
+        self._store[self._stored : self._stored + k] = x[chosen]
+        self._stored += k
         self._index.append(chosen + start)
         self._radius.append(radius)
         self._filled = 0
@@ -425,20 +432,28 @@ class StreamingCoreset:
             keep = np.sort(np.argpartition(-pick, self.n_select - 1)[: self.n_select])
         else:
             keep = np.arange(len(pick))
-        index = np.concatenate(self._index)[keep]
-        rows = np.concatenate(self._rows)[keep] if len(self._rows) > 1 else self._rows[0][keep]
-        # Coverage bound: a chunk is covered to the distance of its first dropped pick, or to its
-        # final radius when all of its picks are kept.
-        bounds, offset = [], 0
-        for p, r in zip(self._pick, self._radius):
-            kept = int(np.count_nonzero((keep >= offset) & (keep < offset + len(p))))
-            bounds.append(r if kept == len(p) else float(p[kept]))
-            offset += len(p)
+        # Coverage bound: a chunk is covered to the largest distance of a pick it dropped, or to its
+        # final radius when all of its picks are kept. The kept rows move forward in the store chunk by
+        # chunk (a kept row never lands after its source: the copy-out first makes overlaps safe).
+        store = self._store
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in self._pick])])
+        bounds, parts, at = [], [], 0
+        for c, p in enumerate(self._pick):
+            mine = keep[(keep >= offsets[c]) & (keep < offsets[c + 1])] - offsets[c]
+            dropped = np.ones(len(p), bool)
+            dropped[mine] = False
+            bounds.append(float(p[dropped].max()) if dropped.any() else self._radius[c])
+            mine = mine[np.argsort(self._index[c][mine], kind="stable")]
+            store[at : at + len(mine)] = store[offsets[c] + mine]
+            parts.append(self._index[c][mine])
+            at += len(mine)
+        if at < len(store):
+            store.resize((at, store.shape[1]), refcheck=False)  # gives the tail back
         self.radius = max(bounds)
-        self._rows, self._pick, self._index = [], [], []
-        order = np.argsort(index, kind="stable")
-        self.features = rows[order]
-        return index[order]
+        self._store, self._pick, self._index = None, [], []
+        self._buffer = None
+        self.features = store
+        return np.concatenate(parts)
 
 
 def _project(

@@ -1,0 +1,83 @@
+"""The planner: predictions that grow as the fit does, working sizes chosen for large images (and said),
+trained models held to the budget, and fits that would not fit in memory refused with a size that would."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.models.plan import MAX_CELLS, PlanError, plan_fit, plan_train
+
+SMALL = dict(backbone="resnet18", pretrained=False, embed_dim=64, device="cpu")
+GB = 2**30
+
+
+def test_patchcore_plan_grows_with_images_and_size():
+    base = plan_fit("patchcore", SMALL, 20, (128, 128, 3), n_predict=10)
+    more = plan_fit("patchcore", SMALL, 200, (128, 128, 3), n_predict=10)
+    larger = plan_fit("patchcore", SMALL, 20, (256, 256, 3), n_predict=10)
+    assert base.working_size == (128, 128) and base.fit_s > 0 and base.predict_s > 0
+    assert more.fit_s > base.fit_s and more.peak_ram_bytes > base.peak_ram_bytes
+    assert larger.fit_s > base.fit_s and larger.peak_ram_bytes > base.peak_ram_bytes
+    assert larger.predict_s > base.predict_s
+    padim_params = dict(backbone="resnet18", pretrained=False, n_features=20, device="cpu")
+    padim = plan_fit("padim", padim_params, 20, (128, 128, 3), n_predict=10)
+    assert padim.peak_ram_bytes > 0 and padim.fit_s > 0
+    assert "plan: patchcore at 128x128 on 20 images" in base.describe()
+
+
+def test_grey_images_count_their_rgb_copies():
+    rgb = plan_fit("patchcore", SMALL, 200, (256, 256, 3))
+    grey = plan_fit("patchcore", SMALL, 200, (256, 256))
+    assert grey.peak_ram_bytes > rgb.peak_ram_bytes  # 1 byte read + 3 converted > 3 bytes
+
+
+def test_large_images_get_a_smaller_working_size_and_the_plan_says_so():
+    shape = (1200, 1600, 3)  # 150 x 200 = 30,000 cells per image at stride 8, above MAX_CELLS
+    plan = plan_train("patchcore", SMALL, 50, shape, n_predict=20, budget_s=1e6, available=64 * GB)
+    h, w = plan.params["image_size"]
+    assert plan.chosen == {"image_size": [h, w]}
+    assert h < 1200 and abs(w / h - 1600 / 1200) < 0.05
+    assert (h // 8) * (w // 8) <= MAX_CELLS
+    assert any("chosen for images of 1600x1200" in n for n in plan.notes)
+    # Small images keep their own size: nothing chosen.
+    small = plan_train("patchcore", SMALL, 50, (200, 300, 3), n_predict=20, budget_s=1e6, available=64 * GB)
+    assert small.chosen == {} and small.working_size == (200, 300)
+
+
+def test_images_of_several_sizes_get_one_working_size():
+    shapes = [(200, 300, 3)] * 5 + [(210, 290, 3)] * 2
+    plan = plan_train("patchcore", SMALL, 7, shapes, budget_s=1e6, available=64 * GB)
+    assert plan.chosen["image_size"] == [200, 304] or plan.chosen["image_size"] == [200, 300]
+    assert any("2 sizes" in n for n in plan.notes)
+
+
+def test_a_tight_time_budget_picks_a_smaller_size():
+    roomy = plan_train("patchcore", SMALL, 100, (600, 600, 3), n_predict=50, budget_s=1e6, available=64 * GB)
+    tight_budget = roomy.total_s / 6
+    tight = plan_train(
+        "patchcore", SMALL, 100, (600, 600, 3), n_predict=50, budget_s=tight_budget, available=64 * GB
+    )
+    assert tight.working_size[0] < roomy.working_size[0]
+    assert tight.total_s <= tight_budget or tight.working_size == (64, 64)
+
+
+def test_explicit_size_that_does_not_fit_memory_is_refused_with_one_that_would():
+    params = dict(SMALL, image_size=[1024, 1024])
+    need = plan_fit("patchcore", params, 100, (1024, 1024, 3)).peak_ram_bytes
+    with pytest.raises(PlanError) as err:
+        plan_train("patchcore", params, 100, (1024, 1024, 3), budget_s=1e6, available=int(need * 0.8))
+    msg = str(err.value)
+    assert "needs about" in msg and "is available" in msg and "image_size=[" in msg
+
+
+def test_trained_model_is_held_to_the_budget():
+    params = dict(
+        backbone="resnet18", layers=["layer1", "layer2"], pretrained=False, image_size=[48, 64],
+        max_iters=100_000, train_batch=2, device="cpu",
+    )  # fmt: skip
+    free = plan_fit("stfpm", params, 10, (48, 64, 3), n_predict=4)
+    assert free.fit_s > 60  # 100,000 iterations
+    plan = plan_train("stfpm", params, 10, (48, 64, 3), n_predict=4, budget_s=30.0, available=64 * GB)
+    assert 0 < plan.chosen["time_budget_s"] <= 30.0
+    assert plan.fit_s < free.fit_s and any("time_budget_s" in n for n in plan.notes)
+    assert plan.peak_ram_bytes > 0
