@@ -334,8 +334,8 @@ class StreamingCoreset:
     ``add(rows)`` buffers rows and runs the greedy on every full chunk (the chunk's rows are then
     dropped, only its over-selection is kept); ``finish()`` runs the last chunk, merges and returns
     the selected global row numbers (ascending); ``features`` then holds their rows, in that order.
-    Memory: one chunk plus ``overselect * n_select`` rows (the result is made in their place). With ``n_total <= chunk`` this is the
-    plain greedy coreset.
+    Memory: one chunk plus ``overselect * n_select`` rows (the result is made in their place). With
+    ``n_total <= chunk`` this is the plain greedy coreset.
     """
 
     def __init__(
@@ -421,10 +421,10 @@ class StreamingCoreset:
 
     def finish(self, cancel: CancelToken = NEVER_CANCEL) -> np.ndarray:
         """Global row numbers (n_select,) int64, ascending, of the selection; sets ``features``."""
+        if self._seen != self.n_total:  # before the last chunk: its quota is for a full one
+            raise ValueError(f"coreset: expected {self.n_total} rows; received {self._seen}")
         if self._filled:
             self._run_chunk(no_progress, cancel)
-        if self._seen != self.n_total:
-            raise ValueError(f"coreset: expected {self.n_total} rows; received {self._seen}")
         pick = np.concatenate(self._pick)
         # The n_select picks made farthest from their chunk's earlier picks. Within a chunk pick
         # distances do not grow, so this keeps a prefix of each chunk's greedy order.
