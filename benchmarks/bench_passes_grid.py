@@ -145,6 +145,11 @@ def main() -> None:
     ap.add_argument("--parts", type=int, default=6, help="whole parts per video")
     ap.add_argument("--only", default="", help="run only cells whose name contains this")
     ap.add_argument("--limit", type=int, default=0, help="at most this many cells (0: all)")
+    ap.add_argument(
+        "--spread",
+        action="store_true",
+        help="run the cells in an order that spreads every factor from the start (a cut run is still a sample)",
+    )
     args = ap.parse_args()
     cv2.setNumThreads(2)
     load_before = os.getloadavg()
@@ -153,6 +158,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
         cells = [p for p in full_grid(args.parts) if args.only in cell_name(p)]
+        if args.spread:  # a step coprime with the grid's factor counts visits every level of each early
+            step = next(k for k in (37, 41, 43, 47, 53) if len(cells) % k)
+            cells = [cells[(i * step) % len(cells)] for i in range(len(cells))]
         if args.limit:
             cells = cells[: args.limit]
         print(

@@ -155,3 +155,35 @@ def test_a_template_png_keeps_where_it_was_cut(tmp_path):
     assert np.array_equal(cv2.imread(str(path))[:, :, ::-1], img)  # still a plain PNG for every reader
     cv2.imwrite(str(tmp_path / "plain.png"), img)
     assert read_origin(tmp_path / "plain.png") is None and read_origin(tmp_path / "none.png") is None
+
+
+def _bracket(bead_dy: tuple[int, ...], shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(200, 160) uint8: two holes and a long, thick bead across the lower part whose bends move by
+    ``bead_dy`` (it wobbles from part to part), everything moved by ``shift`` (x, y)."""
+    import cv2
+
+    img = np.full((200, 160), 150, np.uint8)
+    sx, sy = shift
+    for cx, cy in ((50 + sx, 50 + sy), (105 + sx, 95 + sy)):
+        cv2.circle(img, (cx, cy), 18, 25, -1, cv2.LINE_AA)
+    bends = ((10, 180), (30, 150), (70, 146), (110, 144), (150, 140))
+    pts = np.array([(x + sx, y + sy + d) for (x, y), d in zip(bends, bead_dy)], np.int32)
+    cv2.polylines(img, [pts], False, 40, 12, cv2.LINE_AA)
+    return img
+
+
+def test_a_wobbling_bead_pulls_a_whole_template_match_but_not_the_tiles_vote():
+    import cv2
+
+    from workbench.io.stable_parts import tile_vote
+
+    tpl = _bracket((0, 0, 0, 0, 0))
+    r = 10
+    for wobble in ((5, 5, 4, 6, 5), (-4, -6, -5, -4, -6)):
+        frame = np.full((200 + 2 * r, 160 + 2 * r), 150, np.uint8)
+        frame[r:-r, r:-r] = _bracket(wobble, (2, -3))
+        res = cv2.matchTemplate(frame, tpl, cv2.TM_CCOEFF_NORMED)
+        _, _, _, (bx, by) = cv2.minMaxLoc(res)
+        assert abs(by - r + 3) >= 3  # the bead, the strongest feature, pulls the whole template's match
+        x, y = tile_vote(frame, tpl)
+        assert abs(x - r - 2) <= 1 and abs(y - r + 3) <= 1
