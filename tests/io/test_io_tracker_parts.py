@@ -108,13 +108,12 @@ def test_missing_duplicate_and_out_of_order_views_make_a_pass_suspect():
 
 
 def test_one_passage_lost_and_found_again_is_one_crossing_the_better_matched():
-    from workbench.io.tracker import Candidate
+    from workbench.core.best_frame import Candidate
 
     def refined(view: str, time: float, score: float) -> Crossing:
         c = _crossing(view, time)
-        c.samples[0].payload = Candidate(
-            score, int(time), 0, 0, 0, 0, 0.0, np.zeros((2, 2, 3), np.uint8), False
-        )
+        crop = np.zeros((2, 2, 3), np.uint8)
+        c.samples[0].payload = Candidate(score, int(time), 0, 0, 0, 0, crop=crop, clipped=False, u=0.0)
         return c
 
     cs = [_crossing("a", 10), refined("b", 29, 0.7), refined("b", 31, 0.9), _crossing("c", 50)]
