@@ -263,6 +263,18 @@ class StationModel(QObject):
         self.call(work, done, on_error or (lambda e: self.failed.emit(what, str(e))))
 
     # --- selection --------------------------------------------------------------------------------
+    def watch(self, show: Callable[..., None], *, opened: bool = False, now: bool = True) -> None:
+        """Call ``show(snapshot)`` when a station opens or changes and ``show(None)`` when it closes, and once
+        now with the current snapshot (None without a station) unless ``now`` is False. With ``opened``,
+        opening, closing and the call now pass ``opened=True``: the pane starts over there rather than
+        keeping its choices as it does across edits."""
+        kw = {"opened": True} if opened else {}
+        self.opened.connect(lambda snap: show(snap, **kw))
+        self.changed.connect(show)
+        self.closed.connect(lambda: show(None, **kw))
+        if now:
+            show(self.snapshot, **kw)
+
     def select_sample(self, sid: int) -> None:
         if self.snapshot is None or self.snapshot.sample(sid) is None:
             return

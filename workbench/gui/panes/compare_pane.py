@@ -16,22 +16,22 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QSlider,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.panes.compare_data import PERCENTILES, Cells, load_cells, percentile_levels
 from workbench.gui.panes.model_process import ModelService
+from workbench.gui.panes.pane import Pane
 from workbench.gui.pg import pyqtgraph as pg
 from workbench.gui.runs import sig, stale_runs
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import STRETCH, choice_box, column, grid_field, row, text_label
 
 MAX_SAMPLES = 3  # ticked by default; a count opened from Thresholds shows up to MAX_GRID
 MAX_GRID = 24
@@ -76,21 +76,32 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
-class ComparePane(QWidget):
+def _colour_bar(lo: float, hi: float, label: str, orientation: str, width: int) -> pg.ColorBarItem:
+    """The maps' colour scale (inferno) from ``lo`` to ``hi``, read-only, with its unit as the label."""
+    return pg.ColorBarItem(
+        values=(lo, hi),
+        colorMap=pg.colormap.get("inferno"),
+        label=label,
+        interactive=False,
+        orientation=orientation,
+        width=width,
+    )
+
+
+class ComparePane(Pane):
     """``explained(dict)`` when a nearest-patch answer arrives; ``cells[(run, sample)]`` are (view box,
     picture, heatmap)."""
 
     explained = Signal(dict)
 
     def __init__(self, model: StationModel, service: ModelService, parent=None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model, self.service, self.colors = model, service, colors
+        super().__init__(model, parent, colors)
+        self.service = service
         self.data = Cells()
         self.levels: dict[str, tuple[float, float]] = {}
         self.cells: dict[tuple[str, int], tuple[pg.ViewBox, pg.ImageItem, pg.ImageItem]] = {}
         self.picked: tuple[int, int, int] | None = None
         self._markers: list[tuple[pg.ViewBox, pg.ScatterPlotItem]] = []  # rings on the read pixel
-        self._loading = False
         self._stale = False  # the choice changed while the pane was hidden: read when shown
         self._ask = 0  # a newer pixel read makes older nearest-patch answers stale
         self._shown: tuple[list[str], list[int]] = ([], [])
@@ -116,82 +127,51 @@ class ComparePane(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
         self.opacity.valueChanged.connect(self._apply_opacity)
-        self.scale_combo = QComboBox(self)
-        for key, text in SCALES.items():
-            self.scale_combo.addItem(text, key)
-        self.scale_combo.setToolTip(
+        self.scale_combo = choice_box(
+            self,
+            SCALES,
             "Models score in their own units (PatchCore distances, PaDiM Mahalanobis values): in units of "
-            "each run's threshold every map reads the same way — 1.0 is where its run flags a sample"
+            "each run's threshold every map reads the same way — 1.0 is where its run flags a sample",
         )
         self.scale_combo.currentIndexChanged.connect(lambda _i: self._build(*self._shown))
         self.policy_combo = QComboBox(self)
         self.policy_combo.setToolTip("The policy whose thresholds scale the maps and give OK / NG")
         self.policy_combo.activated.connect(lambda _i: (setattr(self, "_wanted_policy", None), self.reload()))
-        self.scale = QLabel("", self)
-        self.scale.setWordWrap(True)
+        self.scale = text_label(self)
         self.grid = pg.GraphicsLayoutWidget(self)
         self.grid.scene().sigMouseClicked.connect(self._on_click)
         self.grid.installEventFilter(self)  # refit when the grid gets its real size
-        self.info = QLabel("Click a pixel to read each run's value there.", self)
-        self.info.setWordWrap(True)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.patch_note = QLabel("", self)
-        self.patch_note.setWordWrap(True)
+        self.info = text_label(self, "Click a pixel to read each run's value there.", selectable=True)
+        self.patch_note = text_label(self)
         self.patch = QLabel(self)
         self.patch.setMinimumWidth(4 * fh)
 
         pick = QGridLayout()
-        pick.addWidget(QLabel("View", self), 0, 0)
-        pick.addWidget(self.view_combo, 0, 1)
-        pick.addWidget(QLabel("Colours", self), 1, 0)
-        pick.addWidget(self.scale_combo, 1, 1)
-        pick.addWidget(QLabel("Policy", self), 2, 0)
-        pick.addWidget(self.policy_combo, 2, 1)
-        pick.addWidget(QLabel("Opacity", self), 3, 0)
-        pick.addWidget(self.opacity, 3, 1)
-        pick.addWidget(QLabel("Runs", self), 0, 2, Qt.AlignmentFlag.AlignTop)
-        pick.addWidget(self.runs, 0, 3, 4, 1)
-        pick.addWidget(QLabel("Samples", self), 0, 4, Qt.AlignmentFlag.AlignTop)
-        pick.addWidget(self.samples, 0, 5, 4, 1)
+        choices = (("View", self.view_combo), ("Colours", self.scale_combo), ("Policy", self.policy_combo))
+        for r, (label, field) in enumerate((*choices, ("Opacity", self.opacity))):
+            grid_field(pick, label, field, r, 0)
+        grid_field(pick, "Runs", self.runs, 0, 2, (4, 1), top=True)
+        grid_field(pick, "Samples", self.samples, 0, 4, (4, 1), top=True)
         pick.setColumnStretch(1, 2)
         pick.setColumnStretch(3, 2)
         pick.setColumnStretch(5, 3)
         bottom = QWidget(self)
-        bl = QHBoxLayout(bottom)
-        bl.setContentsMargins(0, 0, 0, 0)
-        text = QVBoxLayout()
-        text.addWidget(self.info)
-        text.addWidget(self.patch_note)
-        text.addStretch(1)
-        bl.addLayout(text, 1)
-        bl.addWidget(self.patch)
+        beside = row((column(self.info, self.patch_note, STRETCH), 1), self.patch, parent=bottom)
+        beside.setContentsMargins(0, 0, 0, 0)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.grid)
         split.addWidget(bottom)
         split.setStretchFactor(0, 6)
         split.setStretchFactor(1, 1)
         self.split = split
-        layout = QVBoxLayout(self)
-        layout.addLayout(pick)
-        layout.addWidget(self.scale)
-        layout.addWidget(split, 1)
+        column(pick, self.scale, (split, 1), parent=self)
 
-        model.opened.connect(self._on_snapshot)
-        model.changed.connect(self._on_snapshot)
-        model.closed.connect(lambda: self._on_snapshot(None))
         self.set_colors(colors)
-        self._on_snapshot(model.snapshot)
-
-    @property
-    def busy(self) -> bool:
-        return self._loading
+        model.watch(self._on_snapshot)
 
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        super().set_colors(colors)
         self.grid.setBackground(colors.canvas)
-
-    def shutdown(self) -> None:
-        pass
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -542,7 +522,6 @@ class ComparePane(QWidget):
     def _add_colour_bars(self, runs: list[str], mode: str, ncols: int, nrows: int) -> None:
         """A colour bar with its range and unit: one, upright at the right of the cells, when every map
         shares the scale (threshold units or one map scale); one per run column otherwise."""
-        cmap = pg.colormap.get("inferno")
         one_run = mode == "flow"
         if self.mode() != "run" or one_run or mode == "runs-rows":
             rid = runs[0]
@@ -553,28 +532,13 @@ class ComparePane(QWidget):
                 label = "map value, each run its own scale (beside its name)"
             else:
                 label = f"map value, {PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile"
-            bar = pg.ColorBarItem(
-                values=(lo, hi),
-                colorMap=cmap,
-                label=label,
-                interactive=False,
-                orientation="vertical",
-                width=12,
-            )
+            bar = _colour_bar(lo, hi, label, "vertical", 12)
             self.grid.addItem(bar, row=2, col=ncols if one_run else ncols + 1, rowspan=2 * nrows)
             return
         for c, rid in enumerate(runs):
             lo, hi = self.levels[rid]
             label = f"map value ({PERCENTILES[0]:g}th–{PERCENTILES[1]:g}th percentile: {sig(lo)} – {sig(hi)})"
-            bar = pg.ColorBarItem(
-                values=(lo, hi),
-                colorMap=cmap,
-                label=label,
-                interactive=False,
-                orientation="horizontal",
-                width=10,
-            )
-            self.grid.addItem(bar, row=1, col=c + 1)
+            self.grid.addItem(_colour_bar(lo, hi, label, "horizontal", 10), row=1, col=c + 1)
 
     def _show_scale_note(self) -> None:
         runs, _samples = self._shown

@@ -9,28 +9,27 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.panes.model_process import ExportProcess
+from workbench.gui.panes.pane import Pane
 from workbench.gui.runs import run_label, stale_runs
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import STRETCH, choice_box, column, form, panel, row, text_label
 from workbench.gui.widgets.job_bar import JobBar
 
 AUTOMATIC = "automatic: the run's own policy, else one fitted at export (1 % false alarms on val normals)"
@@ -73,7 +72,7 @@ def manifest_items(tree: QTreeWidget, manifest: dict[str, Any]) -> None:
         add(tree, str(k), v)
 
 
-class ExportPane(QWidget):
+class ExportPane(Pane):
     """``exported(result)`` when a bundle is written ({'path', 'manifest', 'parity'});
     ``previewRequested(bundle folder)`` from the "Try it on a video" button."""
 
@@ -81,8 +80,7 @@ class ExportPane(QWidget):
     previewRequested = Signal(str)
 
     def __init__(self, model: StationModel, parent: QWidget | None = None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model, self.colors = model, colors
+        super().__init__(model, parent, colors)
         self.job = ExportProcess(model, self)
         self.result: dict[str, Any] | None = None
         self.run_boxes: dict[str, QComboBox] = {}
@@ -91,20 +89,20 @@ class ExportPane(QWidget):
 
         self.choice = QGroupBox("What each view ships", self)
         self.grid = QGridLayout(self.choice)
-        self.note = QLabel("", self)
-        self.note.setWordWrap(True)
+        self.note = text_label(self)
         self.folder = QLineEdit(self)
         self.folder.setPlaceholderText("folder for the bundle (created; must not exist or be empty)")
         browse = QPushButton("Choose …", self)
         browse.clicked.connect(self._browse)
-        self.fusion = QComboBox(self)
-        for key, text in (
-            ("any", "NG when any view is NG"),
-            ("majority", "NG when most views are"),
-            ("all", "NG only when every view is"),
-        ):
-            self.fusion.addItem(text, key)
-        self.fusion.setToolTip("How the part's verdict follows from its views' verdicts")
+        self.fusion = choice_box(
+            self,
+            {
+                "any": "NG when any view is NG",
+                "majority": "NG when most views are",
+                "all": "NG only when every view is",
+            },
+            "How the part's verdict follows from its views' verdicts",
+        )
         self.accept_small = QCheckBox(
             "Export even when a threshold rests on fewer than 5 normal samples", self
         )
@@ -127,49 +125,24 @@ class ExportPane(QWidget):
         self.job.failed.connect(lambda m: self._finish(f"The bundle was not written: {m}", error=True))
         self.job.cancelled.connect(lambda: self._finish("Cancelled: no bundle written."))
 
-        self.parity = QLabel("", self)
-        self.parity.setWordWrap(True)
-        self.parity.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.parity = text_label(self, selectable=True)
         self.manifest = QTreeWidget(self)
         self.manifest.setHeaderLabels(["Manifest", "Value"])
         self.manifest.setColumnWidth(0, 18 * self.fontMetrics().horizontalAdvance("M"))
 
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        form = QFormLayout()
-        form.addRow("Bundle folder", row)
-        form.addRow("Part verdict", self.fusion)
-        form.addRow("", self.accept_small)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.write_button)
-        buttons.addWidget(self.preview_button)
-        buttons.addStretch(1)
-        top = QWidget(self)
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.choice)
-        tl.addWidget(self.note)
-        tl.addLayout(form)
-        tl.addLayout(buttons)
-        tl.addWidget(self.bar)
-        tl.addWidget(self.parity)
-        layout = QVBoxLayout(self)
-        layout.addWidget(top)
-        layout.addWidget(self.manifest, 1)
+        settings = form(
+            ("Bundle folder", row((self.folder, 1), browse)),
+            ("Part verdict", self.fusion),
+            ("", self.accept_small),
+        )
+        buttons = row(self.write_button, self.preview_button, STRETCH)
+        top = panel(self, self.choice, self.note, settings, buttons, self.bar, self.parity)
+        column(top, (self.manifest, 1), parent=self)
 
-        model.opened.connect(lambda s: self._on_snapshot(s, opened=True))
-        model.changed.connect(self._on_snapshot)
         model.dirtyChanged.connect(lambda _d: self._update_note())
-        model.closed.connect(lambda: self._on_snapshot(None, opened=True))
-        self._on_snapshot(model.snapshot, opened=True)
+        model.watch(self._on_snapshot, opened=True)
 
-    @property
-    def busy(self) -> bool:
-        return False  # a running export is not "loading": the window stays usable
-
-    def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+    # a running export is not "loading" (Pane.busy stays False): the window stays usable
 
     def shutdown(self) -> None:
         self.job.shutdown()

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QStackedWidget, QWidget
 
 from workbench.gui.frame_source import FrameFetcher, VideoInfo
+from workbench.gui.panes.pane import Pane
 from workbench.gui.station_model import Snapshot, StationModel, sample_box
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import column, row, text_label
 from workbench.gui.widgets.image_canvas import ImageCanvas
 from workbench.gui.widgets.scrubber import Scrubber
 from workbench.gui.widgets.timeline import Mark, Timeline
@@ -21,13 +23,11 @@ from workbench.gui.widgets.timeline import Mark, Timeline
 NO_PROJECT = "Open a station (File ▸ Open) to see its video here."
 
 
-class FrameViewer(QWidget):
+class FrameViewer(Pane):
     """Scrubbing requests frames from a :class:`FrameFetcher`; the newest request always wins."""
 
     def __init__(self, model: StationModel, parent: QWidget | None = None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model = model
-        self.colors = colors
+        super().__init__(model, parent, colors)
         self.source_id: str | None = None
         self.frame_index: int | None = None  # the frame on screen
         self._wanted: int | None = None  # the frame asked for and not yet shown
@@ -44,24 +44,17 @@ class FrameViewer(QWidget):
         self.source_box.currentIndexChanged.connect(self._on_source_chosen)
         self.caption = QLabel("", self)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top = QHBoxLayout()
-        top.addWidget(self.source_box)
-        top.addWidget(self.caption, 1)
+        top = row(self.source_box, (self.caption, 1))
         self.canvas = ImageCanvas(self, colors)
-        self.message = QLabel(NO_PROJECT, self)
+        self.message = text_label(self, NO_PROJECT)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.canvas)
         self.scrubber = Scrubber(self)
         self.timeline = Timeline(self, colors)
-        layout = QVBoxLayout(self)
+        layout = column(top, (self.stack, 1), self.timeline, self.scrubber, parent=self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
-        layout.addWidget(self.timeline)
-        layout.addWidget(self.scrubber)
 
         self.scrubber.frameChanged.connect(self.goto)
         self.scrubber.playToggled.connect(self._on_play)
@@ -89,7 +82,7 @@ class FrameViewer(QWidget):
         return self._opening or self._wanted is not None
 
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        super().set_colors(colors)
         self.canvas.set_colors(colors)
         self.timeline.set_colors(colors)
         self._draw_boxes()

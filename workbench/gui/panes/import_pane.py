@@ -31,6 +31,7 @@ from workbench.gui.panes.camera_feed import CameraFeed
 from workbench.gui.station_model import StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.undo import UndoStack
+from workbench.gui.widgets.boxes import column, panel, row
 from workbench.gui.widgets.image_canvas import ImageCanvas
 from workbench.gui.widgets.import_form import ImportForm
 from workbench.gui.widgets.job_bar import JobBar
@@ -135,10 +136,7 @@ class ImportPane(QWidget):
         self.import_button.setToolTip("Add the source and one sample per pass and view to the station")
         self.import_button.clicked.connect(self.start_import)
         self.job = JobBar(self)
-        actions = QHBoxLayout()
-        actions.addWidget(self.find_button)
-        actions.addWidget(self.import_button)
-        actions.addWidget(self.job, 1)
+        actions = row(self.find_button, self.import_button, (self.job, 1))
         self.unmatched = QListWidget(self)
         self.unmatched.setToolTip("Passes where a view's template did not reach its match threshold")
         self.unmatched.setMaximumHeight(6 * self.fontMetrics().height())  # a few rows; it scrolls
@@ -151,30 +149,12 @@ class ImportPane(QWidget):
         self.suspects.setMaximumHeight(5 * self.fontMetrics().height())
         self.suspects.itemActivated.connect(lambda item: self.goto(item.data(Qt.ItemDataRole.UserRole)))
 
-        top = QWidget(self)
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.canvas, 1)
-        tl.addWidget(self.timeline)
-        tl.addWidget(self.scrubber)
-        bottom = QWidget(self)
-        bl = QVBoxLayout(bottom)
-        bl.setContentsMargins(0, 0, 0, 0)
-        bl.addWidget(self.plot, 2)
-        bl.addWidget(self.rule_box)
-        bl.addWidget(self.calibrate_box)
-        bl.addWidget(self.form)
-        bl.addLayout(actions)
-        lists = QHBoxLayout()
-        for title, widget in (
-            ("Suspect and partial passes", self.suspects),
-            ("Unmatched views", self.unmatched),
-        ):
-            col = QVBoxLayout()
-            col.addWidget(QLabel(title, self))
-            col.addWidget(widget)
-            lists.addLayout(col, 1)
-        bl.addLayout(lists)
+        top = panel(self, (self.canvas, 1), self.timeline, self.scrubber)
+        lists = row(
+            (column(QLabel("Suspect and partial passes", self), self.suspects), 1),
+            (column(QLabel("Unmatched views", self), self.unmatched), 1),
+        )
+        bottom = panel(self, (self.plot, 2), self.rule_box, self.calibrate_box, self.form, actions, lists)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(top)
         split.addWidget(bottom)
@@ -485,8 +465,8 @@ class ImportPane(QWidget):
         name = os.path.basename(self.path or "")
         self.undo.record_import(list(result.sample_ids), before, after, f"import {name}")
         self.unmatched.clear()
-        for row in getattr(result, "unmatched", []):
-            self._add_unmatched(row, result)
+        for entry in getattr(result, "unmatched", []):
+            self._add_unmatched(entry, result)
         passes = list(getattr(result, "passes", []))
         if self.kind == "video" and len(getattr(result, "frames", [])):
             self._show_result(result)

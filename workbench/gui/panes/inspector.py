@@ -7,54 +7,41 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QWidget
 
 from workbench.gui.imaging import mask_overlay
+from workbench.gui.panes.pane import Pane
 from workbench.gui.station_model import StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import column, row, text_label
 from workbench.gui.widgets.image_canvas import ImageCanvas
 
 HINT = "Click a sample or a view in the Station tree to see it here."
 
 
-class InspectorPane(QWidget):
+class InspectorPane(Pane):
     """Loads the picture in the background; a newer selection wins over a slower older one."""
 
     def __init__(self, model: StationModel, parent: QWidget | None = None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model = model
-        self.colors = colors
-        self.title = QLabel(HINT, self)
-        self.title.setWordWrap(True)
+        super().__init__(model, parent, colors)
+        self.title = text_label(self, HINT)
         self.canvas = ImageCanvas(self, colors)
         self.show_mask = QCheckBox("Show mask", self)
         self.show_mask.setChecked(True)
         self.show_mask.setToolTip("Show the ground-truth defect mask (samples) or the ROI (views)")
         self.show_mask.toggled.connect(lambda on: self.canvas.overlay_item.setVisible(on))
-        self.details = QLabel("", self)
-        self.details.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.details, 1)
-        row.addWidget(self.show_mask)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.canvas, 1)
-        layout.addLayout(row)
+        self.details = text_label(self)
+        below = row((self.details, 1), self.show_mask)
+        column(self.title, (self.canvas, 1), below, parent=self).setContentsMargins(4, 4, 4, 4)
         self._token = 0
-        self._loading = False
         self.shown: tuple[str, Any] | None = None  # what is on screen: ("sample", id) or ("view", name)
         model.sampleSelected.connect(self.show_sample)
         model.viewSelected.connect(self.show_view)
         model.opened.connect(lambda _snap: self.clear())
         model.closed.connect(self.clear)
 
-    @property
-    def busy(self) -> bool:
-        return self._loading
-
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        super().set_colors(colors)
         self.canvas.set_colors(colors)
 
     def clear(self) -> None:

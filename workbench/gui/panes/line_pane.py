@@ -15,25 +15,22 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
-    QSplitter,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.panes.model_process import LineProcess
+from workbench.gui.panes.pane import Pane
 from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import STRETCH, column, form, panel, row, side_by_side, table, text_label
 from workbench.gui.widgets.heat import heat_overlay
 from workbench.gui.widgets.job_bar import JobBar
 
@@ -65,15 +62,14 @@ def view_text(result: dict[str, Any]) -> str:
     return " · ".join(out)
 
 
-class LinePane(QWidget):
+class LinePane(Pane):
     """``partSeen(result)`` for every part the runtime reports; ``finished(summary)`` at the end."""
 
     partSeen = Signal(dict)
     finished = Signal(dict)
 
     def __init__(self, model: StationModel, parent: QWidget | None = None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model, self.colors = model, colors
+        super().__init__(model, parent, colors)
         self.job = LineProcess(model, self)
         self.parts: list[tuple[dict, dict, dict]] = []
         self.summary: dict[str, Any] | None = None
@@ -99,14 +95,9 @@ class LinePane(QWidget):
         self.job.finished.connect(self._on_finished)
         self.job.failed.connect(lambda m: self._finish(f"The line preview stopped: {m}", error=True))
         self.job.cancelled.connect(lambda: self._finish(f"Stopped after {len(self.parts)} parts."))
-        self.totals = QLabel("", self)
-        self.totals.setWordWrap(True)
+        self.totals = text_label(self)
 
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = table(self, COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.table.horizontalHeader()
@@ -114,64 +105,31 @@ class LinePane(QWidget):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._show_selected)
-        self.detail_title = QLabel("Choose a part to see its views.", self)
-        self.detail_title.setWordWrap(True)
+        self.detail_title = text_label(self, "Choose a part to see its views.")
         self.pictures = QWidget(self)
         self.picture_grid = QGridLayout(self.pictures)
-        self.legend = QLabel(
+        self.legend = text_label(
+            self,
             "Heatmap over the crop in units of the view's threshold: dark below half of it, bright at "
             "twice it; ring = where the map reaches the threshold.",
-            self,
         )
-        self.legend.setWordWrap(True)
         self.legend.setObjectName("muted")
 
-        form = QFormLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.bundle, 1)
-        row.addWidget(pick_bundle)
-        form.addRow("Bundle", row)
-        row = QHBoxLayout()
-        row.addWidget(self.source, 1)
-        row.addWidget(pick_source)
-        form.addRow("Video", row)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.realtime)
-        buttons.addStretch(1)
-        right = QWidget(self)
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.detail_title)
-        rl.addWidget(self.pictures, 1)
-        rl.addWidget(self.legend)
-        left = QWidget(self)
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.totals)
-        ll.addWidget(self.table, 1)
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.bar)
-        layout.addWidget(split, 1)
+        inputs = form(
+            ("Bundle", row((self.bundle, 1), pick_bundle)), ("Video", row((self.source, 1), pick_source))
+        )
+        left = panel(self, self.totals, (self.table, 1))
+        right = panel(self, self.detail_title, (self.pictures, 1), self.legend)
+        column(
+            inputs,
+            row(self.run_button, self.realtime, STRETCH),
+            self.bar,
+            (side_by_side(self, left, right, (3, 2)), 1),
+            parent=self,
+        )
 
-        model.opened.connect(lambda snap: (self.source.clear(), self._on_snapshot(snap)))
-        model.changed.connect(self._on_snapshot)  # a video imported later fills the empty box
-        model.closed.connect(lambda: self._on_snapshot(None))
-        self._on_snapshot(model.snapshot)
-
-    @property
-    def busy(self) -> bool:
-        return False
-
-    def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        model.opened.connect(lambda _snap: self.source.clear())  # before the snapshot shows
+        model.watch(self._on_snapshot)  # a video imported later fills the empty box
 
     def shutdown(self) -> None:
         self.job.shutdown()

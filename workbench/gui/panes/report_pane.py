@@ -13,21 +13,19 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
 )
 
 from workbench.gui.panes.model_process import ReportProcess
+from workbench.gui.panes.pane import Pane
 from workbench.gui.runs import sig
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import column, form, row, text_label
 from workbench.gui.widgets.job_bar import JobBar
 
 NO_POLICY = "(none: F1-best thresholds on each run's test split)"
@@ -50,14 +48,13 @@ def open_in_browser(path: str) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
-class ReportPane(QWidget):
+class ReportPane(Pane):
     """``written(path)`` once ``index.html`` is on disk (and was handed to the browser)."""
 
     written = Signal(str)
 
     def __init__(self, model: StationModel, parent=None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model, self.colors = model, colors
+        super().__init__(model, parent, colors)
         self.chosen: str | None = None  # the policy the Thresholds step stands for
         self.follow = False  # the report follows the Thresholds step until a policy is picked here
         self.job = ReportProcess(model, self)
@@ -68,8 +65,7 @@ class ReportPane(QWidget):
         self.policy = QComboBox(self)
         self.policy.activated.connect(lambda _i: setattr(self, "follow", False))
         self.robustness = QCheckBox("Robustness study (predicts augmented copies: slower)", self)
-        self.note = QLabel("", self)
-        self.note.setWordWrap(True)
+        self.note = text_label(self)
         self.write_button = QPushButton("Write report and open it", self)
         self.write_button.clicked.connect(self.write)
         self.open_button = QPushButton("Open the report", self)
@@ -93,43 +89,18 @@ class ReportPane(QWidget):
         self.runs.horizontalHeader().setStretchLastSection(True)
         self._shown_runs: tuple[str, ...] | None = None
 
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        form = QFormLayout()
-        form.addRow("Folder", row)
-        form.addRow("Policy", self.policy)
-        form.addRow("", self.robustness)
-        layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                "Metrics per view and run, curves, histograms, the worst cases with heatmaps, statistics "
-                "over seeds and timings — one HTML page with every figure inside.",
-                self,
-                wordWrap=True,
-            )
+        intro = text_label(
+            self,
+            "Metrics per view and run, curves, histograms, the worst cases with heatmaps, statistics "
+            "over seeds and timings — one HTML page with every figure inside.",
         )
-        layout.addLayout(form)
-        layout.addWidget(self.note)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.write_button, 1)
-        buttons.addWidget(self.open_button)
-        layout.addLayout(buttons)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.runs_title)
-        layout.addWidget(self.runs, 1)
-        model.opened.connect(self._on_snapshot)
-        model.changed.connect(self._on_snapshot)
+        choices = form(
+            ("Folder", row((self.folder, 1), browse)), ("Policy", self.policy), ("", self.robustness)
+        )
+        buttons = row((self.write_button, 1), self.open_button)
+        column(intro, choices, self.note, buttons, self.bar, self.runs_title, (self.runs, 1), parent=self)
         model.dirtyChanged.connect(lambda _d: self._on_snapshot(model.snapshot))
-        model.closed.connect(lambda: self._on_snapshot(None))
-        self._on_snapshot(model.snapshot)
-
-    @property
-    def busy(self) -> bool:
-        return False
-
-    def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        model.watch(self._on_snapshot)
 
     def shutdown(self) -> None:
         self.job.shutdown()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QSize
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -17,14 +17,13 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.station_model import StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.undo import UndoStack
+from workbench.gui.widgets.boxes import column, panel, row, side_by_side
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.mask_editor import MaskEditor
 from workbench.gui.widgets.thumbnail_model import ThumbnailModel
@@ -124,10 +123,7 @@ class SamplesPane(QWidget):
         for box in (self.label_box, self.split_box):
             box.currentIndexChanged.connect(lambda _i: self._update_edit_buttons())
         self.selection_label = QLabel("", self)
-        edits = QHBoxLayout()
-        for w in (self.label_box, set_label, self.split_box, set_split):
-            edits.addWidget(w)
-        edits.addWidget(self.selection_label, 1)
+        edits = row(self.label_box, set_label, self.split_box, set_split, (self.selection_label, 1))
 
         self.train = _fraction(self, 0.6, "train ")
         self.val = _fraction(self, 0.2, "val ")
@@ -139,10 +135,7 @@ class SamplesPane(QWidget):
         self.split_button.setToolTip("Assign train/val/test by pass (defective passes never go to train)")
         self.split_button.clicked.connect(self.rerun_split)
         self.job = JobBar(self)
-        split_row = QHBoxLayout()
-        for w in (self.train, self.val, self.test, self.seed, self.split_button):
-            split_row.addWidget(w)
-        split_row.addWidget(self.job, 1)
+        split_row = row(self.train, self.val, self.test, self.seed, self.split_button, (self.job, 1))
 
         self.editor = MaskEditor(self, colors)
         self.editor.maskEdited.connect(self._on_mask_edited)
@@ -150,36 +143,13 @@ class SamplesPane(QWidget):
         self.clear_mask = QPushButton("Remove mask", self)
         self.clear_mask.setToolTip("The sample has no GT mask afterwards (undoable)")
         self.clear_mask.clicked.connect(self._remove_mask)
-        mask_top = QHBoxLayout()
-        mask_top.addWidget(self.mask_title, 1)
-        mask_top.addWidget(self.clear_mask)
 
-        upper = QWidget(self)
-        ul = QVBoxLayout(upper)
-        ul.setContentsMargins(0, 0, 0, 0)
-        ul.addLayout(filters)
-        ul.addWidget(self.grid, 1)
-        ul.addLayout(edits)
-        ul.addLayout(split_row)
-        lower = QWidget(self)
-        ll = QVBoxLayout(lower)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addLayout(mask_top)
-        ll.addWidget(self.editor, 1)
+        upper = panel(self, filters, (self.grid, 1), edits, split_row)
+        lower = panel(self, row((self.mask_title, 1), self.clear_mask), (self.editor, 1))
         # side by side: the grid and the mask editor each get the full height of the step
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(upper)
-        splitter.addWidget(lower)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        column(side_by_side(self, upper, lower, (3, 2)), parent=self).setContentsMargins(4, 4, 4, 4)
 
-        model.opened.connect(lambda s: self._on_snapshot(s, opened=True))
-        model.changed.connect(self._on_snapshot)
-        model.closed.connect(lambda: self._on_snapshot(None, opened=True))
+        model.watch(self._on_snapshot, opened=True, now=False)
         model.sampleSelected.connect(self._on_sample_selected)
         self._on_snapshot(None, opened=True)
 

@@ -24,9 +24,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -39,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from workbench.gui.panes.model_process import ChildJob, ModelService
 from workbench.gui.station_model import StationModel
+from workbench.gui.widgets.boxes import STRETCH, column, row, text_label
 
 STATES = {
     "waiting": ("#5b6168", "waiting"),
@@ -197,8 +196,7 @@ class SweepPanel(QWidget):
         self.cancel_button = QPushButton("Cancel sweep", self)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        self.status = QLabel("No sweep yet.", self)
-        self.status.setWordWrap(True)
+        self.status = text_label(self, "No sweep yet.")
         self.table = QTableWidget(0, 0, self)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -213,15 +211,8 @@ class SweepPanel(QWidget):
         form.addRow("Grid", self.grid_text)
         form.addRow("Cells at a time", self.workers)
         form.addRow("Run on", self.ray)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.queue_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
+        buttons = row(STRETCH, self.cancel_button, self.queue_button)
+        column(form, buttons, self.status, (self.table, 1), parent=self)
 
         self.job.planned.connect(self._on_planned)
         self.job.cellChanged.connect(self._on_cell)

@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.undo import UndoStack
+from workbench.gui.widgets.boxes import column, grid_field, row
 from workbench.gui.widgets.contact_sheet import ContactSheet
 from workbench.gui.widgets.job_bar import JobBar
 
@@ -105,32 +105,20 @@ class BatchGenerator(QWidget):
         )
 
         form = QGridLayout()
-        form.addWidget(QLabel("Plan", self), 0, 0)
-        form.addWidget(self.plan, 0, 1)
-        form.addWidget(QLabel("Count", self), 0, 2)
-        form.addWidget(self.count, 0, 3)
-        form.addWidget(QLabel("Seed", self), 0, 4)
-        form.addWidget(self.seed, 0, 5)
-        form.addWidget(QLabel("Types", self), 1, 0, Qt.AlignmentFlag.AlignTop)
-        form.addWidget(self.types, 1, 1, 1, 5)
-        form.addWidget(QLabel("Views", self), 2, 0, Qt.AlignmentFlag.AlignTop)
-        form.addWidget(self.views, 2, 1, 1, 5)
+        for col, (label, field) in enumerate(
+            (("Plan", self.plan), ("Count", self.count), ("Seed", self.seed))
+        ):
+            grid_field(form, label, field, 0, 2 * col)
+        grid_field(form, "Types", self.types, 1, 0, (1, 5), top=True)
+        grid_field(form, "Views", self.views, 2, 0, (1, 5), top=True)
         form.addWidget(QLabel("Sizes", self), 3, 0)
         form.addLayout(size_row, 3, 1, 1, 5)
         form.setColumnStretch(1, 1)
-        run = QHBoxLayout()
-        run.addWidget(self.generate_button)
-        run.addWidget(self.job, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(run)
-        layout.addWidget(self.sheet_title)
-        layout.addWidget(self.sheet, 1)
+        run = row(self.generate_button, (self.job, 1))
+        column(form, run, self.sheet_title, (self.sheet, 1), parent=self)
 
         self.plan.currentIndexChanged.connect(self._on_plan)
-        model.opened.connect(lambda s: self.on_snapshot(s, opened=True))
-        model.changed.connect(self.on_snapshot)
-        model.closed.connect(lambda: self.on_snapshot(None, opened=True))
+        model.watch(self.on_snapshot, opened=True, now=False)
         model.closed.connect(self.job.cancel)  # a batch for a closed station stops at once
 
     @property

@@ -13,19 +13,18 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHeaderView,
-    QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
+from workbench.gui.panes.pane import Pane
 from workbench.gui.panes.synthesis_batch import BatchGenerator
 from workbench.gui.panes.synthesis_place import DefectPlacer
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.undo import UndoStack
+from workbench.gui.widgets.boxes import column, table, text_label
 
 COLUMNS = ("View", "Zone", "Type", "Size", "val", "test", "Total")
 
@@ -48,19 +47,12 @@ class SynthesisCounts(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.summary = QLabel("", self)
-        self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.summary = text_label(self)
+        self.table = table(self, COLUMNS)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        column(self.summary, (self.table, 1), parent=self)
 
     def show_counts(self, snap: Snapshot | None) -> None:
         samples = snap.samples if snap is not None else []
@@ -88,14 +80,14 @@ class SynthesisCounts(QWidget):
         return sum(int(self.table.item(r, len(COLUMNS) - 1).text()) for r in range(self.table.rowCount()))
 
 
-class SynthesisPane(QWidget):
+class SynthesisPane(Pane):
     """``place``: one defect by hand; ``batch``: many at once; ``counts``: what the station holds."""
 
     def __init__(
         self, model: StationModel, undo: UndoStack, parent: QWidget | None = None, colors: Colors = DARK
     ):
-        super().__init__(parent)
-        self.model, self.undo, self.colors = model, undo, colors
+        super().__init__(model, parent, colors)
+        self.undo = undo
         self._catalogue = False
         self.place = DefectPlacer(model, undo, self, colors)
         self.batch = BatchGenerator(model, undo, self, colors)
@@ -104,20 +96,15 @@ class SynthesisPane(QWidget):
         self.tabs.addTab(self.place, "One defect")
         self.tabs.addTab(self.batch, "Batch")
         self.tabs.addTab(self.counts, "In the station")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tabs)
-        model.opened.connect(self.counts.show_counts)
-        model.changed.connect(self.counts.show_counts)
-        model.closed.connect(lambda: self.counts.show_counts(None))
-        self.counts.show_counts(model.snapshot)
+        column(self.tabs, parent=self).setContentsMargins(4, 4, 4, 4)
+        model.watch(self.counts.show_counts)
 
     @property
     def busy(self) -> bool:
         return self.place.busy or self.batch.busy
 
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        super().set_colors(colors)
         self.place.set_colors(colors)
         self.batch.set_colors(colors)
 

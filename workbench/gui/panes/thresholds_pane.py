@@ -19,9 +19,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -32,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.gui.panes.pane import Pane
 from workbench.gui.panes.threshold_data import (
     REST,
     VIEW,
@@ -54,6 +53,7 @@ from workbench.gui.panes.threshold_live import LiveCounts
 from workbench.gui.runs import stale_runs
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
+from workbench.gui.widgets.boxes import choice_box, column, form, panel, row, text_label
 from workbench.gui.widgets.changed_list import ChangedList
 from workbench.gui.widgets.score_histogram import ScoreHistogram
 from workbench.gui.widgets.threshold_row import ThresholdRow
@@ -66,7 +66,7 @@ ZONE_ROW_TIP = (
 )
 
 
-class ThresholdsPane(LiveCounts, QWidget):
+class ThresholdsPane(LiveCounts, Pane):
     """``policySaved(name)`` once a policy is in the project; ``policyChosen(name)`` when the sliders
     stand for one stored policy (loaded or saved); ``samplesRequested(run ids, sample ids, title)``
     when a count is clicked."""
@@ -76,8 +76,8 @@ class ThresholdsPane(LiveCounts, QWidget):
     samplesRequested = Signal(list, list, str)
 
     def __init__(self, model: StationModel, undo: Any, parent=None, colors: Colors = DARK):
-        super().__init__(parent)
-        self.model, self.undo, self.colors = model, undo, colors
+        super().__init__(model, parent, colors)
+        self.undo = undo
         self.groups: list[list] = []
         self.scope = VIEW
         self.data: dict[str, Any] = {}  # run id -> RunScores (scope view) or RunZones (scope zone)
@@ -95,11 +95,10 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.group_combo = QComboBox(self)
         self.group_combo.setPlaceholderText("No trained run yet")
         self.group_combo.currentIndexChanged.connect(self._on_group)
-        self.scope_combo = QComboBox(self)
-        for key, text in SCOPES.items():
-            self.scope_combo.addItem(text, key)
-        self.scope_combo.setToolTip(
-            "Per zone: a pixel-level policy with one threshold for each zone painted in the Views step"
+        self.scope_combo = choice_box(
+            self,
+            SCOPES,
+            "Per zone: a pixel-level policy with one threshold for each zone painted in the Views step",
         )
         self.scope_combo.currentIndexChanged.connect(
             lambda _i: self._load(scope=self.scope_combo.currentData())
@@ -127,14 +126,11 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.rows_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.rows_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rows_scroll.setWidget(self.rows_box)
-        self.total = QLabel("", self)
-        self.total.setWordWrap(True)
-        self.total.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.total = text_label(self, selectable=True)
         self.hist = ScoreHistogram(self, colors)
         self.hist.thresholdDragged.connect(self._from_line)
-        self.no_hist = QLabel("The scores of the chosen runs appear here as two histograms.", self)
+        self.no_hist = text_label(self, "The scores of the chosen runs appear here as two histograms.")
         self.no_hist.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.no_hist.setWordWrap(True)
         self.hist_stack = QStackedWidget(self)
         self.hist_stack.addWidget(self.no_hist)
         self.hist_stack.addWidget(self.hist)
@@ -148,55 +144,27 @@ class ThresholdsPane(LiveCounts, QWidget):
         self.save_button = QPushButton("Save as policy", self)
         self.save_button.clicked.connect(self.save_policy)
 
-        form = QFormLayout()
-        form.addRow("Runs", self.group_combo)
-        scope_row = QHBoxLayout()
-        scope_row.addWidget(self.scope_combo, 1)
-        scope_row.addWidget(QLabel("Start from", self))
-        scope_row.addWidget(self.policy_combo, 1)
-        form.addRow("Threshold per", scope_row)
-        save = QHBoxLayout()
-        save.addWidget(self.edited)
-        save.addWidget(self.name, 1)
-        save.addWidget(self.save_button)
-        upper = QWidget(self)
-        ul = QVBoxLayout(upper)
-        ul.setContentsMargins(0, 0, 0, 0)
-        ul.addWidget(self.rows_scroll, 1)
-        ul.addWidget(self.total)
-        lower = QWidget(self)
-        ll = QVBoxLayout(lower)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.changed_title)
-        ll.addWidget(self.changed)
+        scope = row((self.scope_combo, 1), QLabel("Start from", self), (self.policy_combo, 1))
+        choices = form(("Runs", self.group_combo), ("Threshold per", scope))
+        save = row(self.edited, (self.name, 1), self.save_button)
+        upper = panel(self, (self.rows_scroll, 1), self.total)
+        lower = panel(self, self.changed_title, self.changed)
         split = self.split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(upper)
         split.addWidget(self.hist_stack)
         split.addWidget(lower)
         split.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.basis)
-        layout.addWidget(split, 1)
-        layout.addLayout(save)
+        column(choices, self.message, self.basis, (split, 1), save, parent=self)
 
         model.opened.connect(self._on_opened)
         model.changed.connect(self._on_snapshot)
         model.closed.connect(lambda: self._on_opened(None))
         self._on_opened(model.snapshot)
 
-    @property
-    def busy(self) -> bool:
-        return self._loading
-
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        super().set_colors(colors)
         self.hist.set_colors(colors)
         self.changed.colors = colors
-
-    def shutdown(self) -> None:
-        pass
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

@@ -29,6 +29,7 @@ from workbench.gui.pg import pyqtgraph as pg
 from workbench.gui.station_model import StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.undo import UndoStack
+from workbench.gui.widgets.boxes import row
 from workbench.gui.widgets.draw_canvas import DrawCanvas
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.signal_plot import SignalPlot
@@ -123,10 +124,7 @@ class ViewsPane(QWidget):
         )
         self.score_button.clicked.connect(self.score_curve)
         self.job = JobBar(self)
-        score_row = QHBoxLayout()
-        score_row.addWidget(self.score_button)
-        score_row.addWidget(self.every)
-        score_row.addWidget(self.job, 1)
+        score_row = row(self.score_button, self.every, (self.job, 1))
         self.plot = SignalPlot(self, colors, "match score")
         self.plot.thresholdMoved.connect(lambda _n, v: self._set_threshold(v))
 

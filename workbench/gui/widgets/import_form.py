@@ -7,40 +7,38 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QSpinBox,
     QWidget,
 )
 
+from workbench.gui.widgets.boxes import choice_box, form, row
+
 STATISTIC_TEXT = {"mean_abs_diff": "mean grey difference", "changed_fraction": "changed pixel fraction"}
+
+
+def _ranged(box: QSpinBox | QDoubleSpinBox, lo: float, hi: float, value: float, tip: str, suffix: str):
+    """``box`` with its range, value, unit and tooltip; it reports a value once the typing is done."""
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
 
 
 def _spin(
     parent: QWidget, lo: float, hi: float, value: float, step: float, decimals: int, tip: str, suffix=""
-):
+) -> QDoubleSpinBox:
     box = QDoubleSpinBox(parent)
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
+    box.setDecimals(decimals)  # first: the range and the value are rounded to it
     box.setSingleStep(step)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
+    return _ranged(box, lo, hi, value, tip, suffix)
 
 
 def _int_spin(parent: QWidget, lo: int, hi: int, value: int, tip: str, suffix: str = "") -> QSpinBox:
-    box = QSpinBox(parent)
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
+    return _ranged(QSpinBox(parent), lo, hi, value, tip, suffix)
 
 
 class ImportForm(QWidget):
@@ -56,38 +54,22 @@ class ImportForm(QWidget):
         self.start_s = _spin(sampling, 0, 1e6, 0, 1, 1, "Start of the time range read", " s")
         self.end_s = _spin(sampling, 0, 1e6, 0, 1, 1, "End of the time range read (0 = to the end)", " s")
         self.end_s.setSpecialValueText("end")
-        form = QFormLayout(sampling)
-        form.addRow("Every", self.every)
-        span = QHBoxLayout()
-        span.addWidget(self.start_s)
-        span.addWidget(self.end_s)
-        form.addRow("From / to", span)
+        form(("Every", self.every), ("From / to", row(self.start_s, self.end_s)), parent=sampling)
 
         rule = QGroupBox("Pass rule", self)
-        self.statistic = QComboBox(rule)
-        for key, text in STATISTIC_TEXT.items():
-            self.statistic.addItem(text, key)
-        self.statistic.setToolTip("How a frame differs from the empty conveyor")
+        self.statistic = choice_box(rule, STATISTIC_TEXT, "How a frame differs from the empty conveyor")
         self.high = _spin(rule, 0, 255, 12, 0.5, 3, "A pass starts when the presence reaches this")
         self.low = _spin(rule, 0, 255, 8, 0.5, 3, "A pass ends when the presence falls below this")
         self.min_pass = _int_spin(rule, 1, 100000, 5, "Shorter runs of frames are not a pass", " frames")
         self.min_gap = _int_spin(rule, 0, 100000, 5, "Shorter gaps are bridged", " frames")
         self.statistic.currentIndexChanged.connect(self._on_statistic)
-        rform = QFormLayout(rule)
-        rform.addRow("Presence", self.statistic)
-        levels = QHBoxLayout()
-        levels.addWidget(self.high)
-        levels.addWidget(self.low)
-        rform.addRow("High / low", levels)
-        lengths = QHBoxLayout()
-        lengths.addWidget(self.min_pass)
-        lengths.addWidget(self.min_gap)
-        rform.addRow("Min pass / gap", lengths)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(sampling)
-        layout.addWidget(rule, 1)
+        form(
+            ("Presence", self.statistic),
+            ("High / low", row(self.high, self.low)),
+            ("Min pass / gap", row(self.min_pass, self.min_gap)),
+            parent=rule,
+        )
+        row(sampling, (rule, 1), parent=self).setContentsMargins(0, 0, 0, 0)
         for box in (self.every, self.start_s, self.end_s, self.high, self.low, self.min_pass, self.min_gap):
             box.valueChanged.connect(lambda _v: self.changed.emit())
 
