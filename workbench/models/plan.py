@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench.core.resources import available_ram_bytes as system_ram_bytes
 from workbench.models import registry
 
 DEFAULT_BUDGET_S = 600.0  # a train job's default time budget (fit and its test predictions), per view
@@ -104,20 +105,9 @@ def _gib(b: float) -> str:
 
 
 def available_ram_bytes() -> int:
-    """RAM this process could still take (MemAvailable on Linux, psutil elsewhere; 8 GB when unknown)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001 - no way to know: assume a modest workstation
-        return 8 * 2**30
+    """RAM this process could still take (:func:`workbench.core.resources.available_ram_bytes`; 8 GB when
+    unknown)."""
+    return system_ram_bytes() or 8 * 2**30  # no way to know: assume a modest workstation
 
 
 # -- measurements of this machine --------------------------------------------------------------
