@@ -10,7 +10,8 @@ import pytest
 from evaluate_station import build_station
 
 from workbench.jobs.report import write_report
-from workbench.jobs.report.sweep import interval
+from workbench.jobs.report.sweep import _cell, interval
+from workbench.jobs.report.tables import Notes
 from workbench.jobs.sweep import run_sweep
 from workbench.jobs.sweep_exec import LocalExecutor
 from workbench.jobs.sweep_plan import SweepSpec
@@ -25,6 +26,14 @@ def test_the_interval_is_the_t_interval_of_the_mean():
     assert s["mean"] == pytest.approx(0.9) and s["std"] == pytest.approx(0.1)
     assert s["high"] - s["mean"] == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
     assert interval([0.7])["low"] == 0.7 and interval([float("nan")]) is None
+
+
+def test_a_spread_over_seeds_below_a_tenth_of_a_percent_keeps_its_digits():
+    near_one = interval([0.99948, 0.99950, 0.99946])  # pixel AUROC of three seeds
+    text = _cell(near_one, Notes())
+    assert text.startswith("99.948 ± 0.002 ") and "[99.943, 99.953]" in text
+    assert _cell(interval([0.8, 0.9, 1.0]), Notes()).startswith("90.0 ± 10.0 ")
+    assert _cell(interval([1.0, 1.0]), Notes()).startswith("100.0 ± 0.0 ")
 
 
 @pytest.fixture
@@ -51,7 +60,7 @@ def test_a_fewshot_report_draws_the_curve_with_intervals_over_seeds(station, tmp
     assert (
         len(re.findall(r"n=3</span>", section)) == 6
     )  # image and pixel AUROC of three sizes, three seeds each
-    assert 'href="#sweep-' in html  # in the navigation
+    assert f'href="#{out["id"]}"' in html and "Sweep sweep-" not in html  # in the navigation, one prefix
 
 
 def test_a_model_sweep_gets_a_table_over_seeds_and_the_knee(station, tmp_path):

@@ -45,13 +45,22 @@ def _metric(record: dict, key: str) -> float:
     return float(v) if isinstance(v, int | float) and not isinstance(v, NA) else float("nan")
 
 
+def _digits(std_pct: float) -> int:
+    """Decimals that keep a spread over seeds visible: 1, or up to 3 when the std is below 0.1 %
+    (pixel AUROC near 100 % would otherwise read '100.0 ± 0.0' while the seeds differ)."""
+    if not std_pct > 0 or std_pct >= 0.1:
+        return 1
+    return int(min(3, math.ceil(-math.log10(std_pct))))
+
+
 def _cell(s: dict | None, notes: Notes) -> str:
     if s is None:
         return notes.mark("no run of this configuration has a value")
-    text = f"{fixed_text(100 * s['mean'], 1)} ± {fixed_text(100 * s['std'], 1)}"
+    d = _digits(100 * s["std"])
+    text = f"{fixed_text(100 * s['mean'], d)} ± {fixed_text(100 * s['std'], d)}"
     if s["n"] > 1:
         text += (
-            f' <span class="dim">[{fixed_text(100 * s["low"], 1)}, {fixed_text(100 * s["high"], 1)}]</span>'
+            f' <span class="dim">[{fixed_text(100 * s["low"], d)}, {fixed_text(100 * s["high"], d)}]</span>'
         )
     return text + f' <span class="dim">n={s["n"]}</span>'
 
@@ -136,7 +145,10 @@ def curve_figure(
             # AUROC lives in [0, 1]: never a tick above 1, a little room below the lowest band
             lo, hi = min(lo_all), min(1.0, max(hi_all))
             pad = max(0.01, 0.1 * (hi - lo))
-            ax.set_ylim(max(0.0, lo - pad), min(1.0 + pad / 4, hi + pad))
+            bottom, top = max(0.0, lo - pad), min(1.0 + pad / 4, hi + pad)
+            ax.set_ylim(bottom, top)
+            ax.set_yticks([t for t in ax.get_yticks() if bottom - 1e-9 <= t <= 1.0 + 1e-9])
+            ax.set_ylim(bottom, top)
         if log_x:
             ax.set_xscale("log")
         if ticks:
@@ -295,9 +307,10 @@ def sweep_sections(project, records: list[dict], robust: dict[str, Any], nav: li
             if spec.get("windows")
             else (spec.get("preset") or "grid")
         )
+        short = sid.removeprefix("sweep-")  # ids read 'sweep-<hash>'
         head = (
-            f'<h2 id="sweep-{esc(sid)}">Sweep {esc(sid)} ({esc(kind)})</h2>'
-            f"<p class='lead'>Models {esc(', '.join(spec.get('models', [])))}; seeds "
+            f'<h2 id="sweep-{esc(short)}">Sweep {esc(short)} ({esc(kind)})</h2>'
+            f"<p class='lead'>Sweep id {esc(sid)} (the same <code>workbench sweep</code> command continues it). Models {esc(', '.join(spec.get('models', [])))}; seeds "
             f"{esc(', '.join(map(str, spec.get('seeds', []))))}; {done} of {total} cells done"
             + (
                 f"; {len(rec.get('skipped', {}))} skipped ({esc(next(iter(rec['skipped'].values())))})"
@@ -313,5 +326,5 @@ def sweep_sections(project, records: list[dict], robust: dict[str, Any], nav: li
         else:
             body = _models(rows, robust, bool(spec.get("robustness")))
         parts.append(head + body)
-        nav.append((f"sweep-{sid}", f"sweep {kind}"))
+        nav.append((f"sweep-{short}", f"sweep {kind}"))
     return "".join(parts)
