@@ -78,7 +78,7 @@ class AugmentChooser(QWidget):
 
     def _update(self) -> None:
         chosen = [a.text() for a in self.actions_by_name.values() if a.isChecked()]
-        self.button.setText((", ".join(chosen) if chosen else "none") + "  ▾")
+        self.button.setText(", ".join(chosen) if chosen else "none")  # Qt draws the menu arrow
         self.p.setEnabled(bool(chosen))
         self.copies.setEnabled(bool(chosen))
         self.changed.emit()
