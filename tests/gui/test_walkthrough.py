@@ -1,7 +1,9 @@
 """A person sets up the demo station from nothing in the window alone: new station, the video opened and
 its passes found, three templates dragged on frames with their crop windows, the import, labels and a
 split, an ROI polygon with a margin and two named zones, two models trained, their heatmaps compared,
-a threshold moved with the counts following, a policy saved, the station saved, reopened and all there.
+a threshold moved with the counts following, a policy saved, a bundle written with it in the Export step
+(its thresholds are the saved policy's, and `workbench export` ships the same), the bundle run on the
+video in the Line step with a verdict per part, the station saved, reopened and all there.
 
 Every step goes through the window's own widgets (clicks, drags and values set on them) or the slots
 those widgets call; the project is only read back to check.
@@ -230,6 +232,36 @@ def assert_ships(bundle: Path, saved: dict, runs: list[str], snap) -> None:
             assert shipped.threshold_for(v["name"], zone) == pytest.approx(t)
 
 
+def cli_export(station: Path, runs: list[str], policy: str, out: Path) -> Path:
+    """The bundle `workbench export STATION --run ... --policy POLICY` writes (a small demo: accepted)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "workbench", "export", str(station), "--out", str(out), "--policy", policy]
+    cmd += [a for rid in runs for a in ("--run", rid)] + ["--accept-small-validation"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=SLOW / 1000)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def shipped_policies(bundle: Path) -> dict[str, dict]:
+    """{view: (run id, level, its threshold, its zone thresholds)} of a bundle's manifest."""
+    import json
+
+    from workbench.metrics import ThresholdPolicy
+
+    out = {}
+    for v in json.loads((bundle / "manifest.json").read_text())["views"]:
+        pol = ThresholdPolicy.from_dict(v["policy"])
+        out[v["name"]] = (
+            v["run"]["id"],
+            pol.level,
+            pol.threshold_for(v["name"]),
+            pol.per_zone.get(v["name"]),
+        )
+    return out
+
+
 def line_preview(w, qtbot, bundle: Path, n_passes: int) -> None:
     export = w.analysis_panes["export"]
     click(qtbot, export.preview_button)  # "Try it on a video"
@@ -370,6 +402,11 @@ def test_a_station_is_set_up_from_nothing_in_the_window(window, qtbot, demo, tmp
     qtbot.waitUntil(lambda: not w.model.dirty and not w.model.busy, timeout=60000)
     w._close_confirmed = True
     w.close()
+
+    # `workbench export` on the saved station with the policy saved in the window ships the same thresholds.
+    cli_bundle = cli_export(path, trained["padim"], "walkthrough", tmp_path / "cli-bundle")
+    assert_ships(cli_bundle, saved_policy, trained["padim"], None)
+    assert shipped_policies(cli_bundle) == shipped_policies(bundle)
 
     from workbench.gui.main_window import MainWindow
 
