@@ -24,6 +24,7 @@ MODULES = (
     "workbench.jobs.explain",
     "workbench.jobs.synthesize",
     "workbench.synth.at_point",
+    "workbench.io.extract",  # Import's Find passes reads its rule classes on the GUI thread
     "workbench.gui.panes.threshold_data",
     "workbench.gui.panes.compare_data",
 )

@@ -6,12 +6,14 @@ it (presence rule) or read the calibrated ones; click to seek."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsRectItem
 
 from workbench.gui.pg import pyqtgraph as pg
 from workbench.gui.theme import DARK, Colors
 
+BAND_REACH = 1e6  # a pass's band reaches this far up and down: past any score the plot shows
 PALETTE = ("#33c3ff", "#ffb347", "#b48cff", "#7ee081", "#ff7eb6", "#e0e060")
 
 
@@ -159,11 +161,15 @@ class SignalPlot(pg.PlotWidget):
             st = status[k] if k < len(status) else "ok"
             color = QColor(self.colors.defective if st == "suspect" else self.colors.passes)
             color.setAlpha({"suspect": 90, "partial": 55}.get(st, 110))
-            band = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(color), pen=pg.mkPen(None))
+            # A plain rectangle, tall past any score, kept out of the auto-range: forty LinearRegionItems
+            # (two InfiniteLines each) cost the GUI thread ~100 ms to add and paint on a 40-pass video.
+            band = QGraphicsRectItem(QRectF(a, -BAND_REACH, max(b - a, 1), 2 * BAND_REACH))
+            band.setBrush(pg.mkBrush(color))
+            band.setPen(pg.mkPen(None))
             band.setZValue(-10)
             why = "; ".join(reasons[k]) if reasons and k < len(reasons) else ""
             band.setToolTip(f"pass {k} (frames {a}-{b}): {st}" + (f": {why}" if why else ""))
-            self.addItem(band)
+            self.addItem(band, ignoreBounds=True)
             self._bands.append(band)
             if st == "suspect":
                 mark = pg.TextItem("!", color=self.colors.defective, anchor=(0.5, 0.0))
