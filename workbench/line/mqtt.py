@@ -176,7 +176,8 @@ class MqttSink:
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        if not self._stop.is_set():
+        # a refused first connection ends in a disconnect too: the constructor says why, in one line
+        if not self._stop.is_set() and self._connected.is_set() and not self._refused:
             log.warning(
                 "mqtt: lost %s:%d (%s); results are queued on disk", self.host, self.port, reason_code
             )
