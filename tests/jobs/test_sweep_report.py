@@ -26,6 +26,8 @@ def test_the_interval_is_the_t_interval_of_the_mean():
     assert s["mean"] == pytest.approx(0.9) and s["std"] == pytest.approx(0.1)
     assert s["high"] - s["mean"] == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
     assert interval([0.7])["low"] == 0.7 and interval([float("nan")]) is None
+    two = interval([0.75, 1.0], bounds=(0.0, 1.0))  # t(0.975, 1) = 12.7: wider than AUROC can be
+    assert (two["low"], two["high"]) == (0.0, 1.0) and two["mean"] == pytest.approx(0.875)
 
 
 def test_a_spread_over_seeds_below_a_tenth_of_a_percent_keeps_its_digits():

@@ -23,10 +23,15 @@ from workbench.jobs.report.sections import img_tag
 from workbench.jobs.report.tables import Notes, esc, fixed_text, table
 
 METRICS = (("image_auroc", "Image AUROC"), ("pixel_auroc", "Pixel AUROC"))
+AUROC = (0.0, 1.0)
 
 
-def interval(values: list[float], level: float = 0.95) -> dict[str, float] | None:
-    """Mean, std and the t-interval of the mean over seeds: {'mean', 'std', 'n', 'low', 'high'}."""
+def interval(
+    values: list[float], level: float = 0.95, bounds: tuple[float, float] | None = None
+) -> dict[str, float] | None:
+    """Mean, std and the t-interval of the mean over seeds: {'mean', 'std', 'n', 'low', 'high'}; with
+    ``bounds`` the interval is cut to the values a metric can take (AUROC: 0..1; two seeds give a
+    t-quantile of 12.7, an interval far wider than that)."""
     from scipy import stats
 
     v = np.asarray([x for x in values if math.isfinite(x)], dtype=float)
@@ -37,7 +42,10 @@ def interval(values: list[float], level: float = 0.95) -> dict[str, float] | Non
         return {"mean": mean, "std": 0.0, "n": 1, "low": mean, "high": mean}
     std = float(v.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * std / math.sqrt(v.size)
-    return {"mean": mean, "std": std, "n": int(v.size), "low": mean - half, "high": mean + half}
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(bounds[0], low), min(bounds[1], high)
+    return {"mean": mean, "std": std, "n": int(v.size), "low": low, "high": high}
 
 
 def _metric(record: dict, key: str) -> float:
@@ -109,7 +117,7 @@ def _curves(rows: list[dict], xkey, word: str) -> dict[str, dict[str, dict[Any, 
             per.setdefault(key, []).append(_metric(r, key))
     return {
         v: {
-            c: {x: {k: interval(vals) for k, vals in m.items()} for x, m in sorted(pts.items())}
+            c: {x: {k: interval(vals, bounds=AUROC) for k, vals in m.items()} for x, m in sorted(pts.items())}
             for c, pts in cs.items()
         }
         for v, cs in acc.items()
@@ -121,6 +129,8 @@ def curve_figure(
 ) -> bytes | None:
     """Mean over seeds with its 95 % interval as a band, image and pixel AUROC side by side."""
     plt = figures._plt()
+    from matplotlib.ticker import NullLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     drawn = 0
     labels = list(curves)
@@ -156,6 +166,8 @@ def curve_figure(
         elif log_x:
             xs_all = sorted({float(x) for pts in curves.values() for x in pts})
             ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
+        if log_x:  # only the measured points are labelled; a log axis would add '3x10^4' between them
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(title)
         ax.set_title(f"{title}: mean over seeds, 95 % interval")
@@ -232,7 +244,7 @@ def _models(rows: list[dict], robust: dict[str, Any], with_robustness: bool) -> 
                 if isinstance(rb, dict) and not augs:
                     augs = [(a["name"], a["label"]) for a in rb["augmentations"]]
         for label, rs in groups.items():
-            stats = {k: interval([_metric(r, k) for r in rs]) for k, _ in METRICS}
+            stats = {k: interval([_metric(r, k) for r in rs], bounds=AUROC) for k, _ in METRICS}
             ms = [r["timings"].get("inference_ms_per_image") for r in rs]
             ms = [float(x) for x in ms if isinstance(x, int | float) and not isinstance(x, NA)]
             speed = float(np.mean(ms)) if ms else float("nan")
