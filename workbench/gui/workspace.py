@@ -94,6 +94,17 @@ class StationPage(QSplitter):
         super().resizeEvent(event)
         if not self._sized and self.count() == 3 and self.width() > 100:
             self._share()
+        elif self._sized and self.count() == 3:
+            self._keep_tree_readable()
+
+    def _keep_tree_readable(self) -> None:
+        """A smaller window shrinks every panel in proportion; the tree gets back to its floor (from the
+        video), so a window made smaller after a larger start does not clip the sample names."""
+        sizes = self.sizes()
+        floor = min(self.TREE_EM * self.fontMetrics().horizontalAdvance("M"), self.width() // 3)
+        short = floor - sizes[0]
+        if short > 0 and sizes[1] - short > sizes[0]:
+            self.setSizes([floor, sizes[1] - short, sizes[2]])
 
 
 class Workspace(QObject):

@@ -430,6 +430,7 @@ class ComparePane(Pane):
         )
         self._add_colour_bars(runs, mode, ncols, nrows)
         first: pg.ViewBox | None = None
+        linked: list[pg.ViewBox] = []
         for k, sid in enumerate(samples):
             for c, rid in enumerate(runs):
                 if one_run:
@@ -463,9 +464,8 @@ class ComparePane(Pane):
                     vb.addItem(ring_item)
                 if first is None:
                     first = vb
-                else:  # one zoom and pan for every cell: the same place in every heatmap
-                    vb.setXLink(first)
-                    vb.setYLink(first)
+                else:
+                    linked.append(vb)
                 caption = self.grid.addLabel(
                     self._cell_caption(rid, sid, one_run or mode == "runs-rows"),
                     row=row + 1,
@@ -474,6 +474,12 @@ class ComparePane(Pane):
                 )
                 caption.setMaximumHeight(1.6 * self.fontMetrics().height())
                 self.cells[(rid, sid)] = (vb, img, heat)
+        # One zoom and pan for every cell: the same place in every heatmap. Linked once the grid is
+        # built: each cell added re-lays the grid out, and linked boxes pass every resize on to each
+        # other (a 3x3 grid spent ~100 ms of the GUI thread in those cascades).
+        for vb in linked:
+            vb.setXLink(first)
+            vb.setYLink(first)
         # the pictures' rows take the height; titles, the bar and the captions only what they need
         grid_layout = self.grid.ci.layout
         for r in range(grid_layout.rowCount()):
