@@ -172,9 +172,10 @@ def _state_digest(path: Path) -> str:
                 "sources": [vars(s) for s in p.sources],
                 "views": {k: {**vars(v), "crop": vars(v.crop)} for k, v in p.views.items()},
                 "samples": [repr(vars(s)) for s in p.samples()],
+                "images": [p.sample_image(s.id) for s in p.samples()],
                 "masks": [p.gt_mask(s.id) for s in p.samples() if s.has_mask],
                 "runs": [(vars(r), p.run_state(r.id)) for r in p.runs],
-                "results": [(vars(r), p.result_scores(r.id)) for r in p.results()],
+                "results": [(vars(r), p.result_scores(r.id), p.result_maps(r.id)) for r in p.results()],
                 "policies": p.policies,
             }
         )
