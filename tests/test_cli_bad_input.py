@@ -39,7 +39,14 @@ def files(tmp_path_factory) -> dict[str, Path]:
     a_file.write_text("not a folder")
     bundle = root / "bundle"
     bundle.mkdir()
-    return {"empty": empty, "station": station, "video": video, "file": a_file, "bundle": bundle, "root": root}
+    return {
+        "empty": empty,
+        "station": station,
+        "video": video,
+        "file": a_file,
+        "bundle": bundle,
+        "root": root,
+    }
 
 
 def _sha(path: Path) -> str:
@@ -52,23 +59,52 @@ CASES = {
         ["import-video", "{station}", "{video}", "--window", "-5x10"],
         "argument --window: expected a window WxH in pixels (e.g. 320x240), found '-5x10'",
     ),
-    "synth on an empty project": (["synth", "{empty}", "--count", "5"], "project empty has no views to draw defects on"),
+    "synth on an empty project": (
+        ["synth", "{empty}", "--count", "5"],
+        "project empty has no views to draw defects on",
+    ),
     "synth --count 100000000": (
         ["synth", "{station}", "--count", "100000000"],
         "synth --count 100000000: the new samples would need about",
     ),
-    "synth --seed -1": (["synth", "{station}", "--count", "2", "--seed", "-1"], "argument --seed: expected a whole number"),
+    "synth --seed -1": (
+        ["synth", "{station}", "--count", "2", "--seed", "-1"],
+        "argument --seed: expected a whole number",
+    ),
     "split --seed -1": (["split", "{station}", "--seed", "-1"], "argument --seed: expected a whole number"),
-    "demo --seed -1": (["demo", "--out", "{root}/d", "--seed", "-1"], "argument --seed: expected a whole number"),
-    "train --seed -1": (["train", "{station}", "--model", "patchcore", "--seed", "-1"], "argument --seed: expected"),
-    "split --train nan": (["split", "{station}", "--train", "nan"], "argument --train: expected a number from 0 to 1"),
-    "split --train 2": (["split", "{station}", "--train", "2"], "argument --train: expected a number from 0 to 1"),
-    "samples --split nope": (["samples", "{station}", "--split", "nope"], "argument --split: invalid choice: 'nope'"),
+    "demo --seed -1": (
+        ["demo", "--out", "{root}/d", "--seed", "-1"],
+        "argument --seed: expected a whole number",
+    ),
+    "train --seed -1": (
+        ["train", "{station}", "--model", "patchcore", "--seed", "-1"],
+        "argument --seed: expected",
+    ),
+    "split --train nan": (
+        ["split", "{station}", "--train", "nan"],
+        "argument --train: expected a number from 0 to 1",
+    ),
+    "split --train 2": (
+        ["split", "{station}", "--train", "2"],
+        "argument --train: expected a number from 0 to 1",
+    ),
+    "samples --split nope": (
+        ["samples", "{station}", "--split", "nope"],
+        "argument --split: invalid choice: 'nope'",
+    ),
+    "samples --view nope": (["samples", "{station}", "--view", "nope"], "has no view 'nope'; views: front"),
+    "sweep --model nope": (
+        ["sweep", "{station}", "--model", "nope", "--seeds", "0"],
+        "sweep: unknown model 'nope'; known: draem,",
+    ),
     "template --out in a missing folder": (
         ["template", "{video}", "--frame", "1", "--out", "{root}/no/such/t.png"],
         "the folder {root}/no/such does not exist",
     ),
-    "report --out a file": (["report", "{station}", "--out", "{file}"], "is a file; give a folder for the report"),
+    "report --out a file": (
+        ["report", "{station}", "--out", "{file}"],
+        "is a file; give a folder for the report",
+    ),
     "run --max-parts -1": (
         ["run", "{bundle}", "--source", "{video}", "--max-parts", "-1"],
         "--max-parts: expected a whole number >= 1; found -1",
@@ -85,7 +121,10 @@ CASES = {
         ["policy", "{station}", "--run", "run1", "--min-area", "-5"],
         "argument --min-area: expected a whole number >= 0, found '-5'",
     ),
-    "policy --target nan": (["policy", "{station}", "--run", "run1", "--target", "nan"], "--target: expected a finite"),
+    "policy --target nan": (
+        ["policy", "{station}", "--run", "run1", "--target", "nan"],
+        "--target: expected a finite",
+    ),
     # model parameters (checked by the model contract before any work)
     "train patch_size=abc": (
         ["train", "{station}", "--model", "patchcore", "--param", "patch_size=abc"],
@@ -138,7 +177,9 @@ def test_a_huge_synth_count_is_refused_within_a_small_memory_limit(files):
         "from workbench.cli.main import main\n"
         f"sys.exit(main(['synth', {str(files['station'])!r}, '--count', '100000000', '--quiet']))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=300
+    )
     assert proc.returncode == 1, proc.stderr
     assert "add at most" in proc.stderr and "MemoryError" not in proc.stderr
 

@@ -120,6 +120,10 @@ def sample_record(s) -> dict:
 
 def cmd_samples(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
+        if args.view is not None and args.view not in project.views:
+            raise ValueError(
+                f"project {project.name} has no view {args.view!r}; views: {', '.join(project.views) or 'none'}"
+            )
         samples = project.samples(view=args.view, split=args.split, label=args.label)
     records = [sample_record(s) for s in samples]
     if args.suspect:

@@ -114,10 +114,50 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return image[:, :, :3]
 
 
+def predict_memory_bytes(model, images: list[np.ndarray]) -> int:
+    """Memory a prediction of ``images`` adds to the loaded model: the float32 maps it keeps for every image,
+    one batch's RGB copies and, for the memory-bank models, the planner's predict peak of one batch (the
+    trained models' planner probes by training a step: too slow to run before every prediction)."""
+    if not images:
+        return 0
+    areas = [int(im.shape[0]) * int(im.shape[1]) for im in images]
+    need = 4 * sum(areas) + 3 * max(areas) * PREDICT_BATCH
+    name = getattr(model, "name", "")
+    try:
+        from workbench.models.plan import BASE_RSS_BYTES, MEMORY_MODELS, plan_fit
+
+        if name in MEMORY_MODELS:
+            largest = images[int(np.argmax(areas))].shape
+            plan = plan_fit(
+                name, model.get_params(), 1, [tuple(largest)], n_predict=PREDICT_BATCH, available=0
+            )
+            need += max(0, plan.peak_ram_bytes - BASE_RSS_BYTES)
+    except Exception:  # noqa: BLE001 - a model the planner cannot size: the maps and copies alone
+        pass
+    return int(need)
+
+
+def check_predict_memory(model, images: list[np.ndarray], available: int | None = None) -> None:
+    """Refuse, before any work, a prediction that would not fit in the free memory (estimate and a hint)."""
+    from workbench.core.resources import available_ram_bytes
+
+    need = predict_memory_bytes(model, images)
+    free = available_ram_bytes() if available is None else available
+    if free is not None and need > free:
+        per = max(1, need // max(1, len(images)))
+        raise ValueError(
+            f"predicting {len(images)} images with {getattr(model, 'name', 'the model')} would need about "
+            f"{need / 2**30:.1f} GB of memory and {free / 2**30:.1f} GB is free; predict at most "
+            f"{max(0, free // per)} at a time or use a smaller working size"
+        )
+
+
 def predict_images(
     model, images: list[np.ndarray], progress: ProgressFn = no_progress, cancel: CancelToken = NEVER_CANCEL
 ) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """Scores (N,), maps [(H, W)] and the mean inference time in ms per image, in batches."""
+    """Scores (N,), maps [(H, W)] and the mean inference time in ms per image, in batches; refused before
+    any work when the maps and one batch would not fit in the free memory."""
+    check_predict_memory(model, images)
     scores, maps = [], []
     elapsed, timed = 0.0, 0
     for start in range(0, len(images), PREDICT_BATCH):

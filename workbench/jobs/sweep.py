@@ -123,7 +123,14 @@ class _HandlerAdapter:
 
 
 def resolve_spec(project: Any, spec: SweepSpec) -> SweepSpec:
-    """The spec with its views made explicit (default: every view not derived by a sweep)."""
+    """The spec with its views made explicit (default: every view not derived by a sweep); an unknown
+    model or view is refused here, before any cell starts."""
+    from workbench.models import registry
+
+    known = registry.names()
+    missing = [m for m in spec.models if m not in known]
+    if missing:
+        raise ValueError(f"sweep: unknown model {missing[0]!r}; known: {', '.join(sorted(known))}")
     views = list(spec.views) if spec.views else base_views(project)
     if not views:
         raise ValueError("the project has no views; define a view before a sweep")
