@@ -116,41 +116,53 @@ class LocalExecutor:
         slots: list[WorkerProcess | None] = [None] * self.workers
         running: dict[int, tuple[Task, int]] = {}  # slot -> (task, slot)
         seconds: dict[str, list[float]] = {}  # model -> durations of its finished cells
+
+        def fill() -> None:
+            for k in range(self.workers):
+                if not pending or k in running:
+                    continue
+                if slots[k] is None or not slots[k].alive:
+                    slots[k] = WorkerProcess(name=f"workbench-cell-worker-{k}").start()
+                task = pending.pop(_longest(pending, seconds))
+                out = self.work_dir / "cells" / f"{task.cell.index:05d}"
+                gpu = k if self.gpus else None
+                params = {**task.params, "stage": str(task.stage.path), "out": str(out), "gpu": gpu}
+                task.attempts += 1
+                slots[k].submit("sweep_cell", params)
+                running[k] = (task, k)
+                handlers.started(task, f"local pid {slots[k].pid}")
+
         try:
             while pending or running:
                 if cancel.cancelled:
                     raise Cancelled("cancelled by the user")
-                for k in range(self.workers):
-                    if not pending or k in running:
-                        continue
-                    if slots[k] is None or not slots[k].alive:
-                        slots[k] = WorkerProcess(name=f"workbench-cell-worker-{k}").start()
-                    task = pending.pop(_longest(pending, seconds))
-                    out = self.work_dir / "cells" / f"{task.cell.index:05d}"
-                    gpu = k if self.gpus else None
-                    params = {**task.params, "stage": str(task.stage.path), "out": str(out), "gpu": gpu}
-                    task.attempts += 1
-                    slots[k].submit("sweep_cell", params)
-                    running[k] = (task, k)
-                    handlers.started(task, f"local pid {slots[k].pid}")
+                fill()
+                ended: list[tuple[Task, Any]] = []
                 for k, (task, _) in list(running.items()):
                     for msg in slots[k].poll(max_s=0.05, wait_s=0.05 / max(1, len(running))):
                         if msg.kind == "event":
                             handlers.event(task, msg.event)
                             continue
                         del running[k]
+                        ended.append((task, msg))
                         if msg.kind == "done":
                             seconds.setdefault(task.cell.model, []).append(
                                 float(msg.result.get("seconds", 0.0))
                             )
-                            handlers.done(task, msg.result["outputs"], msg.result)
-                        elif msg.kind == "lost" and task.attempts <= self.retries:
-                            handlers.retried(task, msg.error)
-                            pending.insert(0, task)
-                        elif msg.kind == "cancelled":
-                            raise Cancelled("cancelled by the user")
-                        else:
-                            handlers.failed(task, msg.error)
+                if ended and not cancel.cancelled:
+                    # A freed worker starts its next cell before the driver records this one (reading
+                    # the outputs and saving the project take seconds; the core must not wait for them).
+                    fill()
+                for task, msg in ended:
+                    if msg.kind == "done":
+                        handlers.done(task, msg.result["outputs"], msg.result)
+                    elif msg.kind == "lost" and task.attempts <= self.retries:
+                        handlers.retried(task, msg.error)
+                        pending.insert(0, task)
+                    elif msg.kind == "cancelled":
+                        raise Cancelled("cancelled by the user")
+                    else:
+                        handlers.failed(task, msg.error)
         finally:
             for w in slots:
                 if w is not None:
