@@ -128,10 +128,14 @@ def to_working(
 
 
 def working_batch(images: Sequence[np.ndarray], size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
-    """(B, h, w, 3) uint8 working images of (H, W, 3) uint8 RGB images (each at its own size)."""
+    """(B, h, w, 3) uint8 working images of images in any accepted format (each at its own size).
+
+    Each image passes :func:`to_rgb8` first (a no-op on uint8 RGB), so whatever reaches a network
+    or an exported graph went through the one conversion step.
+    """
     out = np.empty((len(images), int(size[0]), int(size[1]), 3), np.uint8)
     for i, img in enumerate(images):
-        out[i] = to_working(img, size, mode)
+        out[i] = to_working(to_rgb8(img, f"images[{i}]"), size, mode)
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
 from workbench.core.view_roi import effective_roi
+from workbench.core.working import to_rgb8
 from workbench.jobs.run_model import load_model
 from workbench.project.types import RunInfo, SampleInfo
 
@@ -106,12 +107,8 @@ def view_roi(project, view: str, height: int, width: int) -> np.ndarray | None:
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 from a grey (H, W) / (H, W, 1) or colour sample image."""
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    return image[:, :, :3]
+    """(H, W, 3) uint8 RGB of a sample image in any accepted format: the models' one conversion step."""
+    return to_rgb8(image, "sample image")
 
 
 def predict_memory_bytes(model, images: list[np.ndarray]) -> int:

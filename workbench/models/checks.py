@@ -12,7 +12,8 @@ and predict shapes; a defect scores higher; pixels outside the ROI change nothin
 reloaded state gives bitwise identical maps; the same seed gives the same maps; cancel stops fit and
 predict promptly and leaves the model unfitted; bad input and bad parameter values are refused
 before any work with one line naming them; grey, 16-bit and RGBA images are accepted; and the
-exported ONNX graph gives predict's maps (within 1e-3 of their range) and verdicts in onnxruntime.
+exported ONNX graph gives predict's maps (within 1e-3 of their range; RGB and single-channel 8- and
+16-bit frames) and verdicts in onnxruntime.
 """
 
 from __future__ import annotations
@@ -232,6 +233,16 @@ def check_export_parity(factory: Factory, tmp_dir: str | None = None) -> None:
             s, m = session.run(None, {session.get_inputs()[0].name: working_batch([img], size, mode)})
             out_s.append(float(s.reshape(-1)[0]))
             out_m.append(maps_to_images(m[:1], [img.shape], mode, model.fitted_roi)[0])
+        # Single-channel frames (8- and 16-bit, as monochrome line cameras give) reach the graph
+        # through the same conversion as predict's images.
+        grey = test[3][..., 1].copy()
+        frames = {"grey 8-bit": grey, "grey 16-bit": grey.astype(np.uint16) * 257 + 100}
+        grey_maps = model.predict(list(frames.values()))[1]
+        grey_diffs = {}
+        for (name, frame), expected in zip(frames.items(), grey_maps):
+            _, m = session.run(None, {session.get_inputs()[0].name: working_batch([frame], size, mode)})
+            got = maps_to_images(m[:1], [frame.shape], mode, model.fitted_roi)[0]
+            grey_diffs[name] = float(np.abs(got - expected).max())
     span = float(maps.max() - maps.min()) or 1.0
     diff = float(np.abs(np.stack(out_m) - maps).max())
     assert diff <= PARITY_TOLERANCE * span, f"ONNX maps differ by {diff:.3g} = {diff / span:.3g} of the range"
@@ -243,6 +254,8 @@ def check_export_parity(factory: Factory, tmp_dir: str | None = None) -> None:
     score_span = float(scores.max() - scores.min()) or 1.0
     score_diff = float(np.abs(np.asarray(out_s) - scores).max())
     assert score_diff <= PARITY_TOLERANCE * max(span, score_span), f"ONNX scores differ by {score_diff:.3g}"
+    for name, d in grey_diffs.items():
+        assert d <= PARITY_TOLERANCE * span, f"{name} frames: ONNX maps differ by {d / span:.3g} of the range"
 
 
 CHECKS = [
