@@ -62,10 +62,12 @@ def score_copy(folder: Path, project_path: Path) -> dict:
                 ),
                 4,
             ),
-            "fit_s": round(float(run.meta["fit_s"]), 1),
+            "fit_s": round(float(run.meta["train_seconds"]), 1),
+            "peak_memory_mb": run.meta.get("peak_memory_mb"),
             "train_and_predict_s": round(total_s, 1),
             "working_size": run.params.get("image_size") or list(SIZE),
-            "planned_s": run.meta.get("plan", {}).get("fit_s"),
+            "planned_fit_s": run.meta.get("plan", {}).get("fit_s"),
+            "planned_peak_mb": round(run.meta.get("plan", {}).get("peak_ram_bytes", 0) / 2**20, 1),
         }
     finally:
         p.close()
