@@ -122,10 +122,13 @@ def child_main(job: str, params: dict[str, Any], events: Any, cancel_event: Any)
     _run_one(job, params, events, EventToken(cancel_event))
 
 
-def worker_main(requests: Any, events: Any, cancel_event: Any) -> None:
-    """Entry of a long-lived worker: run (job, params) requests one after another until None."""
+def worker_main(requests: Any, events: Any, cancel_event: Any, preload: tuple[str, ...] = ()) -> None:
+    """Entry of a long-lived worker: run (job, params) requests one after another until None.
+    ``preload``: jobs imported at once (torch and the models), while the parent still prepares work."""
     _exit_with_parent()
     token = EventToken(cancel_event)
+    for job in preload:
+        resolve(job)
     while True:
         request = requests.get()
         if request is None:
@@ -286,8 +289,10 @@ class WorkerProcess(ChildRun):
     process and importing torch again. ``submit`` a job when ``idle``; ``poll`` gives that job's
     messages as for :class:`ChildRun` ('lost' when the process dies: start another worker)."""
 
-    def __init__(self, name: str = "workbench-worker", ctx: Any = None):
-        self.name, self._ctx = name, ctx or spawn_context()
+    def __init__(self, name: str = "workbench-worker", ctx: Any = None, preload: tuple[str, ...] = ()):
+        for job in preload:
+            resolve(job)
+        self.name, self._ctx, self.preload = name, ctx or spawn_context(), tuple(preload)
         self.exit_wait_s, self.daemon = 0.5, True
         self._events = self._cancel = self._proc = self._requests = None
         self.finished = True  # no job yet
@@ -295,7 +300,10 @@ class WorkerProcess(ChildRun):
     def start(self) -> WorkerProcess:
         self._requests, self._events, self._cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
         self._proc = self._ctx.Process(
-            target=worker_main, args=(self._requests, self._events, self._cancel), daemon=True, name=self.name
+            target=worker_main,
+            args=(self._requests, self._events, self._cancel, self.preload),
+            daemon=True,
+            name=self.name,
         )
         self._proc.start()
         return self

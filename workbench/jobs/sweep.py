@@ -290,6 +290,8 @@ def run_sweep(
     shutil.rmtree(folder, ignore_errors=True)  # what a killed run of this sweep left behind
     folder.mkdir(parents=True)
     try:
+        if isinstance(executor, LocalExecutor):
+            executor.start()  # the workers import torch while the cells are staged here
         ready = prepare(project, spec, folder, getattr(executor, "threads", 1), evaluate, cancel)
         if save and project.dirty:
             project.save()  # window views and the record before any cell runs
@@ -308,6 +310,8 @@ def run_sweep(
         driver = _Driver(project, sid, ready.record, total, cells_part, save, on_cell)
         executor.run(ready.tasks, _HandlerAdapter(driver), cancel)
     finally:
+        if isinstance(executor, LocalExecutor):
+            executor.close()  # workers started early when the preparation failed
         shutil.rmtree(folder, ignore_errors=True)
     record = ready.record
     if not record["failed"] and len(record["cells"]) == total:

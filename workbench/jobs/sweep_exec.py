@@ -98,6 +98,7 @@ class LocalExecutor:
             raise ValueError(f"--workers: expected at least 1; found {workers}")
         self.workers, self.threads, self.gpus, self.retries = int(workers), int(threads), gpus, int(retries)
         self.work_dir = work_dir
+        self._slots: list[WorkerProcess | None] | None = None  # started early by start()
 
     def describe(self) -> str:
         what = (
@@ -107,13 +108,30 @@ class LocalExecutor:
         )
         return f"local executor, {what}"
 
+    def start(self) -> None:
+        """Start the worker processes now (they import torch and the models meanwhile), so that the
+        sweep's preparation and their start overlap; :meth:`run` starts any that are missing."""
+        slots = self._slots or [None] * self.workers
+        for k, w in enumerate(slots):
+            if w is None or not w.alive:
+                slots[k] = WorkerProcess(name=f"workbench-cell-worker-{k}", preload=("sweep_cell",)).start()
+        self._slots = slots
+
+    def close(self) -> None:
+        """Stop workers that :meth:`start` started and no :meth:`run` took over."""
+        for w in self._slots or []:
+            if w is not None:
+                w.stop()
+        self._slots = None
+
     def run(self, tasks: list[Task], handlers: Handlers, cancel: CancelToken) -> None:
         if self.work_dir is None:
             raise ValueError("LocalExecutor needs a work folder")
         pending = list(tasks)
         # One long-lived worker per slot (GPU k for slot k): a cell does not pay again for a process
         # and for importing torch. A worker that dies is replaced.
-        slots: list[WorkerProcess | None] = [None] * self.workers
+        slots: list[WorkerProcess | None] = self._slots or [None] * self.workers
+        self._slots = None  # stopped at the end of this run
         running: dict[int, tuple[Task, int]] = {}  # slot -> (task, slot)
         seconds: dict[str, list[float]] = {}  # model -> durations of its finished cells
 
@@ -122,7 +140,9 @@ class LocalExecutor:
                 if not pending or k in running:
                     continue
                 if slots[k] is None or not slots[k].alive:
-                    slots[k] = WorkerProcess(name=f"workbench-cell-worker-{k}").start()
+                    slots[k] = WorkerProcess(
+                        name=f"workbench-cell-worker-{k}", preload=("sweep_cell",)
+                    ).start()
                 task = pending.pop(_longest(pending, seconds))
                 out = self.work_dir / "cells" / f"{task.cell.index:05d}"
                 gpu = k if self.gpus else None
