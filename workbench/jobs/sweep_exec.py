@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -134,6 +135,7 @@ class LocalExecutor:
         self._slots = None  # stopped at the end of this run
         running: dict[int, tuple[Task, int]] = {}  # slot -> (task, slot)
         seconds: dict[str, list[float]] = {}  # model -> durations of its finished cells
+        began: dict[int, float] = {}  # cell index -> when it was handed to a worker (monotonic)
 
         def fill() -> None:
             for k in range(self.workers):
@@ -143,7 +145,13 @@ class LocalExecutor:
                     slots[k] = WorkerProcess(
                         name=f"workbench-cell-worker-{k}", preload=("sweep_cell",)
                     ).start()
-                task = pending.pop(_longest(pending, seconds))
+                now = time.monotonic()
+                elapsed: dict[str, float] = {}
+                for t_run, _slot in running.values():
+                    m = t_run.cell.model
+                    elapsed[m] = max(elapsed.get(m, 0.0), now - began.get(t_run.cell.index, now))
+                task = pending.pop(_longest(pending, seconds, elapsed))
+                began[task.cell.index] = now
                 out = self.work_dir / "cells" / f"{task.cell.index:05d}"
                 gpu = k if self.gpus else None
                 params = {**task.params, "stage": str(task.stage.path), "out": str(out), "gpu": gpu}
@@ -192,13 +200,20 @@ class LocalExecutor:
                     w.stop()
 
 
-def _longest(pending: list[Task], seconds: dict[str, list[float]]) -> int:
-    """Index of the next cell: a model not timed yet first (to learn its time), then the longest
-    expected, so the last cells running are short ones and the cores finish together."""
+def _longest(
+    pending: list[Task], seconds: dict[str, list[float]], running: dict[str, float] | None = None
+) -> int:
+    """Index of the next cell: a model neither timed nor running first (one cell each, to learn its time),
+    then the longest expected (a finished model's mean time; a model whose first cell still runs at least
+    the time that cell has run so far), so the last cells running are short ones and the cores finish
+    together."""
+    running = running or {}
 
     def expected(t: Task) -> float:
         done = seconds.get(t.cell.model)
-        return float("inf") if not done else sum(done) / len(done)
+        if done:
+            return sum(done) / len(done)
+        return running.get(t.cell.model, float("inf"))
 
     return max(range(len(pending)), key=lambda i: (expected(pending[i]), -i))
 
