@@ -168,7 +168,9 @@ def test_cli_time_range_restricts_the_passes(videos, tmp_path, capsys):
     vx, vy, vw, vh = truth["views"]["front"]
     box = f"{px + vx},{py + vy},{vw},{vh}"
     tpl = tmp_path / "front.png"
-    assert main(["template", str(path), "--frame", str(truth["best"][0]), "--box", box, "--out", str(tpl)]) == 0
+    assert (
+        main(["template", str(path), "--frame", str(truth["best"][0]), "--box", box, "--out", str(tpl)]) == 0
+    )
     first, last = truth["passes"][1]
     start, end = (first - 2) / 25.0, (last + 3) / 25.0
     args = ["import-video", str(proj), str(path), "--template", f"front={tpl}", "--start", str(start)]

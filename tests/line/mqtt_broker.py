@@ -13,7 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+)
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 
 
@@ -38,7 +40,9 @@ class Broker:
             pw = self.folder / "passwd"
             pw.write_text("")
             for user, password in users.items():
-                subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), user, password], check=True, capture_output=True)
+                subprocess.run(
+                    [MOSQUITTO_PASSWD, "-b", str(pw), user, password], check=True, capture_output=True
+                )
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines.append("allow_anonymous true")
@@ -124,11 +128,24 @@ class Subscriber:
 def make_tls_files(folder: Path) -> dict[str, Path]:
     """A CA and a server certificate for 127.0.0.1 made with the openssl command."""
     folder.mkdir(parents=True, exist_ok=True)
-    ca_key, ca, key, csr, cert = (folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
+    ca_key, ca, key, csr, cert = (
+        folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    )
     run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
         "-subj", "/CN=workbench test CA")  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=127.0.0.1",
+    )
     ext = folder / "san.ext"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
     run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert),

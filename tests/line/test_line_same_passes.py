@@ -39,7 +39,9 @@ class Capture(Outputs):
 def test_import_and_line_mode_give_the_same_passes_frames_and_crops(station):
     bundle = Bundle.load(station["bundle"])
     rule = bundle.manifest["pass_rule"]
-    assert rule["kind"] == "match-peaks" and {v["name"] for v in rule["views"]} == {v.name for v in bundle.views}
+    assert rule["kind"] == "match-peaks" and {v["name"] for v in rule["views"]} == {
+        v.name for v in bundle.views
+    }
     out = Capture()
     summary = run_line(station["bundle"], str(station["video"]), out, device="cpu", realtime=False)
     with Project.open(station["project"]) as p:

@@ -99,7 +99,9 @@ def test_a_bank_above_the_old_ivf_threshold_is_searched_exactly_in_predict_and_i
     from workbench.core.working import maps_to_images, working_batch
     from workbench.models.onnx import export_module, export_onnx
 
-    big = [np.ascontiguousarray(np.kron(img[:32, :32], np.ones((3, 3, 1), np.uint8))) for img in tiny_images(42)]
+    big = [
+        np.ascontiguousarray(np.kron(img[:32, :32], np.ones((3, 3, 1), np.uint8))) for img in tiny_images(42)
+    ]
     model = tiny_patchcore(coreset_ratio=1.0, embed_dim=16).fit(big[:40])  # 40 x 12 x 12 patches
     assert model.memory_bank_.shape[0] > 4096
     test = big[40:]

@@ -240,7 +240,9 @@ def export_station(
         if missing_views:
             log.warning("views without a trained run are not exported: %s", ", ".join(missing_views))
         progress(0.0, "loading models")
-        models = {v: load_model(project, r, device="cpu") for v, r in runs.items()}  # export and parity run on CPU
+        models = {
+            v: load_model(project, r, device="cpu") for v, r in runs.items()
+        }  # export and parity run on CPU
         chosen = choose_policies(project, runs, models, policies, cancel)
         sizes = validation_sizes(project, chosen)
         check_validation_sizes(sizes, accept_small_validation)
