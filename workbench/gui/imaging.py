@@ -6,14 +6,12 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 
+from workbench.core.working import to_rgb8
+
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 from a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image."""
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
+    """(H, W, 3) uint8 from a grey, RGB or RGBA image, 8 or 16 bits (the one conversion step)."""
+    return np.ascontiguousarray(to_rgb8(image, "image"))
 
 
 def to_qimage(image: np.ndarray) -> QImage:
