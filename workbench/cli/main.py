@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped_note="; nothing was saved",
         error_hint=" (run with --debug for details)",
         # Libraries that log chatter at INFO (the theme loader) stay quiet unless --debug.
-        quiet_loggers=("qdarkstyle", "matplotlib", "PIL", "h5py"),
+        quiet_loggers=("qdarkstyle", "matplotlib", "PIL", "h5py", "onnx_ir", "onnxscript", "torch.onnx"),
     )
 
 
