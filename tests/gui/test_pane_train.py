@@ -1,7 +1,10 @@
-"""The Train pane: a form from the model's own defaults, a memory estimate, training in a worker process
-that adds its runs to the open station, and cancel that leaves the station unchanged."""
+"""The Train pane: a form from the model's own defaults, each view's plan (time, memory, working size; a fit
+that would not fit in memory refused), training in a worker process that adds its runs to the open
+station with the time left of its fit and predictions, and cancel that leaves the station unchanged."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -33,22 +36,68 @@ def test_the_form_starts_at_the_models_defaults_and_sends_only_changes(train_pan
     assert "sigma" not in train_pane.params()  # unchanged: the model's default applies
 
 
-def test_the_memory_planner_shows_an_estimate_and_warns_when_it_exceeds_free_ram(train_pane, qtbot):
+def planned(pane) -> bool:
+    return bool(pane.plans) and not pane._estimate_timer.isActive() and pane.plan.text() != "Planning …"
+
+
+def test_the_plan_shows_each_views_fit_and_predict_time_memory_and_working_size(opened, train_pane, qtbot):
+    from workbench.models.plan import plan_train
+    from workbench.project import Project
+
     choose(train_pane, "padim", TINY)
-    qtbot.waitUntil(lambda: train_pane.estimate is not None, timeout=120000)
-    assert "RAM" in train_pane.memory.text()
-    assert not train_pane.memory.property("over")
-    train_pane._on_estimate({**train_pane.estimate, "available_ram_bytes": 1})
-    assert "more than the free memory" in train_pane.memory.text()
-    assert train_pane.memory.property("over")
+    qtbot.waitUntil(lambda: planned(train_pane), timeout=120000)
+    rows = {r["view"]: r for r in train_pane.plans}
+    assert sorted(rows) == ["back", "front"]
+    text = train_pane.plan.text()
+    snap = opened.model.snapshot
+    with Project.open(snap.path) as project:
+        for view, row in rows.items():
+            train = project.samples(view=view, split="train", label="good")
+            images = [project.sample_image(s.id) for s in train]
+            n_test = len(project.samples(view=view, split="test"))
+            # the plan `workbench train` makes before this view's fit: same sizes, counts and memory
+            job = plan_train("padim", train_pane.params(), len(images), [im.shape for im in images], n_test)
+            assert (row["n_train"], row["n_predict"]) == (len(images), n_test)
+            assert tuple(row["working_size"]) == job.working_size == images[0].shape[:2]
+            assert row["peak_ram_bytes"] == pytest.approx(job.peak_ram_bytes, rel=0.05)
+            assert row["fit_s"] > 0 and row["predict_s"] > 0 and row["fits_memory"]
+            h, w = job.working_size
+            assert f"padim at {w}x{h} on {len(images)} images: fit ~" in text
+            assert f"predict {n_test} ~" in text
+    assert "peak memory ~" in text
+    assert "working size 64x48: the images' own size" in text.replace("&#x27;", "'")
+    assert train_pane.train_button.isEnabled() and not train_pane.plan.refusal
+
+
+def test_a_fit_that_would_not_fit_in_memory_is_refused_with_a_size_that_would(train_pane, qtbot):
+    huge = {"backbone": "resnet18", "pretrained": False, "batch_size": 16, "image_size": [8192, 8192]}
+    choose(train_pane, "patchcore", huge)
+    qtbot.waitUntil(lambda: planned(train_pane), timeout=120000)
+    assert all(r.get("refused") for r in train_pane.plans)
+    assert not train_pane.train_button.isEnabled()
+    reason = train_pane.train_button.toolTip()
+    assert "8192x8192 needs about" in reason and "is available" in reason
+    assert "refused" in train_pane.plan.text()
+    size = [int(v) for v in re.search(r"image_size=\[(\d+), (\d+)\] would need about", reason).groups()]
+    assert size[0] < 8192 and size[0] == size[1]
+    train_pane.form.set_value("image_size", size)  # the size the refusal names
+    qtbot.waitUntil(lambda: planned(train_pane) and not train_pane.plan.refusal, timeout=120000)
+    assert all(r["fits_memory"] and list(r["working_size"]) == size for r in train_pane.plans)
+    assert train_pane.train_button.isEnabled() and train_pane.train_button.toolTip() == ""
 
 
 def test_training_adds_one_run_per_view_to_the_open_station(opened, train_pane, qtbot):
     choose(train_pane, "padim", TINY)
+    train_pane.form.set_value("batch_size", 1)  # a report per image: the time left moves
     before = {r.id for r in opened.model.snapshot.runs}
+    shown = []
+    train_pane.bar.progressed.connect(lambda _f, text: shown.append(text))
     with qtbot.waitSignal(train_pane.trained, timeout=240000) as done:
         train_pane.start()
     runs = done.args[0]["runs"]
+    # the bar says how far the fit and the test predictions are and how long each has left
+    assert any(re.search(r"· fit \d+ %, left \d+:\d\d · all left \d+:\d\d", t) for t in shown), shown
+    assert any(re.search(r"· predict \d+/\d+, left \d+:\d\d", t) for t in shown), shown
     snap = opened.model.snapshot
     new = [r for r in snap.runs if r.id not in before]
     assert sorted(r.id for r in new) == sorted(runs)

@@ -1,7 +1,7 @@
 """A terminal progress bar (tqdm) fed by the job runner's structured progress events, with Ctrl-C as cancel.
 
 The bar shows the overall fraction, the elapsed time and the estimated time left; the numbers of the
-latest event (a loss, a sweep's cell count) are shown beside it.
+latest event (a phase's count and time left, a loss, a sweep's cell count) are shown beside it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workbench.core.progress import CancelToken, Progress, ProgressEvent
+from workbench.core.progress import CancelToken, Progress, ProgressEvent, phase_text
 
 BAR = "{desc}: {percentage:3.0f}%|{bar}| "
 
@@ -24,8 +24,9 @@ def _fmt_seconds(s: float | None) -> str:
 
 
 def format_values(values: dict) -> str:
-    """The numbers people care about, short: 'cells 3/8 2 running loss 0.0412'."""
-    parts = []
+    """The numbers people care about, short: 'cells 3/8 2 running loss 0.0412', 'predict 120/200, left
+    0:42' (a phase's own count and time left)."""
+    parts = [phase_text(values)] if values.get("phase") else []
     if "done" in values and "cells" in values:
         parts.append(f"cells {values['done']}/{values['cells']}")
         if values.get("running"):

@@ -155,3 +155,63 @@ class _Slice:
 def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
     """Map a child's 0..1 progress into the [start, stop] slice of a parent's progress."""
     return _Slice(progress, start, stop)
+
+
+class _Phase:
+    """A named part of a job (``fit``, ``predict``) with its own count and time left: every report
+    gains ``phase``, ``phase_fraction``, ``phase_eta_s`` (None until the phase has moved) and, with a
+    ``total``, ``phase_done`` and ``phase_total``; the fraction goes on to ``parent`` unchanged."""
+
+    structured = True
+
+    def __init__(self, parent: ProgressFn, name: str, total: int | None, clock: Callable[[], float]):
+        self.parent, self.name, self.total, self._clock = parent, name, total, clock
+        self._t0 = clock()
+
+    def __call__(self, fraction: float | None, message: str = "", **values: Any) -> None:
+        elapsed = self._clock() - self._t0
+        eta = None
+        if fraction is not None:
+            fraction = min(max(float(fraction), 0.0), 1.0)
+            if fraction >= 1.0:
+                eta = 0.0
+            elif fraction > 0.0:
+                eta = elapsed * (1.0 - fraction) / fraction  # this phase's own rate so far
+        values = {**values, "phase": self.name, "phase_fraction": fraction, "phase_eta_s": eta}
+        if self.total is not None:
+            done = None if fraction is None else int(round(fraction * self.total))
+            values.update(phase_done=done, phase_total=int(self.total))
+        report(self.parent, fraction, message, **values)
+
+
+def phase_progress(
+    progress: ProgressFn, name: str, total: int | None = None, clock: Callable[[], float] = time.monotonic
+) -> ProgressFn:
+    """``progress`` for one phase of a job (e.g. 'fit', 'predict' of ``total`` images): its reports carry
+    the phase's name, count and its own estimate of the seconds left (see :func:`phase_text`)."""
+    return _Phase(progress, name, total, clock)
+
+
+def format_seconds(s: float | None) -> str:
+    """'0:42', '12:05', '1:02:03' (hours only when needed); '?' for None."""
+    if s is None:
+        return "?"
+    s = int(round(max(0.0, float(s))))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def phase_text(values: Mapping[str, Any]) -> str:
+    """A phase's progress for people: 'predict 120/200, left 0:42', 'fit 35 %, left 2:10', '' when the
+    values name no phase."""
+    name = values.get("phase")
+    if not isinstance(name, str):
+        return ""
+    done, total, frac = values.get("phase_done"), values.get("phase_total"), values.get("phase_fraction")
+    if isinstance(done, int) and isinstance(total, int):
+        text = f"{name} {done}/{total}"
+    elif isinstance(frac, int | float):
+        text = f"{name} {100 * frac:.0f} %"
+    else:
+        text = name
+    eta = values.get("phase_eta_s")
+    return text + (f", left {format_seconds(eta)}" if isinstance(eta, int | float) else "")

@@ -9,7 +9,8 @@ most of a second. Two kinds of child process, started with the 'spawn' context, 
   it sends back to the open project (:func:`workbench.jobs.staging.apply_outputs`). A cancelled or
   killed child therefore leaves the project exactly as it was. The report is :func:`report_job`;
 * one long-lived model service (:func:`service_child`): the model catalogue (``describe``), the
-  memory planner and PatchCore's nearest-patch explanation, answered over a queue.
+  planner (each view's plan before a fit, as ``workbench train`` prints it) and PatchCore's
+  nearest-patch explanation, answered over a queue.
 """
 
 from __future__ import annotations
@@ -222,6 +223,42 @@ def _estimate(model: str, params: dict, n_images: int, image_size: list[int]) ->
     return {**est, "available_ram_bytes": available_ram_bytes()}
 
 
+def _plan(
+    model: str, params: dict, views: list[dict[str, Any]], copies: int = 0, budget_s: float | None = None
+) -> list[dict[str, Any]]:
+    """What ``workbench train`` would plan for each view before its fit (:func:`workbench.models.plan.plan_train`):
+    ``views`` [{'view', 'shapes': [[h, w, c], ...] of its normal training samples, 'n_predict'}];
+    ``copies`` augmented copies per image train with the originals. Per view {'view', 'text' (the lines
+    train prints), 'size_why', the plan's numbers} or {'view', 'refused': why, with a size that fits}."""
+    from workbench.models.plan import DEFAULT_BUDGET_S, PlanError, can_plan, plan_train
+
+    if not can_plan(model):
+        return [{"view": v["view"], "unplanned": True} for v in views]
+    out = []
+    for v in views:
+        shapes = [tuple(int(x) for x in s) for s in v["shapes"]] * (1 + int(copies))
+        try:
+            plan = plan_train(
+                model, params, len(shapes), shapes, int(v["n_predict"]),
+                DEFAULT_BUDGET_S if budget_s is None else float(budget_s),
+            )  # fmt: skip
+        except PlanError as exc:
+            out.append({"view": v["view"], "refused": str(exc)})
+            continue
+        h, w = plan.working_size
+        if "image_size" in plan.chosen:
+            why = ""  # the plan's own note says why it chose the size
+        elif params.get("image_size") is not None:
+            why = f"working size {w}x{h}: set in the parameters"
+        elif tuple(plan.working_size) == tuple(plan.image_shape):
+            why = f"working size {w}x{h}: the images' own size (within the budget and the memory)"
+        else:
+            why = f"working size {w}x{h}: the model's setting"
+        row = {k: v for k, v in plan.to_dict().items() if k != "params"}
+        out.append({**row, "view": v["view"], "text": plan.describe(), "size_why": why})
+    return out
+
+
 def _explain(**kwargs: Any) -> dict[str, Any]:
     from workbench.jobs.explain import explain_model
 
@@ -232,6 +269,7 @@ HANDLERS = {
     "catalogue": lambda: _catalogue(),
     "weights": lambda: _weights(),
     "estimate": _estimate,
+    "plan": _plan,
     "explain": _explain,
 }
 

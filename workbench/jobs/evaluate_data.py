@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress
+from workbench.core.progress import (
+    NEVER_CANCEL,
+    CancelToken,
+    ProgressFn,
+    no_progress,
+    phase_progress,
+    sub_progress,
+)
 from workbench.core.view_roi import effective_roi
 from workbench.core.working import to_rgb8
 from workbench.jobs.run_model import load_model
@@ -155,22 +162,23 @@ def predict_images(
     """Scores (N,), maps [(H, W)] and the mean inference time in ms per image, in batches; refused before
     any work when the maps and one batch would not fit in the free memory."""
     check_predict_memory(model, images)
+    n = len(images)
+    phase = phase_progress(progress, "predict", n)  # its own count and time left (CLI and GUI show them)
     scores, maps = [], []
     elapsed, timed = 0.0, 0
     for start in range(0, len(images), PREDICT_BATCH):
         cancel.raise_if_cancelled()
         batch = [as_rgb(im) for im in images[start : start + PREDICT_BATCH]]
         t0 = time.perf_counter()
-        s, m = model.predict(batch, cancel=cancel)
+        part = sub_progress(phase, start / n, (start + len(batch)) / n)
+        s, m = model.predict(batch, progress=part, cancel=cancel)
         # The first batch pays for lazy set-up (backbone, caches): left out of the time when others follow.
         if start > 0 or len(images) <= PREDICT_BATCH:
             elapsed += time.perf_counter() - t0
             timed += len(batch)
         scores.append(np.asarray(s, dtype=np.float32).reshape(-1))
         maps.extend(np.asarray(x, dtype=np.float32) for x in m)
-        progress(
-            min(1.0, (start + len(batch)) / len(images)), f"predicted {start + len(batch)}/{len(images)}"
-        )
+        phase(min(1.0, (start + len(batch)) / n), f"predicted {start + len(batch)}/{n}")
     return np.concatenate(scores), maps, 1000.0 * elapsed / max(1, timed)
 
 

@@ -15,7 +15,15 @@ import time
 from typing import Any
 
 from workbench.core.augment import TrainAugmentation
-from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, report, sub_progress
+from workbench.core.progress import (
+    NEVER_CANCEL,
+    CancelToken,
+    ProgressFn,
+    no_progress,
+    phase_progress,
+    report,
+    sub_progress,
+)
 from workbench.core.view_roi import effective_roi
 from workbench.models import registry
 from workbench.models.plan import DEFAULT_BUDGET_S, can_plan, plan_train
@@ -95,7 +103,8 @@ def train_views(
         split = 0.8 if plan is None or plan.total_s <= 0 else min(0.98, max(0.02, plan.fit_s / plan.total_s))
         estimator = registry.create(model, **params, **(plan.chosen if plan else {}))
         t0 = time.perf_counter()
-        estimator.fit(images, roi=view_roi, progress=sub_progress(step, 0.0, split), cancel=cancel)
+        fit_progress = phase_progress(sub_progress(step, 0.0, split), "fit")
+        estimator.fit(images, roi=view_roi, progress=fit_progress, cancel=cancel)
         fit_s = time.perf_counter() - t0
         peak = _peak_rss_bytes()
         meta = {
@@ -120,7 +129,7 @@ def train_views(
             t0 = time.perf_counter()
             scores, maps = estimator.predict(
                 [project.sample_image(s.id) for s in test],
-                progress=sub_progress(step, split, 1.0),
+                progress=phase_progress(sub_progress(step, split, 1.0), "predict", len(test)),
                 cancel=cancel,
             )
             predict_s = time.perf_counter() - t0

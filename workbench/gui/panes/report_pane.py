@@ -160,7 +160,7 @@ class ReportPane(Pane):
         self.runs.setVisible(bool(ids))
         if not ids:
             return
-        from workbench.gui.panes.train_pane import run_metrics
+        from workbench.gui.run_metrics import run_metrics
 
         models = {r.id: r for r in snap.runs}
         self.model.call(

@@ -1,5 +1,7 @@
 """Train a model on the station: pick it, set its parameters (defaults from the model itself), see the
-memory it will need, then follow the progress and the loss live and cancel at any time.
+plan of each view's fit (predicted time and memory, the working size and why; a fit that would not fit
+in memory is refused with a size that would), then follow the progress, the time left of the fit and of
+the predictions, and the loss live, and cancel at any time.
 
 Training runs in a worker process (:class:`TrainProcess`); the window stays responsive and the new
 runs appear in the station tree when they are added to the open project (unsaved until File ▸ Save).
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -28,14 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.progress import format_seconds, phase_text
 from workbench.gui.panes.model_process import ModelService, TrainProcess
 from workbench.gui.pg import pyqtgraph as pg
-from workbench.gui.runs import sig
+from workbench.gui.run_metrics import metrics_html, run_metrics
 from workbench.gui.station_model import Snapshot, StationModel
 from workbench.gui.theme import DARK, Colors
 from workbench.gui.widgets.augment_chooser import AugmentChooser
 from workbench.gui.widgets.job_bar import JobBar
 from workbench.gui.widgets.param_form import ParamForm
+from workbench.gui.widgets.plan_view import PlanView, plan_views
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -45,38 +49,6 @@ ROI_TIP = (
     "run each way to see what masking changes (seed 000: masking cut missed defects by 33.9 % and false "
     "alarms by 34.6 %; the report sets masked and unmasked runs side by side)."
 )
-
-
-def run_metrics(project: Any, run_ids: list[str]) -> list[dict]:
-    """Each run's image AUROC, AP and best F1 on its stored test scores, with its timings (I/O thread)."""
-    from workbench.jobs.evaluate_data import ensure_split
-    from workbench.metrics import auroc, average_precision, f1_max
-
-    rows = []
-    for rid in run_ids:
-        run = project.run(rid)
-        row: dict[str, Any] = {
-            "run": rid,
-            "view": run.view,
-            "train_seconds": run.meta.get("train_seconds"),
-            "ms_per_image": run.meta.get("inference_ms_per_image"),
-        }
-        try:
-            data = ensure_split(project, rid, "test", with_maps=False, predict=False)
-            y, s = np.asarray(data.labels, bool), np.asarray(data.scores, float)
-            row.update(n_test=int(y.size), n_defective=int(y.sum()))
-            if y.any() and (~y).any():
-                row.update(auroc=auroc(y, s), ap=average_precision(y, s), f1=f1_max(y, s).value)
-            else:
-                row["note"] = "the test split needs normal and defective samples for these metrics"
-        except Exception as exc:  # noqa: BLE001 - say why there are no metrics, keep the others
-            row["note"] = str(exc)
-        rows.append(row)
-    return rows
-
-
-def _mb(n: float) -> str:
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 class TrainPane(QWidget):
@@ -89,7 +61,9 @@ class TrainPane(QWidget):
         super().__init__(parent)
         self.model, self.service, self.colors = model, service, colors
         self.catalogue: dict[str, Any] = {}
-        self.estimate: dict[str, Any] | None = None
+        self.plans: list[dict[str, Any]] | None = None  # the latest plans shown (one per view)
+        self._plan_asked = 0  # only the newest question's answer is shown
+        self._event_shown = False
         self.job = TrainProcess(model, self)
         self._asked_catalogue = False
 
@@ -120,10 +94,21 @@ class TrainPane(QWidget):
         self.roi.setToolTip(ROI_TIP)
         self.augment = AugmentChooser(self)
         self.augment.changed.connect(self._schedule_estimate)
-        self.memory = QLabel("", self)
-        self.memory.setWordWrap(True)
+        self.budget = QDoubleSpinBox(self)
+        self.budget.setRange(0.5, 24 * 60)
+        self.budget.setDecimals(1)
+        self.budget.setValue(10.0)
+        self.budget.setSuffix(" min per view")
+        self.budget.setToolTip(
+            "Time the fit and its test predictions may take per view (as `workbench train --budget`): the "
+            "plan picks the working size of large images and a trained model's training time to fit it"
+        )
+        self.budget.valueChanged.connect(lambda _v: self._schedule_estimate())
+        self.plan = PlanView(self, colors)
         self.train_button = QPushButton("Train", self)
         self.train_button.setDefault(True)
+        self.refused = QLabel("", self)  # why Train is off, beside it
+        self.refused.setWordWrap(True)
         self.train_button.clicked.connect(self.start)
         self.bar = JobBar(self)
         self.bar.cancelRequested.connect(self.job.cancel)
@@ -169,9 +154,10 @@ class TrainPane(QWidget):
         rf.addRow("Device", self.device)
         rf.addRow("Masking", self.roi)
         rf.addRow("Augmentation", self.augment)
-        rf.addRow("Memory", self.memory)
+        rf.addRow("Time budget", self.budget)
+        rf.addRow("Plan", self.plan)
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        buttons.addWidget(self.refused, 1)
         buttons.addWidget(self.train_button)
         outcome = QHBoxLayout()
         outcome.addWidget(self.result, 1)
@@ -195,8 +181,9 @@ class TrainPane(QWidget):
 
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
-        self._estimate_timer.setInterval(400)  # one estimate after the user stops typing
-        self._estimate_timer.timeout.connect(self._ask_estimate)
+        self._estimate_timer.setInterval(400)  # one plan after the user stops typing
+        self._estimate_timer.timeout.connect(self._ask_plan)
+        self.job.evented.connect(self._on_event)
         self.job.progressed.connect(self._on_progress)
         self.job.lossed.connect(self._on_loss)
         self.job.finished.connect(self._on_finished)
@@ -210,11 +197,11 @@ class TrainPane(QWidget):
 
     @property
     def busy(self) -> bool:
-        """Still loading the catalogue or an estimate (not training: that can take hours)."""
+        """Still loading the catalogue or a plan (not training: that can take hours)."""
         return self._asked_catalogue and not self.catalogue or self._estimate_timer.isActive()
 
     def set_colors(self, colors: Colors) -> None:
-        self.colors = colors
+        self.colors = self.plan.colors = colors  # the plan's refusals are drawn in its defective colour
         self.plot.setBackground(colors.canvas)
         self.loss_note.setColor(colors.muted)
 
@@ -284,53 +271,70 @@ class TrainPane(QWidget):
     def chosen_views(self) -> list[str]:
         return [self.views.item(i).text() for i in range(self.views.count()) if self._checked(i)]
 
-    def _train_counts(self) -> tuple[int, tuple[int, int]]:
-        """The largest number of normal training samples of one chosen view and their largest size."""
-        snap = self.model.snapshot
-        n, size = 0, (0, 0)
-        for v in self.chosen_views() if snap is not None else []:
-            train = [s for s in snap.samples if s.view == v and s.split == "train" and s.label == "good"]
-            n = max(n, len(train))
-            for s in train:
-                size = max(size, (s.height, s.width), key=lambda hw: hw[0] * hw[1])
-        return n, size
-
     def _update_enabled(self) -> None:
         ok = self.model.snapshot is not None and bool(self.catalogue) and not self.job.running
-        self.train_button.setEnabled(ok)
+        refusal = self.plan.refusal
+        self.train_button.setEnabled(ok and not refusal)
+        self.train_button.setToolTip(f"Not possible as set: {refusal}" if refusal else "")
+        self.refused.setText(
+            "Train is off: the plan refuses a fit that would not fit in memory (the sizes that would are "
+            "in the plan above)"
+            if refusal
+            else ""
+        )
+        self.refused.setStyleSheet(f"color: {self.colors.defective};" if refusal else "")
 
-    # --- memory planner -----------------------------------------------------------------------------
+    # --- the plan -------------------------------------------------------------------------------------
     def _schedule_estimate(self) -> None:
         if self.catalogue and self.model.snapshot is not None:
             self._estimate_timer.start()
 
-    def _ask_estimate(self) -> None:
+    def _ask_plan(self) -> None:
+        """Ask the model service for each chosen view's plan (as `workbench train` makes it before the fit)."""
         name = self.model_combo.currentText()
-        n, size = self._train_counts()
-        if name not in self.catalogue or n == 0:
-            self.memory.setText("No normal training sample in the chosen views: label some good samples")
+        views = plan_views(self.model.snapshot, self.chosen_views())
+        self._plan_asked += 1
+        asked = self._plan_asked
+        if name not in self.catalogue or not views:
+            self.plans = None
+            self.plan.note("No normal training sample in the chosen views: label some good samples")
+            self._update_enabled()
             return
-        aug = self.augment.value()
-        n *= 1 + (aug["copies"] if aug else 0)  # augmented copies train with the originals
-        kwargs = {"model": name, "params": self.params(), "n_images": n, "image_size": list(size)}
-        self.service.ask(
-            "estimate", kwargs, self._on_estimate, lambda m: self.memory.setText(f"No estimate: {m}")
-        )
+        kwargs = self._settings(views)
+        aug = kwargs.pop("augment")
+        kwargs["copies"] = aug["copies"] if aug else 0  # augmented copies train with the originals
+        self.plan.note("Planning …")
+        self._update_enabled()
 
-    def _on_estimate(self, est: dict[str, Any]) -> None:
-        self.estimate = est
-        ram, gpu, avail = est["peak_ram_bytes"], est.get("peak_gpu_bytes", 0), est.get("available_ram_bytes")
-        text = f"about {_mb(ram)} RAM" + (f" and {_mb(gpu)} GPU memory" if gpu else "")
-        if avail is not None:
-            text += f" (available: {_mb(avail)})"
-        over = avail is not None and ram > avail
-        if over:
-            text = f"⚠ {text}: more than the free memory; lower the batch size, image size or coreset chunk"
-        self.memory.setText(text)
-        self.memory.setStyleSheet(f"color: {self.colors.defective};" if over else "")
-        self.memory.setProperty("over", over)
+        def shown(rows: list[dict[str, Any]]) -> None:
+            if asked == self._plan_asked:
+                self._on_plan(rows)
+
+        def failed(message: str) -> None:
+            if asked == self._plan_asked:
+                self.plans = None
+                self.plan.note(f"No plan: {message}")
+                self._update_enabled()
+
+        self.service.ask("plan", kwargs, shown, failed)
+
+    def _on_plan(self, rows: list[dict[str, Any]]) -> None:
+        self.plans = rows
+        self.plan.show_rows(rows)
+        self._update_enabled()
 
     # --- training -----------------------------------------------------------------------------------
+    def _settings(self, views: list) -> dict[str, Any]:
+        """What a plan and a training job are both made of: the model, its parameters, the views, the
+        augmentation and the time budget per view."""
+        return {
+            "model": self.model_combo.currentText(),
+            "params": self.params(),
+            "views": views,
+            "augment": self.augment.value(),
+            "budget_s": 60.0 * self.budget.value(),
+        }
+
     def params(self) -> dict[str, Any]:
         p = self.form.values()
         desc = self.catalogue.get(self.model_combo.currentText(), {}).get("params", {})
@@ -346,16 +350,8 @@ class TrainPane(QWidget):
         if not views:
             self.bar.finish("Choose at least one view to train.")
             return
-        name = self.model_combo.currentText()
-        job = {
-            "model": name,
-            "params": self.params(),
-            "views": views,
-            "seed": None,
-            "device": None,
-            "roi": self.roi.isChecked(),
-            "augment": self.augment.value(),
-        }
+        job = {**self._settings(views), "seed": None, "device": None, "roi": self.roi.isChecked()}
+        name = job["model"]
         self._loss_x, self._loss_y = [], []
         self.loss_curve.setData([], [])
         self.loss_note.setText("")
@@ -369,7 +365,21 @@ class TrainPane(QWidget):
     def cancel(self) -> None:
         self.bar.cancel()
 
+    def _on_event(self, event: Any) -> None:
+        """A job's report: its message, the current phase's count and time left, and the whole job's."""
+        bits = [event.message] if event.message else []
+        phase = phase_text(event.values)
+        if phase:
+            bits.append(phase)
+        if event.eta_s is not None and 0.0 < (event.fraction or 0.0) < 1.0:
+            bits.append(f"all left {format_seconds(event.eta_s)}")
+        self._progress(event.fraction, " · ".join(bits))
+        self._event_shown = True  # the same report's plain `progressed` follows: already shown
+
     def _on_progress(self, fraction: float | None, message: str) -> None:
+        if self._event_shown:
+            self._event_shown = False
+            return
         self._progress(fraction, message)
 
     def _on_loss(self, k: int, value: float) -> None:
@@ -391,23 +401,7 @@ class TrainPane(QWidget):
         self.trained.emit(ids)
 
     def _show_metrics(self, rows: list[dict]) -> None:
-        """One line per new run: its test metrics and timings, three significant digits."""
-        lines = []
-        for r in rows:
-            bits = [f"<b>{r['run']}</b> · {r['view']}"]
-            for key, name in (("auroc", "image AUROC"), ("ap", "AP"), ("f1", "best F1")):
-                if r.get(key) is not None:
-                    bits.append(f"{name} {sig(r[key])}")
-            if r.get("n_test"):
-                bits.append(f"on {r['n_test']} test samples ({r['n_defective']} defective)")
-            if r.get("note"):
-                bits.append(r["note"])
-            if r.get("train_seconds") is not None:
-                bits.append(f"fit {sig(r['train_seconds'])} s")
-            if r.get("ms_per_image") is not None:
-                bits.append(f"{sig(r['ms_per_image'])} ms per image")
-            lines.append(" · ".join(bits))
-        self.result.setText("<br>".join(lines))
+        self.result.setText(metrics_html(rows))
 
     def _idle_plot(self, note: str) -> None:
         for axis in ("left", "bottom"):  # no numbers to show: no axis that would look like data
