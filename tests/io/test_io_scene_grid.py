@@ -6,10 +6,13 @@ half parts; with default settings the import finds >= 98 % of pass-views within 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from workbench.io.extract import ViewSpec, extract_samples
-from workbench.synth.scenes import render_scene
+from workbench.io.homes import smoothed
+from workbench.io.scan import K, Scan
+from workbench.synth.scenes import SceneParams, render_scene
 from workbench.synth.scenes.evaluate import score_passes
 from workbench.synth.scenes.grid import cell_name, ci_grid, templates_for
 
@@ -38,3 +41,44 @@ def test_grid_cell_with_defaults(params, tmp_path):
     assert not ex.suspects, report
     # every part with a view at home is one pass, in order (besides a part cut by the video's start or end)
     assert score.found_passes - score.edge_passes == score.parts, report
+
+
+def test_template_cut_off_the_nominal_home_is_inspected_where_it_was_cut(tmp_path):
+    """A cell of the full grid that failed: the template cut where the first part's view was nearest home, 14 px
+    downstream of the renderer's home (a part at 22 px/frame there, +-4 px shake); the view's home is that
+    position less the cut frame's shake, from the part's own speed (not the line's median, far slower), so a
+    later part at 12 px/frame is inspected in the frame nearest it (one frame late before)."""
+    params = SceneParams(width=640, height=480, fps=25.0, gap_s=1.0, codec="mp4v", parts=6, seed=99,
+                         home_at=0.448)  # fmt: skip
+    truth = render_scene(tmp_path, params)
+    views = [
+        ViewSpec(name, tpl, origin=(origin[1], origin[2], origin[0]))
+        for name, (tpl, origin) in templates_for(params, tmp_path, truth).items()
+    ]
+    ex = extract_samples(tmp_path / truth["video"], views)
+    cut = truth["parts"][1]["views"]["right"]  # the first whole part: where 'right' was cut
+    shaken = truth["views"]["right"]["home"][0] - cut["xy"][0]  # the renderer's home less the cut
+    assert abs(shaken) >= 10  # this cell's point: cut well off the renderer's home
+    score = score_passes(truth, found_passes(ex), status=[r.status for r in ex.records])
+    report = "\n".join([*ex.rule.reasons, *score.problems])
+    assert score.frame_rate == 1.0 and score.position_rate == 1.0, report
+    assert score.merged == 0 and score.split == 0 and not ex.suspects, report
+
+
+def test_home_smoothed_at_the_parts_own_speed():
+    """The home of a template cut in a shaken frame: the line through the view's matches around that frame,
+    followed at the part's own speed (22 px/frame, the line's median 15) among other matches."""
+    rng = np.random.default_rng(3)
+    frames = np.arange(60)
+    true = 215.0 + 22.0 * (frames - 30)
+    shake = rng.integers(-4, 5, len(frames)).astype(np.float32)
+    peaks = np.full((len(frames), 1, K, 3), -np.inf, np.float32)
+    peaks[:, 0, 0] = np.stack([np.full(len(frames), 0.9), true + shake, np.full(len(frames), 120.0)], 1)
+    for k in range(1, K):  # other instances and clutter, weaker
+        peaks[:, 0, k] = np.stack(
+            [np.full(len(frames), 0.4), rng.uniform(0, 600, len(frames)), np.full(len(frames), 120.0)], 1
+        )
+    scan = Scan(frames, peaks, {}, 640, 480, [], [4], [None])
+    x = float(true[30] + shake[30])
+    home = smoothed(scan, 0, 30, x, 120.0, np.array([1.0, 0.0]), 15.0, 25.0)
+    assert home is not None and abs(home - 215.0) <= 2.0, (home, shake[30])

@@ -180,8 +180,8 @@ def subpixel(result: np.ndarray, x: int, y: int) -> tuple[float, float]:
     """(x, y) of a peak of a score map refined by a parabola through its neighbours in each direction."""
 
     def offset(a: float, b: float, c: float) -> float:
-        den = a - 2 * b + c
-        return 0.0 if not np.isfinite(den) or den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+        den = a - 2 * b + c  # plain Python checks: this runs for every peak of every frame
+        return 0.0 if not math.isfinite(den) or den >= 0 else float(min(max(0.5 * (a - c) / den, -0.5), 0.5))
 
     h, w = result.shape
     dx = offset(result[y, x - 1], result[y, x], result[y, x + 1]) if 0 < x < w - 1 else 0.0

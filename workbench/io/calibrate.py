@@ -30,7 +30,8 @@ from workbench.io.grouping import PassGrouper, pass_spans
 from workbench.io.homes import home, motion, path, score_noise
 from workbench.io.robust import mad, otsu
 from workbench.io.scan import MAX_FRAMES, CalibrationError, Scan, scan_video
-from workbench.io.stable_parts import stable_parts
+from workbench.io.stable_parts import NOTHING as NO_PARTS
+from workbench.io.stable_parts import Instance, instance, near_frame, picks, read_around, stable_parts
 from workbench.io.track_rule import TrackRule, ViewTrack, encode_weights
 from workbench.io.video import FrameRange, VideoReader
 from workbench.io.window import ViewWindow
@@ -100,6 +101,10 @@ def _threshold(name: str, frames, s, u, w, passage: dict, noise: float) -> tuple
         thr = new
     crossings = [c for c in _replay(name, frames, s, u, w, thr, passage) if c.reached]
     return thr, why, crossings
+
+
+def _encoded(mask: np.ndarray | None) -> str:
+    return "" if mask is None else encode_weights(mask.astype(np.float32))
 
 
 def _pitch(crossings: dict[str, list[Crossing]]) -> tuple[float, float]:
@@ -221,6 +226,7 @@ def calibrate_scan(
                 scan.matchers[j], tuple(homes[name]), tuple(axis), (R, Rp), (scan.width, scan.height)
             )
             res = np.array([win.match_small(sm) for sm in scan.small[scan.steps[j]]], np.float64)
+            scan.windows[name] = (win.box, res)
             uw = np.array([win.uw(x, y) for _, x, y in res]) if len(res) else np.zeros((0, 2))
             s, u, w = res[:, 0], uw[:, 0], uw[:, 1]
             try:
@@ -250,18 +256,25 @@ def calibrate_scan(
         reasons.append(
             "fewer than two parts crossed: the part pitch is assumed from the window and templates"
         )
-    stable = {}
+    stable, wins, wanted = {}, {}, {}
     for j, name in enumerate(names):
         if thr[name] == NOT_FOUND:
             continue
-        win = ViewWindow(
+        wins[name] = ViewWindow(
             scan.matchers[j], tuple(homes[name]), tuple(axis), (R, Rp), (scan.width, scan.height)
         )
-        stable[name] = (
-            stable_parts(video, scan, j, win, crossings[name]) if video is not None else (None, 0.0, "")
-        )
-        if stable[name][2]:
-            reasons.append(f"view '{name}': {stable[name][2]}")
+        if video is not None and len(picks(crossings[name])) >= 4:
+            for c in picks(crossings[name]):
+                wanted.setdefault(near_frame(c), []).append((j, name, c))
+    instances: dict[str, list[Instance]] = {n: [] for n in wins}
+    for f, around in read_around(video, sorted(wanted)) if wanted else ():
+        for j, name, c in wanted[f]:
+            instances[name].append(instance(around, c, scan, j, wins[name]))
+    for j, name in enumerate(names):
+        if name in wins:
+            stable[name] = stable_parts(instances[name], wins[name], scan.steps[j])
+            if stable[name][2]:
+                reasons.append(f"view '{name}': {stable[name][2]}")
     found = [n for n in names if thr[n] != NOT_FOUND]
     offsets, order_why = _offsets(crossings, found, pitch_med)
     offsets.update({n: 0.0 for n in names if n not in offsets})
@@ -276,8 +289,9 @@ def calibrate_scan(
             offset=round(float(offsets[name]), 2),
             score_noise=round(float(noises[name]), 5),
             path=path(scan, j, homes[name], axis, v_med),
-            weights=encode_weights(stable[name][0]) if stable.get(name, (None,))[0] is not None else "",
-            refine_radius=round(float(stable.get(name, (None, 0.0))[1]), 1),
+            weights=_encoded(stable.get(name, NO_PARTS)[0]),
+            refine_radius=round(float(stable.get(name, NO_PARTS)[1]), 1),
+            outline=_encoded(stable.get(name, NO_PARTS)[3]),
         )
         for j, name in enumerate(names)
     )
@@ -315,9 +329,13 @@ def calibrate(
     max_frames: int = MAX_FRAMES,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER_CANCEL,
+    matches: dict | None = None,
 ) -> TrackRule:
     """Read ``video`` (up to ``max_frames`` sampled frames) and calibrate the pass rule for ``views``
-    [(name, template)]; ``origins`` {view: (x, y)} where templates were cut, ``thresholds`` set by flags."""
+    [(name, template)]; ``origins`` {view: (x, y)} where templates were cut, ``thresholds`` set by flags.
+
+    ``matches``, when given, receives the frames read and each view's window matches on them
+    (``{"frames": (N,), "windows": {view: (box, (N, 3))}}``): the tracker reading the video next reuses them."""
     if not views:
         raise ValueError("at least one view (template) is needed to find passes")
     with VideoReader(video) as reader:
@@ -325,4 +343,7 @@ def calibrate(
         for m in matchers:
             m.check_frame(reader.width, reader.height, f"the frames of '{reader.name}'")
         scan = scan_video(reader, matchers, sampling, max_frames, progress, cancel)
-    return calibrate_scan(scan, origins, thresholds, video)
+    rule = calibrate_scan(scan, origins, thresholds, video)
+    if matches is not None:
+        matches.update(frames=scan.frames, windows=scan.windows)
+    return rule

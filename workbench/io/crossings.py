@@ -97,6 +97,12 @@ class PassageTracker:
     def active(self) -> bool:
         return bool(self._run)
 
+    def speed_estimate(self, default: float) -> float:
+        """px per frame of the passage under way (its matches' slope, within the speed bounds), else ``default``."""
+        if len(self._run) < 2:
+            return default
+        return min(max(_slope(self._run), self.v_lo), self.v_hi)
+
     def _fits(self, s: Sample) -> bool:
         last = self._run[self._strong - 1]  # the last sample at or above the threshold
         dt = s.frame - last.frame

@@ -185,11 +185,12 @@ def extract_samples(
         raise ValueError("at least one view (template) is needed to find passes; cut one first")
     warnings: list[str] = []
     track_progress = progress
+    known: dict = {}  # the calibration's window matches: the tracker does not match those frames again
     if rule is None:
         rule = calibrate(
             video, [(v.name, v.template) for v in views], sampling,
             origins={v.name: v.origin for v in views if v.origin is not None}, thresholds=thresholds,
-            progress=sub_progress(progress, 0.0, 0.45), cancel=cancel,
+            progress=sub_progress(progress, 0.0, 0.45), cancel=cancel, matches=known,
         )  # fmt: skip
         track_progress = sub_progress(progress, 0.45, 1.0)
     elif isinstance(rule, TrackRule) and thresholds:
@@ -200,12 +201,14 @@ def extract_samples(
         tracker = open_tracker(
             rule, tviews, (reader.width, reader.height), top_k, sampling.start, reference, sampling.every
         )
+        if known and isinstance(tracker, PassTracker):
+            tracker.reuse(known["frames"], known["windows"])
         passes: list[TrackedPass] = []
         n = 0
-        for index, bgr in prefetched(
-            reader.frames(sampling, color="bgr", progress=track_progress, cancel=cancel)
+        for index, bgr, gray in prefetched(
+            reader.frames(sampling, color="bgr", progress=track_progress, cancel=cancel), prepare=_gray
         ):
-            passes += tracker.push(index, _gray(bgr), bgr)
+            passes += tracker.push(index, gray, bgr)
             n += 1
         passes += tracker.finish()
         warnings += reader.warnings

@@ -151,26 +151,44 @@ def smoothed(
     scan: Scan, j: int, frame: int, x: float, y: float, axis, v_med: float, tol: float
 ) -> float | None:
     """The view's position along the motion at ``frame`` from the line through its matches in the frames
-    around it: where the template was cut, less that frame's camera shake (None when not seen there)."""
+    around it: where the template was cut, less that frame's camera shake (None when not seen there).
+
+    The view is followed from ``frame`` both ways at its own speed (a part may pass faster or slower than the
+    line's median), and as many frames are taken on each side: a speed that changes then leaves no bias."""
     where = np.flatnonzero(scan.frames == frame)
     if not len(where):
         return None
     i0 = int(where[0])
     u0 = x * axis[0] + y * axis[1]
-    pts = []
-    for i in range(max(0, i0 - 10), min(len(scan.frames), i0 + 11)):
-        df = float(scan.frames[i] - frame)
+
+    def near(i: int, expected: float) -> float | None:
         pk = scan.peaks[i, j]
         ok = np.isfinite(pk[:, 0])
         if not ok.any():
-            continue
+            return None
         u = pk[ok, 1] * axis[0] + pk[ok, 2] * axis[1]
-        k = int(np.argmin(np.abs(u - (u0 + v_med * df))))
-        if abs(u[k] - (u0 + v_med * df)) <= tol:
-            pts.append((df, float(u[k])))
-    if len(pts) < 5:
+        k = int(np.argmin(np.abs(u - expected)))
+        return float(u[k]) if abs(u[k] - expected) <= tol else None
+
+    here = near(i0, u0)
+    if here is None:
         return None
-    d = np.asarray(pts)
+    sides = []
+    for way in (1, -1):
+        pts: list[tuple[float, float]] = []
+        v = v_med
+        for i in range(i0 + way, min(max(i0 + 6 * way, -1), len(scan.frames)), way):
+            df = float(scan.frames[i] - frame)
+            u = near(i, here + v * df)
+            if u is None:
+                break
+            pts.append((df, u))
+            v = (u - here) / df  # the speed of this part, over the longest base so far
+        sides.append(pts)
+    n = min(len(sides[0]), len(sides[1]))
+    if n < 2:
+        return None
+    d = np.asarray([(0.0, here), *sides[0][:n], *sides[1][:n]])
     slope, intercept = np.polyfit(d[:, 0], d[:, 1], 1)
     return float(intercept) if abs(intercept - u0) <= tol else None
 

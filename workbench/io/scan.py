@@ -3,7 +3,7 @@ local maxima over the whole frame, and where a template is found pixel-exact (it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -35,6 +35,8 @@ class Scan:
     matchers: list[ViewMatcher]
     steps: list[int]
     exact: list[tuple[int, int, int] | None]  # (frame, x, y) where a template was found pixel-exact
+    # view -> (window box, (N, 3) float64 (score, x, y) of its window match per frame), as the calibration left it
+    windows: dict[str, tuple[tuple[int, int, int, int], np.ndarray]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -92,14 +94,19 @@ def scan_video(
     rows: list[np.ndarray] = []
     exact: list[tuple[int, int, int] | None] = [None] * len(matchers)
     total = min(len(sampling.indices(reader.frame_count)), max_frames)
-    for n, (index, bgr) in enumerate(prefetched(reader.frames(sampling, color="bgr", cancel=cancel))):
+
+    def prepare(bgr: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:  # on the decoding thread
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
+        return gray, {s: downscale(gray, s) for s in small}
+
+    read = prefetched(reader.frames(sampling, color="bgr", cancel=cancel), prepare=prepare)
+    for n, (index, _, (gray, smalls)) in enumerate(read):
         if n >= max_frames:
             break
         if n % 16 == 0:
             progress(n / max(total, 1), f"calibrating: frame {index}")
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
         for s in small:
-            small[s].append(downscale(gray, s))
+            small[s].append(smalls[s])
         row = np.empty((len(matchers), K, 3), np.float32)
         for j, m in enumerate(matchers):
             sm = small[steps[j]][-1]

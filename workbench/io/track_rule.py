@@ -38,6 +38,7 @@ class ViewTrack:
     path: tuple[float, float] = (0.0, 0.0)  # px along the motion, from home, where the view is in sight
     weights: str = ""  # PNG (base64) of the template's stable parts at the coarse scale; "" = all of it
     refine_radius: float = 0.0  # px the full-resolution match may move from the coarse one (0: the default)
+    outline: str = ""  # PNG (base64) of where the template shows background, not the part; "" = not used
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,6 +22,7 @@ from workbench.core.image import crop_padded
 from workbench.core.matching import ViewMatcher, peak_centre
 from workbench.io.crossings import Crossing, PassageTracker, Sample, min_samples
 from workbench.io.grouping import PassGrouper, TrackedPass
+from workbench.io.silhouette import allowed_offsets, motion_labels
 from workbench.io.track_rule import TrackRule, decode_weights
 from workbench.io.window import ViewWindow
 
@@ -73,6 +74,8 @@ class PassTracker:
                 decode_weights(vt.weights),
             )
             win.refine_radius = max(win.matcher.radius, int(math.ceil(vt.refine_radius)))
+            outline = decode_weights(vt.outline)
+            win.outline = None if outline is None else outline > 0.5
             if abs(1.0 / win.step - vt.scale) > 1e-9:
                 raise ValueError(
                     f"view '{v.name}': its template is not the one the pass rule was calibrated with; import the "
@@ -104,25 +107,54 @@ class PassTracker:
         self.scores: list[list[float]] = []  # per frame, the views' window scores (for review plots)
         self.fine_matches = 0
         self._last = first_frame
+        # a view held to the part's outline is refined one frame late: the frames before and after tell the
+        # moving part from the still background
+        self._prev: tuple[int, np.ndarray] | None = None
+        self._pending: list[tuple] = []
+        self._known: dict[str, tuple[dict[int, int], np.ndarray]] = {}
+
+    def reuse(self, frames: np.ndarray, windows: dict) -> None:
+        """Take the window matches a calibration made on ``frames`` (N,) {view: (box, (N, 3) (score, x, y))}
+        instead of matching those frames again; only for a view whose window is the same region."""
+        at = {int(f): i for i, f in enumerate(frames)}
+        for w in self.windows:
+            box, res = windows.get(w.name, (None, None))
+            if box == w.box and res is not None and len(res) == len(at):
+                self._known[w.name] = (at, res)
 
     def push(self, index: int, gray: np.ndarray, image: np.ndarray) -> list[TrackedPass]:
+        self._resolve((index, gray))
         self._last = index
         row = []
         for w in self.windows:
-            score, x, y = w.match_gray(gray)
+            known = self._known.get(w.name)
+            i = known[0].get(index) if known is not None else None
+            score, x, y = (float(v) for v in known[1][i]) if i is not None else w.match_gray(gray)
             u, v = w.uw(x, y)
             row.append(score)
-            payload = None
+            sample = Sample(index, score, u, v)
             passage = self.passages[w.name]
             if abs(u) <= self.refine_reach and (score >= w.threshold or passage.active):
-                payload = self._refine(w, index, gray, image, x, y)
-            for c in passage.push(Sample(index, score, u, v, payload)):
+                if w.outline is None:
+                    sample.payload = self._refine(w, index, gray, image, x, y)
+                else:  # a sample's payload is first read when its passage closes, a frame later at the earliest
+                    self._pending.append((w, sample, self._prev, (index, gray), image, x, y))
+            for c in passage.push(sample):
                 self.grouper.add(c)
+        self._prev = (index, gray)
         self.frames.append(index)
         self.scores.append(row)
         return self._checked(self.grouper.due(index), at_end=False)
 
+    def _resolve(self, after: tuple[int, np.ndarray] | None) -> None:
+        """Refine the samples waiting for the frame after theirs (``after``; None at the end)."""
+        for w, sample, before, (index, gray), image, x, y in self._pending:
+            around = [f for f in (before, (index, gray), after) if f is not None]
+            sample.payload = self._refine(w, index, gray, image, x, y, around)
+        self._pending = []
+
     def finish(self) -> list[TrackedPass]:
+        self._resolve(None)
         for p in self.passages.values():
             for c in p.finish():
                 self.grouper.add(c)
@@ -157,8 +189,11 @@ class PassTracker:
         last = int(math.ceil(max(hi) - 0.05))  # may lie ahead: the part is still in sight
         return first, max(first, min(self._last, last) if at_end else last)
 
-    def _refine(self, w: ViewWindow, index: int, gray, image, x: float, y: float) -> Candidate:
-        """Full-resolution match around the coarse one; the position is the centre of the peak's top."""
+    def _refine(
+        self, w: ViewWindow, index: int, gray, image, x: float, y: float, around: list | None = None
+    ) -> Candidate:
+        """Full-resolution match around the coarse one; the position is the centre of the peak's top, among
+        the positions that fit the part's outline when the view has one (``around``: neighbouring frames)."""
         m = w.matcher
         tw, th = m.size
         H, W = gray.shape
@@ -169,6 +204,13 @@ class PassTracker:
             res = cv2.matchTemplate(gray[y0:y1, x0:x1], m.template, cv2.TM_CCOEFF_NORMED, mask=w.weights)
         else:
             res = cv2.matchTemplate(gray[y0:y1, x0:x1], m.template, cv2.TM_CCOEFF_NORMED)
+        if w.outline is not None and around and len(around) > 1:
+            speed = self.passages[w.name].speed_estimate(self.rule.speed[1])
+            shift = (speed * w.axis[0], speed * w.axis[1])
+            probe = (int(round(x)), int(round(y)), tw, th)
+            labels = motion_labels(around, index, (x0, y0, x1 - x0, y1 - y0), shift, probe)
+            ok = allowed_offsets(labels, w.outline)
+            res = np.where(ok, np.nan_to_num(res, nan=-1.0), -1.0).astype(np.float32)
         score, fx, fy = peak_centre(res)
         mx, my = int(round(x0 + fx)), int(round(y0 + fy))
         self.fine_matches += 1

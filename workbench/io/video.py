@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -190,10 +191,15 @@ def probe(path: str | os.PathLike) -> dict:
 _END = object()
 
 
-def prefetched(frames: Iterator[tuple[int, np.ndarray]], depth: int = 4) -> Iterator[tuple[int, np.ndarray]]:
+def prefetched(
+    frames: Iterator[tuple[int, np.ndarray]],
+    depth: int = 4,
+    prepare: Callable[[np.ndarray], Any] | None = None,
+) -> Iterator[tuple]:
     """The same frames, decoded ahead on a thread (OpenCV's decoder releases the GIL), so decoding and the
-    work on each frame share two cores. Errors (a cancel included) come out where they would have; leaving
-    the loop early stops the decoding thread."""
+    work on each frame share two cores. With ``prepare``, (index, frame, prepare(frame)): work that needs no
+    result of the frames before (a grey conversion, a downscale) runs on that thread too. Errors (a cancel
+    included) come out where they would have; leaving the loop early stops the decoding thread."""
     import queue
     import threading
 
@@ -214,6 +220,8 @@ def prefetched(frames: Iterator[tuple[int, np.ndarray]], depth: int = 4) -> Iter
     def run() -> None:
         try:
             for item in frames:
+                if prepare is not None:
+                    item = (*item, prepare(item[1]))
                 if not put(item) or stop.is_set():
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
