@@ -66,19 +66,21 @@ def test_template_cut_off_the_nominal_home_is_inspected_where_it_was_cut(tmp_pat
 
 
 def test_home_smoothed_at_the_parts_own_speed():
-    """The home of a template cut in a shaken frame: the line through the view's matches around that frame,
-    followed at the part's own speed (22 px/frame, the line's median 15) among other matches."""
-    rng = np.random.default_rng(3)
-    frames = np.arange(60)
-    true = 215.0 + 22.0 * (frames - 30)
-    shake = rng.integers(-4, 5, len(frames)).astype(np.float32)
-    peaks = np.full((len(frames), 1, K, 3), -np.inf, np.float32)
-    peaks[:, 0, 0] = np.stack([np.full(len(frames), 0.9), true + shake, np.full(len(frames), 120.0)], 1)
-    for k in range(1, K):  # other instances and clutter, weaker
-        peaks[:, 0, k] = np.stack(
-            [np.full(len(frames), 0.4), rng.uniform(0, 600, len(frames)), np.full(len(frames), 120.0)], 1
-        )
-    scan = Scan(frames, peaks, {}, 640, 480, [], [4], [None])
-    x = float(true[30] + shake[30])
-    home = smoothed(scan, 0, 30, x, 120.0, np.array([1.0, 0.0]), 15.0, 25.0)
-    assert home is not None and abs(home - 215.0) <= 2.0, (home, shake[30])
+    """The home of a template cut in a shaken frame (+-4 px): the view's matches around that frame, followed
+    at the part's own speed (22 px/frame, the line's median 15) among other matches, within 3 px of where the
+    part itself was (following at the median speed let other matches in: up to 10 px off)."""
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        frames = np.arange(60)
+        true = 215.0 + 22.0 * (frames - 30)
+        shake = rng.integers(-4, 5, len(frames)).astype(np.float32)
+        peaks = np.full((len(frames), 1, K, 3), -np.inf, np.float32)
+        peaks[:, 0, 0] = np.stack([np.full(len(frames), 0.9), true + shake, np.full(len(frames), 120.0)], 1)
+        for k in range(1, K):  # other instances and clutter, weaker
+            peaks[:, 0, k] = np.stack(
+                [np.full(len(frames), 0.4), rng.uniform(0, 600, len(frames)), np.full(len(frames), 120.0)], 1
+            )
+        scan = Scan(frames, peaks, {}, 640, 480, [], [4], [None])
+        x = float(true[30] + shake[30])
+        home = smoothed(scan, 0, 30, x, 120.0, np.array([1.0, 0.0]), 15.0, 25.0)
+        assert home is not None and abs(home - 215.0) <= 3.0, (seed, home, shake[30])

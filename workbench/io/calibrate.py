@@ -33,7 +33,7 @@ from workbench.io.scan import MAX_FRAMES, CalibrationError, Scan, scan_video
 from workbench.io.stable_parts import NOTHING as NO_PARTS
 from workbench.io.stable_parts import Instance, instance, near_frame, picks, read_around, stable_parts
 from workbench.io.track_rule import TrackRule, ViewTrack, encode_weights
-from workbench.io.video import FrameRange, VideoReader
+from workbench.io.video import FrameRange, VideoReader, prefetched
 from workbench.io.window import ViewWindow
 
 NOT_FOUND = 2.0  # the threshold of a view this video never shows (no correlation reaches it)
@@ -267,7 +267,7 @@ def calibrate_scan(
             for c in picks(crossings[name]):
                 wanted.setdefault(near_frame(c), []).append((j, name, c))
     instances: dict[str, list[Instance]] = {n: [] for n in wins}
-    for f, around in read_around(video, sorted(wanted)) if wanted else ():
+    for f, around in prefetched(read_around(video, sorted(wanted)), depth=2) if wanted else ():
         for j, name, c in wanted[f]:
             instances[name].append(instance(around, c, scan, j, wins[name]))
     for j, name in enumerate(names):

@@ -154,7 +154,8 @@ def smoothed(
     around it: where the template was cut, less that frame's camera shake (None when not seen there).
 
     The view is followed from ``frame`` both ways at its own speed (a part may pass faster or slower than the
-    line's median), and as many frames are taken on each side: a speed that changes then leaves no bias."""
+    line's median), up to five frames each way, and its path there fitted with a parabola (its speed may
+    change right there)."""
     where = np.flatnonzero(scan.frames == frame)
     if not len(where):
         return None
@@ -185,12 +186,12 @@ def smoothed(
             pts.append((df, u))
             v = (u - here) / df  # the speed of this part, over the longest base so far
         sides.append(pts)
-    n = min(len(sides[0]), len(sides[1]))
-    if n < 2:
+    if not sides[0] or not sides[1] or len(sides[0]) + len(sides[1]) < 4:
         return None
-    d = np.asarray([(0.0, here), *sides[0][:n], *sides[1][:n]])
-    slope, intercept = np.polyfit(d[:, 0], d[:, 1], 1)
-    return float(intercept) if abs(intercept - u0) <= tol else None
+    d = np.asarray([(0.0, here), *sides[0], *sides[1]])
+    # a parabola: the part may speed up or slow down right there (a line would be pulled off its vertex)
+    intercept = float(np.polyfit(d[:, 0], d[:, 1], 2)[2])
+    return intercept if abs(intercept - u0) <= tol else None
 
 
 def tracks(scan: Scan, j: int, axis, v_med: float) -> list[np.ndarray]:
