@@ -172,7 +172,10 @@ def stable_parts(instances: list[Instance], win: ViewWindow, step: int):
     # times over (a part's content that varies, like a cookie on a tray, can still pull the first alignment)
     weights = weights_of(patches)
     for _ in range(3):
+        last = pos
         pos, patches = align(weights, allowed=allowed)
+        if np.array_equal(pos, last):  # the same patches give the same weights: settled
+            break
         weights = weights_of(patches)
     if float(np.hypot(*(pos - plain).T).max()) <= 1.5:  # the varying content does not move the match
         return NOTHING
