@@ -59,7 +59,7 @@ def main() -> None:
         for key, value in params.items():
             pane.form.set_value(key, value)
         wait(
-            lambda: pane.plans and not pane._estimate_timer.isActive() and pane.plan.text() != "Planning …",
+            lambda: pane.plans and not pane._plan_timer.isActive() and pane.plan.text() != "Planning …",
             "the plan",
         )
         settle()

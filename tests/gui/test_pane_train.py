@@ -37,7 +37,7 @@ def test_the_form_starts_at_the_models_defaults_and_sends_only_changes(train_pan
 
 
 def planned(pane) -> bool:
-    return bool(pane.plans) and not pane._estimate_timer.isActive() and pane.plan.text() != "Planning …"
+    return bool(pane.plans) and not pane._plan_timer.isActive() and pane.plan.text() != "Planning …"
 
 
 def test_the_plan_shows_each_views_fit_and_predict_time_memory_and_working_size(opened, train_pane, qtbot):

@@ -58,7 +58,7 @@ def test_a_grey_station_is_planned_and_trained_through_the_train_step(window, gr
     pane.model_combo.setCurrentText("padim")
     for key, value in TINY.items():
         pane.form.set_value(key, value)
-    qtbot.waitUntil(lambda: bool(pane.plans) and not pane._estimate_timer.isActive(), timeout=120000)
+    qtbot.waitUntil(lambda: bool(pane.plans) and not pane._plan_timer.isActive(), timeout=120000)
     qtbot.waitUntil(lambda: pane.plan.text() != "Planning …", timeout=120000)
     (plan,) = pane.plans
     assert plan["view"] == "v" and plan["n_train"] == 6 and plan["n_predict"] == 6

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from workbench.core.progress import CancelToken, ProgressFn, report
-from workbench.core.resources import available_ram_bytes
 
 REPORT_JOB = "workbench.gui.train_worker:report_job"
 
@@ -216,13 +215,6 @@ def _weights() -> list[dict[str, Any]]:
     return rows
 
 
-def _estimate(model: str, params: dict, n_images: int, image_size: list[int]) -> dict[str, Any]:
-    from workbench.models.memory import estimate_memory
-
-    est = estimate_memory(model, params, int(n_images), (int(image_size[0]), int(image_size[1])))
-    return {**est, "available_ram_bytes": available_ram_bytes()}
-
-
 def _plan(
     model: str, params: dict, views: list[dict[str, Any]], copies: int = 0, budget_s: float | None = None
 ) -> list[dict[str, Any]]:
@@ -268,7 +260,6 @@ def _explain(**kwargs: Any) -> dict[str, Any]:
 HANDLERS = {
     "catalogue": lambda: _catalogue(),
     "weights": lambda: _weights(),
-    "estimate": _estimate,
     "plan": _plan,
     "explain": _explain,
 }

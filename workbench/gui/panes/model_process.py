@@ -1,5 +1,5 @@
 """Jobs in worker processes with live progress, loss and cancel, and a model service process for the
-model catalogue, memory estimates and nearest-patch look-ups: the window itself never loads torch.
+model catalogue, the plans of fits and nearest-patch look-ups: the window itself never loads torch.
 
 Jobs run through the job runner (:class:`workbench.jobs.runner.ChildRun`), whose structured progress
 events (fraction, message, numbers such as the loss) a QTimer drains in the GUI thread in small
@@ -264,8 +264,9 @@ class LineProcess(ChildJob):
 class ModelService(QObject):
     """A long-lived helper process: ``ask(kind, kwargs, on_done, on_error)`` answers in the GUI thread.
 
-    Kinds: 'catalogue' (every model's ``describe``), 'estimate' (memory planner plus available RAM)
-    and 'explain' (PatchCore's nearest normal patch). The process starts on the first question.
+    Kinds: 'catalogue' (every model's ``describe``), 'plan' (each view's plan before a fit, as
+    ``workbench train`` makes it) and 'explain' (PatchCore's nearest normal patch). The process starts
+    on the first question.
     """
 
     def __init__(self, parent: QObject | None = None):

@@ -74,7 +74,7 @@ class TrainPane(QWidget):
         self.doc.setWordWrap(True)
         self.doc.setObjectName("muted")
         self.form = ParamForm(self)
-        self.form.changed.connect(self._schedule_estimate)
+        self.form.changed.connect(self._schedule_plan)
         scroll = self.params_scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
@@ -82,18 +82,18 @@ class TrainPane(QWidget):
         # the form scrolls up and down only: its column is kept as wide as its widest row (_fit_form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.views = QListWidget(self)
-        self.views.itemChanged.connect(lambda _i: self._schedule_estimate())
+        self.views.itemChanged.connect(lambda _i: self._schedule_plan())
         self.seed = QSpinBox(self)
         self.seed.setRange(0, 2**31 - 1)
         self.device = QComboBox(self)
         self.device.addItems(list(DEVICES))
         self.device.setToolTip("auto: the GPU when there is one, else the CPU")
-        self.device.currentTextChanged.connect(lambda _t: self._schedule_estimate())
+        self.device.currentTextChanged.connect(lambda _t: self._schedule_plan())
         self.roi = QCheckBox("Mask with the view's ROI", self)
         self.roi.setChecked(True)
         self.roi.setToolTip(ROI_TIP)
         self.augment = AugmentChooser(self)
-        self.augment.changed.connect(self._schedule_estimate)
+        self.augment.changed.connect(self._schedule_plan)
         self.budget = QDoubleSpinBox(self)
         self.budget.setRange(0.5, 24 * 60)
         self.budget.setDecimals(1)
@@ -103,7 +103,7 @@ class TrainPane(QWidget):
             "Time the fit and its test predictions may take per view (as `workbench train --budget`): the "
             "plan picks the working size of large images and a trained model's training time to fit it"
         )
-        self.budget.valueChanged.connect(lambda _v: self._schedule_estimate())
+        self.budget.valueChanged.connect(lambda _v: self._schedule_plan())
         self.plan = PlanView(self, colors)
         self.train_button = QPushButton("Train", self)
         self.train_button.setDefault(True)
@@ -179,10 +179,10 @@ class TrainPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 
-        self._estimate_timer = QTimer(self)
-        self._estimate_timer.setSingleShot(True)
-        self._estimate_timer.setInterval(400)  # one plan after the user stops typing
-        self._estimate_timer.timeout.connect(self._ask_plan)
+        self._plan_timer = QTimer(self)
+        self._plan_timer.setSingleShot(True)
+        self._plan_timer.setInterval(400)  # one plan after the user stops typing
+        self._plan_timer.timeout.connect(self._ask_plan)
         self.job.evented.connect(self._on_event)
         self.job.progressed.connect(self._on_progress)
         self.job.lossed.connect(self._on_loss)
@@ -198,7 +198,7 @@ class TrainPane(QWidget):
     @property
     def busy(self) -> bool:
         """Still loading the catalogue or a plan (not training: that can take hours)."""
-        return self._asked_catalogue and not self.catalogue or self._estimate_timer.isActive()
+        return self._asked_catalogue and not self.catalogue or self._plan_timer.isActive()
 
     def set_colors(self, colors: Colors) -> None:
         self.colors = self.plan.colors = colors  # the plan's refusals are drawn in its defective colour
@@ -241,7 +241,7 @@ class TrainPane(QWidget):
         if isinstance(seed, int):
             self.seed.setValue(seed)
         self.device.setEnabled("device" in desc.get("params", {}))
-        self._schedule_estimate()
+        self._schedule_plan()
 
     def _fit_form(self) -> None:
         """The parameters' column never narrower than the model's widest row (a weights chooser with its
@@ -263,7 +263,7 @@ class TrainPane(QWidget):
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         self.views.blockSignals(False)
         self._update_enabled()
-        self._schedule_estimate()
+        self._schedule_plan()
 
     def _checked(self, i: int) -> bool:
         return self.views.item(i).checkState() == Qt.CheckState.Checked
@@ -285,9 +285,9 @@ class TrainPane(QWidget):
         self.refused.setStyleSheet(f"color: {self.colors.defective};" if refusal else "")
 
     # --- the plan -------------------------------------------------------------------------------------
-    def _schedule_estimate(self) -> None:
+    def _schedule_plan(self) -> None:
         if self.catalogue and self.model.snapshot is not None:
-            self._estimate_timer.start()
+            self._plan_timer.start()
 
     def _ask_plan(self) -> None:
         """Ask the model service for each chosen view's plan (as `workbench train` makes it before the fit)."""
