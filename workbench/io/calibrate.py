@@ -267,7 +267,7 @@ def calibrate_scan(
             for c in picks(crossings[name]):
                 wanted.setdefault(near_frame(c), []).append((j, name, c))
     instances: dict[str, list[Instance]] = {n: [] for n in wins}
-    for f, around in prefetched(read_around(video, sorted(wanted)), depth=2) if wanted else ():
+    for f, around in prefetched(read_around(video, sorted(wanted), scan), depth=2) if wanted else ():
         for j, name, c in wanted[f]:
             instances[name].append(instance(around, c, scan, j, wins[name]))
     for j, name in enumerate(names):

@@ -15,6 +15,7 @@ from workbench.io.window import coarse_step, downscale
 
 K = 4  # local maxima kept per frame and view
 MAX_FRAMES = 3000  # calibrate on at most this many sampled frames (2 minutes at 25 fps)
+KEEP_BYTES = 256 * 2**20  # full-resolution grey frames kept while they fit (a short video is not read again)
 
 
 class CalibrationError(ValueError):
@@ -37,6 +38,14 @@ class Scan:
     exact: list[tuple[int, int, int] | None]  # (frame, x, y) where a template was found pixel-exact
     # view -> (window box, (N, 3) float64 (score, x, y) of its window match per frame), as the calibration left it
     windows: dict[str, tuple[tuple[int, int, int, int], np.ndarray]] = field(default_factory=dict)
+    grays: list[np.ndarray] | None = None  # (H, W) uint8 per frame, when they fit in KEEP_BYTES
+
+    def gray(self, frame: int) -> np.ndarray | None:
+        """The kept full-resolution grey frame ``frame``, or None (not read, or not kept)."""
+        if self.grays is None:
+            return None
+        at = np.flatnonzero(self.frames == frame)
+        return self.grays[int(at[0])] if len(at) else None
 
     @property
     def names(self) -> list[str]:
@@ -99,6 +108,7 @@ def scan_video(
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
         return gray, {s: downscale(gray, s) for s in small}
 
+    grays: list[np.ndarray] | None = []
     read = prefetched(reader.frames(sampling, color="bgr", cancel=cancel), prepare=prepare)
     for n, (index, _, (gray, smalls)) in enumerate(read):
         if n >= max_frames:
@@ -107,6 +117,10 @@ def scan_video(
             progress(n / max(total, 1), f"calibrating: frame {index}")
         for s in small:
             small[s].append(smalls[s])
+        if grays is not None:
+            grays.append(gray)
+            if len(grays) * gray.nbytes > KEEP_BYTES:
+                grays = None
         row = np.empty((len(matchers), K, 3), np.float32)
         for j, m in enumerate(matchers):
             sm = small[steps[j]][-1]
@@ -136,4 +150,5 @@ def scan_video(
         matchers,
         steps,
         exact,
+        grays=grays,
     )

@@ -80,9 +80,9 @@ def near_frame(c: Crossing) -> int:
     return min(c.samples, key=lambda s: abs(s.u)).frame
 
 
-def read_around(video, frames: list[int]) -> Iterator[tuple[int, list[tuple[int, np.ndarray]]]]:
+def read_around(video, frames: list[int], scan: Scan) -> Iterator[tuple[int, list[tuple[int, np.ndarray]]]]:
     """(frame, [(index, (H, W) uint8 grey)] of it and the frames before and after) for each of ``frames``
-    (ascending), reading the video once forward for every view together."""
+    (ascending): from the frames the scan kept, else reading the video once forward for every view."""
     with VideoReader(video) as reader:
         kept: dict[int, np.ndarray] = {}
         for f in frames:
@@ -90,7 +90,10 @@ def read_around(video, frames: list[int]) -> Iterator[tuple[int, list[tuple[int,
             for i in (f - 1, f, f + 1):
                 if 0 <= i < reader.frame_count:
                     if i not in kept:
-                        kept[i] = cv2.cvtColor(reader.read(i, color="bgr"), cv2.COLOR_BGR2GRAY)
+                        g = scan.gray(i)
+                        kept[i] = (
+                            cv2.cvtColor(reader.read(i, color="bgr"), cv2.COLOR_BGR2GRAY) if g is None else g
+                        )
                     around.append((i, kept[i]))
             yield f, around
             kept = {i: g for i, g in kept.items() if i >= f}
