@@ -17,8 +17,9 @@ def test_patchcore_plan_grows_with_images_and_size():
     larger = plan_fit("patchcore", SMALL, 20, (256, 256, 3), n_predict=10)
     assert base.working_size == (128, 128) and base.fit_s > 0 and base.predict_s > 0
     assert more.fit_s > base.fit_s and more.peak_ram_bytes > base.peak_ram_bytes
-    assert larger.fit_s > base.fit_s and larger.peak_ram_bytes > base.peak_ram_bytes
-    assert larger.predict_s > base.predict_s
+    # 4x the pixels: more CPU per image (wall seconds depend on the load when each size was probed)
+    assert larger.fit_cpu_s > base.fit_cpu_s and larger.peak_ram_bytes > base.peak_ram_bytes
+    assert larger.predict_cpu_s > base.predict_cpu_s
     padim_params = dict(backbone="resnet18", pretrained=False, n_features=20, device="cpu")
     padim = plan_fit("padim", padim_params, 20, (128, 128, 3), n_predict=10)
     assert padim.peak_ram_bytes > 0 and padim.fit_s > 0
@@ -52,13 +53,15 @@ def test_images_of_several_sizes_get_one_working_size():
 
 
 def test_a_tight_time_budget_picks_a_smaller_size():
-    roomy = plan_train("patchcore", SMALL, 100, (600, 600, 3), n_predict=50, budget_s=1e6, available=64 * GB)
+    from workbench.models.plan import _candidates
+
+    roomy = plan_train("patchcore", SMALL, 100, (400, 400, 3), n_predict=50, budget_s=1e6, available=64 * GB)
     tight_budget = roomy.total_s / 6
     tight = plan_train(
-        "patchcore", SMALL, 100, (600, 600, 3), n_predict=50, budget_s=tight_budget, available=64 * GB
+        "patchcore", SMALL, 100, (400, 400, 3), n_predict=50, budget_s=tight_budget, available=64 * GB
     )
     assert tight.working_size[0] < roomy.working_size[0]
-    assert tight.total_s <= tight_budget or tight.working_size == (64, 64)
+    assert tight.total_s <= tight_budget or tight.working_size == _candidates((400, 400))[-1]
 
 
 def test_explicit_size_that_does_not_fit_memory_is_refused_with_one_that_would():
@@ -81,3 +84,82 @@ def test_trained_model_is_held_to_the_budget():
     assert 0 < plan.chosen["time_budget_s"] <= 30.0
     assert plan.fit_s < free.fit_s and any("time_budget_s" in n for n in plan.notes)
     assert plan.peak_ram_bytes > 0
+
+
+# -- the time model: measured at the real working size, CPU seconds turned into wall seconds by the load --
+def test_one_thread_gets_the_share_of_a_core_the_load_leaves():
+    from workbench.models.speed import serial_share
+
+    assert serial_share(0.0, 2) == 1.0 and serial_share(1.0, 2) == 1.0  # a free core
+    assert serial_share(3.0, 2) == pytest.approx(0.5)  # 4 runnable threads on 2 cores
+    assert serial_share(19.0, 2) == pytest.approx(0.1)
+
+
+def test_wall_time_is_cpu_time_at_the_parallelism_the_work_gets():
+    from workbench.models.plan import _timing
+
+    # probed forward as measured; one-thread work slowed by the load; threaded work at the probe's parallelism
+    cpu, wall = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=0.0)
+    assert cpu == pytest.approx(17.0) and wall == pytest.approx(6.0 + 4.0 + 2.0)
+    _, busy = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=7.0)  # 8 runnable threads on the cores
+    from workbench.models.speed import cores
+
+    assert busy == pytest.approx(6.0 + 4.0 / min(1.0, cores() / 8.0) + 2.0)
+
+
+def test_the_forward_is_probed_at_the_working_size_itself():
+    from workbench.models import speed
+
+    # the plan's own probe (SMALL's batch of 4, sigma 4): the same measurement, cached
+    small = speed.probe_patch_forward("resnet18", ("layer2", "layer3"), 3, 64, (64, 96, 3), (64, 96), 4)
+    large = speed.probe_patch_forward("resnet18", ("layer2", "layer3"), 3, 64, (192, 256, 3), (192, 256), 4)
+    assert small["cells"] == 8 * 12 and large["cells"] == 24 * 32
+    assert (
+        small["embed_cpu"] > 0
+        and large["embed_cpu"] > 0
+        and small["embed_wall"] > 0
+        and small["parallelism"] > 0
+    )
+    assert {key[5] for key in speed._probes} >= {(64, 96), (192, 256)}
+    plan = plan_fit("patchcore", SMALL, 30, (192, 256, 3), n_predict=10)
+    assert plan.fit_cpu_s >= 30 * large["embed_cpu"] * 0.999 and plan.predict_cpu_s > 10 * large["embed_cpu"]
+    assert plan.fit_s > 0 and (plan.load is None or plan.load >= 0)
+
+
+def test_memory_only_plans_probe_nothing_and_sizes_above_the_cell_cap_are_not_timed(monkeypatch):
+    import math
+
+    from workbench.models import plan as planner
+    from workbench.models import speed
+
+    speed.forget()
+    mem = plan_fit("patchcore", SMALL, 20, (256, 320, 3), timed=False)
+    assert math.isnan(mem.fit_s) and mem.peak_ram_bytes > 0 and not speed._probes
+    assert mem.peak_ram_bytes == plan_fit("patchcore", SMALL, 20, (256, 320, 3)).peak_ram_bytes
+    speed.forget()
+    monkeypatch.setattr(planner, "MAX_CELLS", 600)  # a small cap: the first size under it is small
+    plan = plan_train("patchcore", SMALL, 20, (1200, 1600, 3), budget_s=1e6, available=64 * GB)
+    probed = {key[5] for key in speed._probes}
+    assert probed == {plan.working_size}  # the first size under the cap fits: only it was measured
+
+
+def test_predicted_cpu_follows_a_real_fit():
+    import time
+
+    import numpy as np
+
+    from workbench.models import registry
+
+    rng = np.random.default_rng(0)
+    images = [np.clip(rng.normal(128, 30, (192, 256, 3)), 0, 255).astype(np.uint8) for _ in range(24)]
+    plan = plan_fit("patchcore", SMALL, len(images), images[0].shape, n_predict=8)
+    model = registry.create("patchcore", **SMALL)
+    c = time.process_time()
+    model.fit(images)
+    fit_cpu = time.process_time() - c
+    c = time.process_time()
+    model.predict(images[:8])
+    predict_cpu = time.process_time() - c
+    # CPU seconds (not wall): within 3x either way on any machine, busy or not
+    assert 1 / 3 < plan.fit_cpu_s / fit_cpu < 3, (plan.fit_cpu_s, fit_cpu)
+    assert 1 / 3 < plan.predict_cpu_s / predict_cpu < 3, (plan.predict_cpu_s, predict_cpu)

@@ -133,8 +133,8 @@ def predict_memory_bytes(model, images: list[np.ndarray]) -> int:
         if name in MEMORY_MODELS:
             largest = images[int(np.argmax(areas))].shape
             plan = plan_fit(
-                name, model.get_params(), 1, [tuple(largest)], n_predict=PREDICT_BATCH, available=0
-            )
+                name, model.get_params(), 1, [tuple(largest)], n_predict=PREDICT_BATCH, available=0, timed=False
+            )  # fmt: skip
             need += max(0, plan.peak_ram_bytes - BASE_RSS_BYTES)
     except Exception:  # noqa: BLE001 - a model the planner cannot size: the maps and copies alone
         pass

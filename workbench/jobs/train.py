@@ -102,13 +102,14 @@ def train_views(
         # The progress bar's share of the fit is its share of the planned time, so the ETA holds early.
         split = 0.8 if plan is None or plan.total_s <= 0 else min(0.98, max(0.02, plan.fit_s / plan.total_s))
         estimator = registry.create(model, **params, **(plan.chosen if plan else {}))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fit_progress = phase_progress(sub_progress(step, 0.0, split), "fit")
         estimator.fit(images, roi=view_roi, progress=fit_progress, cancel=cancel)
-        fit_s = time.perf_counter() - t0
+        fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         peak = _peak_rss_bytes()
         meta = {
             "train_seconds": round(fit_s, 3),
+            "train_cpu_seconds": round(fit_cpu_s, 3),  # all threads: comparable under load
             "peak_rss_bytes": peak,
             "peak_memory_mb": round(peak / 2**20, 1),
             "n_train": n_original,
@@ -123,18 +124,20 @@ def train_views(
             meta["plan"] = {
                 "fit_s": round(plan.fit_s, 1), "predict_s": round(plan.predict_s, 1),
                 "peak_ram_bytes": plan.peak_ram_bytes, "chosen": plan.chosen, "notes": list(plan.notes),
+                "fit_cpu_s": plan.fit_cpu_s, "predict_cpu_s": plan.predict_cpu_s, "load": plan.load,
             }  # fmt: skip
         result = None
         if test:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             scores, maps = estimator.predict(
                 [project.sample_image(s.id) for s in test],
                 progress=phase_progress(sub_progress(step, split, 1.0), "predict", len(test)),
                 cancel=cancel,
             )
-            predict_s = time.perf_counter() - t0
+            predict_s, predict_cpu_s = time.perf_counter() - t0, time.process_time() - c0
             meta["inference_ms_per_image"] = round(1000.0 * predict_s / len(test), 2)
-            result = ([s.id for s in test], scores, maps, {"predict_s": round(predict_s, 3)})
+            timing = {"predict_s": round(predict_s, 3), "predict_cpu_s": round(predict_cpu_s, 3)}
+            result = ([s.id for s in test], scores, maps, timing)
         pending.append((name, estimator, meta, result))
     cancel.raise_if_cancelled()
     runs, results = [], []

@@ -27,5 +27,7 @@ def estimate_memory(
     """
     if model_name not in registry.names() or not can_plan(model_name):
         raise ValueError(f"estimate_memory: no memory model for {model_name!r}")
-    plan = plan_fit(model_name, params, int(n_images), (int(image_size[0]), int(image_size[1]), 3))
+    plan = plan_fit(
+        model_name, params, int(n_images), (int(image_size[0]), int(image_size[1]), 3), timed=False
+    )
     return {"peak_ram_bytes": plan.peak_ram_bytes, "peak_gpu_bytes": plan.peak_gpu_bytes}

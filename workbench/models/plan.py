@@ -13,17 +13,20 @@ defaults leave open, within a time budget (``DEFAULT_BUDGET_S``, 10 minutes):
 * refusal (:class:`PlanError`) of an explicit setting whose fit would not fit in memory, naming the
   estimate and a working size that would.
 
-Time comes from measuring this machine at plan time (one backbone forward at a reduced size scaled
-by area, one matrix product for the distance work), so a busy machine plans for what it will
-really take; memory from counting what the fit holds at its peak (backbone sizes from the meta
-device, no weights). Qt-free: the Train step shows the same plan.
+Time (PatchCore, PaDiM) is CPU seconds from measured work, turned into wall seconds for this machine
+now (:mod:`workbench.models.speed`): the model's own steps probed at the real working size on a
+batch like the images (CPU and wall per image: the probe's wall already holds the load and the
+threads' efficiency), the coreset's and the search's multiply-adds at the measured one-thread BLAS
+rate times factors measured on real fits, the one-thread coreset slowed by the share of a core the
+1-minute load average leaves. Sizes above ``MAX_CELLS`` are never probed. ``timed=False`` plans memory
+only (no probe). Memory comes from counting what the fit holds at its peak (backbone sizes from the
+meta device, no weights). Qt-free: the Train step shows the same plan.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -32,7 +35,7 @@ import numpy as np
 import torch
 
 from workbench.core.resources import available_ram_bytes as system_ram_bytes
-from workbench.models import registry
+from workbench.models import registry, speed
 
 DEFAULT_BUDGET_S = 600.0  # a train job's default time budget (fit and its test predictions), per view
 MAX_CELLS = 6_000  # feature cells per image beyond which a native-size default is scaled down
@@ -63,6 +66,12 @@ class Plan:
     notes: tuple[str, ...] = ()
     budget_s: float | None = None
     chosen: dict[str, Any] = field(default_factory=dict)  # the parameters the planner set (plan_train)
+    # CPU seconds (all threads) of the fit and the predictions, when the model's time is modelled
+    # from measured work (PatchCore, PaDiM): the wall seconds above are these at the parallelism the
+    # work gets now (``load``: the 1-minute load average when planned, None where unknown).
+    fit_cpu_s: float | None = None
+    predict_cpu_s: float | None = None
+    load: float | None = None
 
     @property
     def total_s(self) -> float:
@@ -82,6 +91,8 @@ class Plan:
         )
         if self.peak_gpu_bytes:
             line += f", GPU ~{_gib(self.peak_gpu_bytes)}"
+        if self.fit_cpu_s is not None and self.load is not None:
+            line += f" (machine load {self.load:.1f} when planned)"
         return "\n".join([line, *(f"plan: {n}" for n in self.notes)])
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,59 +156,32 @@ def _profile(backbone: str, layers: tuple[str, ...], size: tuple[int, int]) -> d
     }
 
 
-_forward_cache: dict[tuple, float] = {}
-PROXY = (160, 160)  # the size a backbone is timed at; other sizes scale by area
-
-
-def _forward_seconds(backbone: str, layers: tuple[str, ...], patch_size: int, size: tuple[int, int]) -> float:
-    """Seconds per image for backbone + patch embedding at ``size`` on CPU: measured once per process
-    at ``PROXY`` (two images, best of three) and scaled by area."""
-    key = (backbone, tuple(layers), int(patch_size))
-    if key not in _forward_cache:
-        from workbench.models.backbones import FeatureExtractor
-        from workbench.models.components.embedding import patch_embedding
-
-        fe = FeatureExtractor(backbone, layers, pretrained=False)
-        x = torch.zeros(2, 3, *PROXY)
-        best = math.inf
-        with torch.inference_mode():
-            for _ in range(3):
-                t = time.perf_counter()
-                patch_embedding(fe(x), patch_size=patch_size)
-                best = min(best, time.perf_counter() - t)
-        _forward_cache[key] = best / 2
-    return _forward_cache[key] * (size[0] * size[1]) / (PROXY[0] * PROXY[1])
-
-
 def refresh_measurements() -> None:
     """Forget this machine's measured speeds (the next plan measures again, e.g. after the load changed)."""
-    _forward_cache.clear()
-    _gemm_cache.clear()
+    speed.forget()
 
 
-_gemm_cache: dict[str, float] = {}
+# Measured factors (benchmarks/bench_real_size.py, magnetic_tile at 1130 x 460, EfficientNet-Lite0):
+# CPU seconds of the greedy coreset over its dense multiply-adds (chunk rows x picks x dimensions) at
+# the one-thread BLAS rate (candidate rounds, pruning tests and argmax passes cost more than the
+# products that pruning saves), and of the exact search over its (queries x bank x dimensions).
+CORESET_FACTOR = 2.6
+SEARCH_FACTOR = 1.5
 
 
-def _gemm_rate(refresh: bool = False) -> float:
-    """Multiply-adds per second of a float32 matrix product like the distance blocks, measured now."""
-    if "rate" in _gemm_cache and not refresh:
-        return _gemm_cache["rate"]
-    a = np.random.default_rng(0).standard_normal((4096, 152)).astype(np.float32)
-    b = np.random.default_rng(1).standard_normal((152, 1024)).astype(np.float32)
-    best = math.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    _gemm_cache["rate"] = a.shape[0] * a.shape[1] * b.shape[1] / max(best, 1e-6)
-    return _gemm_cache["rate"]
-
-
-# Measured factors (benchmarks/bench_real_size.py): the greedy coreset's cost over its dense
-# multiply-adds at the measured matrix rate (candidate steps, argpartitions, one-thread steps),
-# the exact nearest-neighbour search's over its multiply-adds (distance blocks, minimum, sqrt).
-CORESET_FACTOR = 2.0
-SEARCH_FACTOR = 1.3
+def _timing(
+    forward_cpu: float,
+    forward_wall: float,
+    serial_cpu: float,
+    threaded_cpu: float,
+    parallelism: float,
+    load: float | None,
+) -> tuple[float, float]:
+    """(CPU s, wall s) of a fit or predict: the probed forward as measured, one-thread work at the share
+    of a core the load leaves, torch's threaded work at the probe's parallelism."""  # fmt: skip
+    cpu = forward_cpu + serial_cpu + threaded_cpu
+    wall = forward_wall + serial_cpu / speed.serial_share(load) + threaded_cpu / parallelism
+    return cpu, wall
 
 
 # -- per model ----------------------------------------------------------------------------------
@@ -207,7 +191,15 @@ def _resolved(model_name: str, params: dict[str, Any]) -> dict[str, Any]:
     return model.get_params()
 
 
-def _patchcore(p: dict[str, Any], n: int, size: tuple[int, int], n_predict: int, shape, channels_in: int):
+def _patchcore(
+    p: dict[str, Any],
+    n: int,
+    size: tuple[int, int],
+    n_predict: int,
+    shape,
+    channels_in: int,
+    timed: bool = True,
+):
     prof = _profile(p["backbone"], tuple(p["layers"]), size)
     dim = min(int(p["embed_dim"]), prof["channels"])
     cells = prof["grid"][0] * prof["grid"][1]
@@ -216,15 +208,31 @@ def _patchcore(p: dict[str, Any], n: int, size: tuple[int, int], n_predict: int,
     k = max(1, int(round(total * float(p["coreset_ratio"]))))
     chunk = min(total, int(p["chunk_patches"]))
     n_chunks = math.ceil(total / chunk)
+    chunk = math.ceil(total / n_chunks)  # the coreset's equal chunks
     over = 1.5 if n_chunks > 1 else 1.0
     proj = dim if p.get("projection_dim") is None else min(dim, int(p["projection_dim"]))
-    # Time: the backbone per image, then the greedy per chunk (its dense multiply-adds).
-    fwd = _forward_seconds(p["backbone"], tuple(p["layers"]), int(p["patch_size"]), size)
-    rate = _gemm_rate()
-    k_chunk = min(chunk, math.ceil(over * k * chunk / total))
-    coreset_s = CORESET_FACTOR * n_chunks * chunk * k_chunk * proj / rate
-    fit_s = n * fwd + coreset_s
-    predict_s = n_predict * (fwd + SEARCH_FACTOR * cells * k * dim / rate)
+    # Time: the model's own steps probed at this size (embedding, and for predictions the tail), the
+    # greedy per chunk on one thread (its dense multiply-adds: rows x picks x dimensions, plus the
+    # projection when it applies), the exact search on torch's threads.
+    fit = pred = (math.nan, math.nan)
+    if timed:
+        probe = speed.probe_patch_forward(
+            p["backbone"], tuple(p["layers"]), int(p["patch_size"]), int(p["embed_dim"]),
+            (*shape, channels_in) if channels_in > 1 else shape, size, max(1, min(batch, n)), float(p["sigma"]),
+        )  # fmt: skip
+        rate = speed.blas_rate(1)
+        picks = min(chunk, math.ceil(over * k / n_chunks))
+        greedy_macs = n_chunks * chunk * picks * proj + (total * dim * proj if proj < dim else 0)
+        load = speed.load_now()
+        fit = _timing(
+            n * probe["embed_cpu"], n * probe["embed_wall"], CORESET_FACTOR * greedy_macs / rate, 0.0,
+            probe["parallelism"], load,
+        )  # fmt: skip
+        search = SEARCH_FACTOR * cells * max(0, k - probe["bank_rows"]) * dim / rate
+        per_image = (probe["embed_cpu"] + probe["tail_cpu"], probe["embed_wall"] + probe["tail_wall"])
+        pred = _timing(
+            n_predict * per_image[0], n_predict * per_image[1], 0.0, n_predict * search, probe["parallelism"], load
+        )  # fmt: skip
     # Memory: images as given plus their RGB copies, the backbone and one batch's activations and
     # embeddings, the coreset's chunk (buffer, projected and reordered copies) and its selection.
     image_bytes = _images_bytes(n, shape, channels_in)
@@ -241,21 +249,40 @@ def _patchcore(p: dict[str, Any], n: int, size: tuple[int, int], n_predict: int,
         BASE_RSS_BYTES + image_bytes + pred_images + maps + 2 * k * dim * F32 + 2 * 2**24 * F32
         + prof["weights"] + forward + embed
     )  # fmt: skip
-    notes = []
-    if n_chunks > 1:
-        notes.append(f"{total:,} patches: coreset in {n_chunks} chunks of {chunk:,} (bank {k:,})")
-    return fit_s, predict_s, max(fit_peak, predict_peak), cells
+    return fit, pred, max(fit_peak, predict_peak), cells
 
 
-def _padim(p: dict[str, Any], n: int, size: tuple[int, int], n_predict: int, shape, channels_in: int):
+def _padim(
+    p: dict[str, Any],
+    n: int,
+    size: tuple[int, int],
+    n_predict: int,
+    shape,
+    channels_in: int,
+    timed: bool = True,
+):
     prof = _profile(p["backbone"], tuple(p["layers"]), size)
     d = min(int(p["n_features"]), prof["channels"])
     cells = prof["grid"][0] * prof["grid"][1]
     batch = int(p["batch_size"])
-    fwd = _forward_seconds(p["backbone"], tuple(p["layers"]), 1, size)
-    rate = _gemm_rate()
-    fit_s = n * (fwd + cells * d * d / rate) + cells * d**3 / rate  # sums, then one inverse per cell
-    predict_s = n_predict * (fwd + 2 * cells * d * d / rate)
+    fit = pred = (math.nan, math.nan)
+    if timed:
+        probe = speed.probe_patch_forward(
+            p["backbone"], tuple(p["layers"]), 1, None, (*shape, channels_in) if channels_in > 1 else shape,
+            size, max(1, min(batch, n)), float(p["sigma"]),
+        )  # fmt: skip
+        rate = speed.blas_rate(1)
+        load = speed.load_now()
+        # Sums of outer products per image, then one inverse per cell; predictions: two products per cell.
+        fit = _timing(
+            n * probe["embed_cpu"], n * probe["embed_wall"], cells * d**3 / rate, n * cells * d * d / rate,
+            probe["parallelism"], load,
+        )  # fmt: skip
+        per_image = (probe["embed_cpu"] + probe["tail_cpu"], probe["embed_wall"] + probe["tail_wall"])
+        pred = _timing(
+            n_predict * per_image[0], n_predict * per_image[1], 0.0, n_predict * 2 * cells * d * d / rate,
+            probe["parallelism"], load,
+        )  # fmt: skip
     forward = batch * (4 * prof["largest_activation"] + prof["outputs"]) * F32
     embed = batch * cells * 3 * prof["channels"] * F32
     stats = cells * (d * d + d) * 8 * 3  # float64 sums, covariance, inverse
@@ -266,7 +293,7 @@ def _padim(p: dict[str, Any], n: int, size: tuple[int, int], n_predict: int, sha
         BASE_RSS_BYTES + image_bytes + _images_bytes(n_predict, shape, channels_in) + maps
         + 2 * cells * d * d * F32 + prof["weights"] + forward + embed + batch * cells * d * d * F32
     )  # fmt: skip
-    return fit_s, predict_s, max(fit_peak, predict_peak), cells
+    return fit, pred, max(fit_peak, predict_peak), cells
 
 
 def _images_bytes(n: int, shape: tuple[int, int], channels_in: int) -> int:
@@ -311,17 +338,23 @@ def plan_fit(
     image_shapes: list[tuple[int, ...]] | tuple[int, ...],
     n_predict: int = 0,
     available: int | None = None,
+    timed: bool = True,
 ) -> Plan:
     """The plan of fitting ``model_name`` with ``params`` on ``n_train`` images of ``image_shapes``
-    ((H, W[, C]) each, or one shape for all) and predicting ``n_predict`` like them."""
+    ((H, W[, C]) each, or one shape for all) and predicting ``n_predict`` like them.
+
+    ``timed`` False: memory only (PatchCore, PaDiM), without probing the machine; the times are NaN."""
     shape, channels_in, sizes = _shapes(image_shapes)
     p = _resolved(model_name, dict(params or {}))
     size = _working_size(p, shape, sizes)
     on_gpu = _on_gpu(p)
-    if model_name == "patchcore":
-        fit_s, predict_s, peak, _ = _patchcore(p, n_train, size, n_predict, shape, channels_in)
-    elif model_name == "padim":
-        fit_s, predict_s, peak, _ = _padim(p, n_train, size, n_predict, shape, channels_in)
+    cpu: tuple[float | None, float | None] = (None, None)
+    if model_name in MEMORY_MODELS:
+        of = _patchcore if model_name == "patchcore" else _padim
+        (fit_cpu, fit_s), (pred_cpu, predict_s), peak, _ = of(
+            p, n_train, size, n_predict, shape, channels_in, timed
+        )
+        cpu = (float(fit_cpu), float(pred_cpu))
     else:
         fit_s, predict_s, peak, size = _trained(model_name, p, n_train, size, n_predict, shape, channels_in)
     gpu = 0
@@ -330,6 +363,7 @@ def plan_fit(
     return Plan(
         model_name, int(n_train), int(n_predict), shape, size, float(fit_s), float(predict_s),
         int(peak), int(gpu), int(available if available is not None else available_ram_bytes()), p,
+        fit_cpu_s=cpu[0], predict_cpu_s=cpu[1], load=speed.load_now(),
     )  # fmt: skip
 
 
@@ -434,15 +468,17 @@ def _choose_size(model_name, params, n_train, image_shapes, n_predict, budget_s,
             p = _resolved(model_name, params)
             prof = _profile(p["backbone"], tuple(p["layers"]), size)
             cells = prof["grid"][0] * prof["grid"][1]
+        if cells > MAX_CELLS:  # decided without timing it: the plan probes only the sizes it may pick
+            if i == 0:
+                reasons.append(f"{cells:,} feature cells per image (more than {MAX_CELLS:,})")
+            continue
         plan = plan_fit(
             model_name, {**params, "image_size": list(size)}, n_train, image_shapes, n_predict, available
         )
-        ok = cells <= MAX_CELLS and plan.total_s <= budget_s and plan.fits_memory
+        ok = plan.total_s <= budget_s and plan.fits_memory
         if i == 0 and ok and not reasons:
             return None, ""
         if i == 0:
-            if cells > MAX_CELLS:
-                reasons.append(f"{cells:,} feature cells per image (more than {MAX_CELLS:,})")
             if plan.total_s > budget_s:
                 reasons.append(f"~{_duration(plan.total_s)} at full size (budget {_duration(budget_s)})")
             if not plan.fits_memory:
@@ -466,8 +502,9 @@ def _fitting_size(model_name, params, n_train, image_shapes, n_predict, availabl
     start = _working_size(p, shape, set())
     for size in _candidates(start)[1:]:
         plan = plan_fit(
-            model_name, {**params, "image_size": list(size)}, n_train, image_shapes, n_predict, available
-        )
+            model_name, {**params, "image_size": list(size)}, n_train, image_shapes, n_predict, available,
+            timed=False,
+        )  # fmt: skip
         if plan.fits_memory:
             return size[0], size[1], plan.peak_ram_bytes
     return None
@@ -482,7 +519,8 @@ def describe_environment() -> dict[str, Any]:
     """What the plans were measured on (for benchmarks and reports)."""
     return {
         "cpu_count": os.cpu_count(),
+        "cores": speed.cores(),
         "torch_threads": torch.get_num_threads(),
-        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "gemm_gmacs": round(_gemm_rate() / 1e9, 2),
+        "load_avg_1min": None if speed.load_now() is None else round(speed.load_now(), 2),
+        "blas_gmacs_one_thread": round(speed.blas_rate(1) / 1e9, 2),
     }
