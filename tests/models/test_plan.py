@@ -163,3 +163,12 @@ def test_predicted_cpu_follows_a_real_fit():
     # CPU seconds (not wall): within 3x either way on any machine, busy or not
     assert 1 / 3 < plan.fit_cpu_s / fit_cpu < 3, (plan.fit_cpu_s, fit_cpu)
     assert 1 / 3 < plan.predict_cpu_s / predict_cpu < 3, (plan.predict_cpu_s, predict_cpu)
+
+
+def test_a_fit_that_would_not_fit_is_not_probed():
+    from workbench.models import speed
+
+    speed.forget()
+    params = dict(SMALL, image_size=[4096, 4096], batch_size=16)
+    plan = plan_fit("patchcore", params, 50, (4096, 4096, 3), available=2**30)
+    assert not plan.fits_memory and not speed._probes and "not timed" in plan.describe()

@@ -103,6 +103,8 @@ class Plan:
 
 
 def _duration(s: float) -> str:
+    if math.isnan(s):
+        return "? (not timed)"
     s = max(0.0, float(s))
     if s < 60:
         return f"{s:.0f} s"
@@ -218,7 +220,7 @@ def _patchcore(
     if timed:
         probe = speed.probe_patch_forward(
             p["backbone"], tuple(p["layers"]), int(p["patch_size"]), int(p["embed_dim"]),
-            (*shape, channels_in) if channels_in > 1 else shape, size, max(1, min(batch, n)), float(p["sigma"]),
+            (*shape, channels_in) if channels_in > 1 else shape, size, max(1, min(batch, n, 4)), float(p["sigma"]),
         )  # fmt: skip
         rate = speed.blas_rate(1)
         picks = min(chunk, math.ceil(over * k / n_chunks))
@@ -269,7 +271,7 @@ def _padim(
     if timed:
         probe = speed.probe_patch_forward(
             p["backbone"], tuple(p["layers"]), 1, None, (*shape, channels_in) if channels_in > 1 else shape,
-            size, max(1, min(batch, n)), float(p["sigma"]),
+            size, max(1, min(batch, n, 4)), float(p["sigma"]),
         )  # fmt: skip
         rate = speed.blas_rate(1)
         load = speed.load_now()
@@ -343,14 +345,18 @@ def plan_fit(
     """The plan of fitting ``model_name`` with ``params`` on ``n_train`` images of ``image_shapes``
     ((H, W[, C]) each, or one shape for all) and predicting ``n_predict`` like them.
 
-    ``timed`` False: memory only (PatchCore, PaDiM), without probing the machine; the times are NaN."""
+    ``timed`` False: memory only (PatchCore, PaDiM), without probing the machine; the times are NaN,
+    as they are for a fit that would not fit in ``available`` memory (never probed)."""
     shape, channels_in, sizes = _shapes(image_shapes)
     p = _resolved(model_name, dict(params or {}))
     size = _working_size(p, shape, sizes)
     on_gpu = _on_gpu(p)
+    available = int(available if available is not None else available_ram_bytes())
     cpu: tuple[float | None, float | None] = (None, None)
     if model_name in MEMORY_MODELS:
         of = _patchcore if model_name == "patchcore" else _padim
+        if timed and not on_gpu:  # a fit that would not fit is never probed (the probe could not either)
+            timed = of(p, n_train, size, n_predict, shape, channels_in, False)[2] <= available
         (fit_cpu, fit_s), (pred_cpu, predict_s), peak, _ = of(
             p, n_train, size, n_predict, shape, channels_in, timed
         )
@@ -362,7 +368,7 @@ def plan_fit(
         gpu, peak = peak - BASE_RSS_BYTES, BASE_RSS_BYTES + _images_bytes(n_train, shape, channels_in)
     return Plan(
         model_name, int(n_train), int(n_predict), shape, size, float(fit_s), float(predict_s),
-        int(peak), int(gpu), int(available if available is not None else available_ram_bytes()), p,
+        int(peak), int(gpu), available, p,
         fit_cpu_s=cpu[0], predict_cpu_s=cpu[1], load=speed.load_now(),
     )  # fmt: skip
 
