@@ -1,8 +1,9 @@
-"""Real photographs whose content varies from part to part: trays with good and cracked cookies
-(../shared/data/cookies) carried over a roller conveyor (tests/export/cookie_scene.py). A cracked cookie lies
-elsewhere on its tray than the template's cookie and pulled the match 7-12 px off the tray; the tray's
-outline, told apart from the still rollers by its motion, now holds the match. The import and line mode find
-every tray at its best frame (+-1) with the match within +-3 px of the tray, one result per tray, in order."""
+"""Parts whose content varies from part to part: trays with good and cracked cookies carried over a roller
+conveyor (tests/export/cookie_scene.py), from the real photographs (../shared/data/cookies) and from drawn
+ones (no data needed). A cracked cookie lies elsewhere on its tray than the template's cookie and pulled the
+match 7-12 px off the tray (drawn: 24-34 px); the tray's outline, told apart from the still rollers by its
+motion, now holds the match. The import and line mode find every tray at its best frame (+-1) with the
+match within +-3 px of the tray, one result per tray, in order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from workbench.io.extract import ViewSpec, extract_samples, open_tracker
@@ -17,8 +19,6 @@ from workbench.io.video import VideoReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
 from cookie_scene import DATA, SPEED, render  # noqa: E402
-
-pytestmark = pytest.mark.realdata
 
 # the cracked cookies that lie farthest from their tray's centre, between good ones
 CRACKED = ["anomaly-1.jpg", "anomaly-14.jpg", "anomaly-15.jpg"]
@@ -38,8 +38,9 @@ def cookie_video(tmp_path_factory):
     return path, trays
 
 
-def test_cracked_cookies_are_matched_on_their_tray(cookie_video):
-    path, trays = cookie_video
+def check_trays(path: Path, trays: list[dict]) -> None:
+    """Import with defaults, then line mode with the import's rule: every tray at its best frame (+-1), the
+    match within +-3 px of the tray, one ok result per tray, in order."""
     first = trays[0]
     x, y, w, h = first["box"]
     with VideoReader(path) as r:
@@ -71,3 +72,36 @@ def test_cracked_cookies_are_matched_on_their_tray(cookie_video):
     frames = [tracker.ranked(p.crossings["tray"])[0].frame for p in done]
     assert [p.status for p in done] == ["ok"] * len(trays)
     assert all(abs(f - t["centred"]) <= 1 for f, t in zip(frames, trays, strict=True)), frames
+
+
+@pytest.mark.realdata
+def test_cracked_cookies_are_matched_on_their_tray(cookie_video):
+    check_trays(*cookie_video)
+
+
+def drawn_tray(path: Path, rng: np.random.Generator, dx: int, dy: int, cracked: bool) -> None:
+    """A 576 x 768 photo: a dark tray, a cookie with chocolate chips at (dx, dy) from its centre, a crack."""
+    img = cv2.add(
+        np.full((768, 576, 3), (52, 55, 58), np.uint8), rng.integers(0, 12, (768, 576, 3), np.uint8)
+    )
+    cx, cy = 288 + dx, 384 + dy
+    cv2.ellipse(img, (cx, cy), (200, 180), int(rng.integers(0, 180)), 0, 360, (120, 175, 215), -1)
+    for _ in range(40):
+        a, r = rng.uniform(0, 2 * np.pi), rng.uniform(0, 160)
+        chip = (int(cx + r * np.cos(a)), int(cy + r * np.sin(a)))
+        cv2.circle(img, chip, int(rng.integers(8, 20)), (30, 45, 70), -1)
+    if cracked:
+        cv2.line(img, (cx - 150, cy - 60), (cx + 160, cy + 40), (40, 40, 45), 18)
+    cv2.imwrite(str(path), img)
+
+
+def test_drawn_cracked_cookies_lying_low_are_matched_on_their_tray(tmp_path):
+    rng = np.random.default_rng(5)
+    order = []
+    for i in range(12):  # every third cookie cracked and lying far down its tray, the others near the centre
+        cracked = i % 3 == 2
+        dx, dy = (rng.integers(-90, 91), rng.integers(90, 170)) if cracked else rng.integers(-25, 26, 2)
+        drawn_tray(tmp_path / f"tray{i}.png", rng, int(dx), int(dy), cracked)
+        order.append((tmp_path / f"tray{i}.png", cracked))
+    trays = render(tmp_path / "trays.mp4", order, seed=0)
+    check_trays(tmp_path / "trays.mp4", trays)
