@@ -56,12 +56,12 @@ def test_a_tight_time_budget_picks_a_smaller_size():
     from workbench.models.plan import _candidates
 
     roomy = plan_train("patchcore", SMALL, 100, (400, 400, 3), n_predict=50, budget_s=1e6, available=64 * GB)
-    tight_budget = roomy.total_s / 6
+    tight_budget = roomy.free_total_s / 6  # sizes are chosen by the time on this machine when free
     tight = plan_train(
         "patchcore", SMALL, 100, (400, 400, 3), n_predict=50, budget_s=tight_budget, available=64 * GB
     )
     assert tight.working_size[0] < roomy.working_size[0]
-    assert tight.total_s <= tight_budget or tight.working_size == _candidates((400, 400))[-1]
+    assert tight.free_total_s <= tight_budget or tight.working_size == _candidates((400, 400))[-1]
 
 
 def test_explicit_size_that_does_not_fit_memory_is_refused_with_one_that_would():
@@ -99,10 +99,14 @@ def test_wall_time_is_cpu_time_at_the_parallelism_the_work_gets():
     from workbench.models.plan import _timing
 
     # probed forward as measured; one-thread work slowed by the load; threaded work at the probe's parallelism
-    cpu, wall = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=0.0)
+    cpu, wall, free = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=0.0)
     assert cpu == pytest.approx(17.0) and wall == pytest.approx(6.0 + 4.0 + 2.0)
-    _, busy = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=7.0)  # 8 runnable threads on the cores
-    from workbench.models.speed import cores
+    from workbench.models.plan import THREAD_EFFICIENCY
+    from workbench.models.speed import cores, threads
+
+    assert free == pytest.approx(13.0 / (THREAD_EFFICIENCY * threads()) + 4.0)
+    _, busy, free_busy = _timing(10.0, 6.0, 4.0, 3.0, 1.5, load=7.0)  # 8 runnable threads on the cores
+    assert free_busy == free  # the free machine's time does not depend on the load now
 
     assert busy == pytest.approx(6.0 + 4.0 / min(1.0, cores() / 8.0) + 2.0)
 

@@ -38,7 +38,12 @@ from workbench.core.resources import available_ram_bytes as system_ram_bytes
 from workbench.models import registry, speed
 
 DEFAULT_BUDGET_S = 600.0  # a train job's default time budget (fit and its test predictions), per view
-MAX_CELLS = 6_000  # feature cells per image beyond which a native-size default is scaled down
+# Feature cells per image beyond which a native-size default is scaled down. Measured on 500 + 200
+# magnetic_tile images of 1130 x 460 (benchmarks/bench_real_size.py, README): detection does not get
+# better with finer grids, while fit and search time grow with the cells (the search with their
+# square); about twice the 1,024 cells of a 256 x 256 fit, so the demo station's views (up to 1,850)
+# keep their own size and 1130 x 460 images work at 496 x 200 (1,550 cells).
+MAX_CELLS = 2_000
 BASE_RSS_BYTES = 600 * 2**20  # a process with torch, OpenCV, h5py and a backbone loaded
 F32 = 4
 MEMORY_MODELS = ("patchcore", "padim")  # whose fit is a pass over the images (planned in detail)
@@ -72,6 +77,9 @@ class Plan:
     fit_cpu_s: float | None = None
     predict_cpu_s: float | None = None
     load: float | None = None
+    # Fit and predictions on this machine when nothing else runs: what a working size is chosen by, so
+    # the default does not depend on what else ran when planning (None: as total_s).
+    free_total_s: float | None = None
 
     @property
     def total_s(self) -> float:
@@ -92,7 +100,10 @@ class Plan:
         if self.peak_gpu_bytes:
             line += f", GPU ~{_gib(self.peak_gpu_bytes)}"
         if self.fit_cpu_s is not None and self.load is not None:
-            line += f" (machine load {self.load:.1f} when planned)"
+            line += f" (machine load {self.load:.1f} when planned"
+            if self.free_total_s is not None and not math.isnan(self.free_total_s):
+                line += f"; ~{_duration(self.free_total_s)} in all on a free machine"
+            line += ")"
         return "\n".join([line, *(f"plan: {n}" for n in self.notes)])
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,6 +180,9 @@ def refresh_measurements() -> None:
 # products that pruning saves), and of the exact search over its (queries x bank x dimensions).
 CORESET_FACTOR = 2.6
 SEARCH_FACTOR = 1.5
+# What torch's threads give together on a free machine, per thread (convolutions and products on
+# 2 threads: an assumption until bench_real_size measures it on a quiet machine).
+THREAD_EFFICIENCY = 0.85
 
 
 def _timing(
@@ -178,12 +192,15 @@ def _timing(
     threaded_cpu: float,
     parallelism: float,
     load: float | None,
-) -> tuple[float, float]:
-    """(CPU s, wall s) of a fit or predict: the probed forward as measured, one-thread work at the share
-    of a core the load leaves, torch's threaded work at the probe's parallelism."""  # fmt: skip
+) -> tuple[float, float, float]:
+    """(CPU s, wall s now, wall s on this machine when free) of a fit or predict: now, the probed forward
+    as measured, one-thread work at the share of a core the load leaves, torch's threaded work at the
+    probe's parallelism; free, the threaded CPU seconds on all of torch's threads (at
+    ``THREAD_EFFICIENCY``) and the one-thread work on a core of its own."""  # fmt: skip
     cpu = forward_cpu + serial_cpu + threaded_cpu
     wall = forward_wall + serial_cpu / speed.serial_share(load) + threaded_cpu / parallelism
-    return cpu, wall
+    free = (forward_cpu + threaded_cpu) / (THREAD_EFFICIENCY * speed.threads()) + serial_cpu
+    return cpu, wall, free
 
 
 # -- per model ----------------------------------------------------------------------------------
@@ -216,7 +233,7 @@ def _patchcore(
     # Time: the model's own steps probed at this size (embedding, and for predictions the tail), the
     # greedy per chunk on one thread (its dense multiply-adds: rows x picks x dimensions, plus the
     # projection when it applies), the exact search on torch's threads.
-    fit = pred = (math.nan, math.nan)
+    fit = pred = (math.nan, math.nan, math.nan)
     if timed:
         probe = speed.probe_patch_forward(
             p["backbone"], tuple(p["layers"]), int(p["patch_size"]), int(p["embed_dim"]),
@@ -267,7 +284,7 @@ def _padim(
     d = min(int(p["n_features"]), prof["channels"])
     cells = prof["grid"][0] * prof["grid"][1]
     batch = int(p["batch_size"])
-    fit = pred = (math.nan, math.nan)
+    fit = pred = (math.nan, math.nan, math.nan)
     if timed:
         probe = speed.probe_patch_forward(
             p["backbone"], tuple(p["layers"]), 1, None, (*shape, channels_in) if channels_in > 1 else shape,
@@ -353,14 +370,16 @@ def plan_fit(
     on_gpu = _on_gpu(p)
     available = int(available if available is not None else available_ram_bytes())
     cpu: tuple[float | None, float | None] = (None, None)
+    free = None
     if model_name in MEMORY_MODELS:
         of = _patchcore if model_name == "patchcore" else _padim
         if timed and not on_gpu:  # a fit that would not fit is never probed (the probe could not either)
             timed = of(p, n_train, size, n_predict, shape, channels_in, False)[2] <= available
-        (fit_cpu, fit_s), (pred_cpu, predict_s), peak, _ = of(
+        (fit_cpu, fit_s, fit_free), (pred_cpu, predict_s, pred_free), peak, _ = of(
             p, n_train, size, n_predict, shape, channels_in, timed
         )
         cpu = (float(fit_cpu), float(pred_cpu))
+        free = float(fit_free + pred_free)
     else:
         fit_s, predict_s, peak, size = _trained(model_name, p, n_train, size, n_predict, shape, channels_in)
     gpu = 0
@@ -369,7 +388,7 @@ def plan_fit(
     return Plan(
         model_name, int(n_train), int(n_predict), shape, size, float(fit_s), float(predict_s),
         int(peak), int(gpu), available, p,
-        fit_cpu_s=cpu[0], predict_cpu_s=cpu[1], load=speed.load_now(),
+        fit_cpu_s=cpu[0], predict_cpu_s=cpu[1], load=speed.load_now(), free_total_s=free,
     )  # fmt: skip
 
 
@@ -415,8 +434,10 @@ def plan_train(
             f"{_gib(plan.peak_ram_bytes)} of memory; {_gib(available)} is available"
             + (f"; image_size=[{hint[0]}, {hint[1]}] would need about {_gib(hint[2])}" if hint else "")
         )
-    if plan.total_s > budget_s:
+    if plan.free_total_s is not None and plan.free_total_s > budget_s:
         notes.append(f"this is over the {_duration(budget_s)} budget")
+    elif plan.total_s > budget_s:
+        notes.append(f"at the machine's load now this is over the {_duration(budget_s)} budget")
     chosen = {k: v for k, v in params.items() if k not in given or given[k] != v}
     return Plan(**{**asdict(plan), "notes": tuple(notes), "budget_s": float(budget_s), "chosen": chosen})
 
@@ -481,12 +502,13 @@ def _choose_size(model_name, params, n_train, image_shapes, n_predict, budget_s,
         plan = plan_fit(
             model_name, {**params, "image_size": list(size)}, n_train, image_shapes, n_predict, available
         )
-        ok = plan.total_s <= budget_s and plan.fits_memory
+        total = plan.total_s if plan.free_total_s is None else plan.free_total_s
+        ok = total <= budget_s and plan.fits_memory
         if i == 0 and ok and not reasons:
             return None, ""
         if i == 0:
-            if plan.total_s > budget_s:
-                reasons.append(f"~{_duration(plan.total_s)} at full size (budget {_duration(budget_s)})")
+            if total > budget_s:
+                reasons.append(f"~{_duration(total)} at full size (budget {_duration(budget_s)})")
             if not plan.fits_memory:
                 reasons.append(f"~{_gib(plan.peak_ram_bytes)} of memory at full size")
         if ok:

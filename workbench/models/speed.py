@@ -41,6 +41,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def threads() -> int:
+    """The threads torch's work runs on: its setting, at most the cores."""
+    return max(1, min(torch.get_num_threads(), cores()))
+
+
 def load_now() -> float | None:
     """The 1-minute load average, or None where the system has none (Windows)."""
     try:
