@@ -30,7 +30,6 @@ from torch import nn
 
 from workbench.models import params as P
 from workbench.models.backbones import MissingWeightsError, load_weights_file
-from workbench.models.base import resolve_device
 from workbench.models.components.forward import InputStage, MapTail, const
 from workbench.models.components.pdn import PDN_SIZES, Autoencoder, pdn
 from workbench.models.components.procedural import procedural_images
@@ -119,11 +118,12 @@ class EfficientAD(TrainedModel):
     name = "efficientad"
     meta_keys = ("roi_", "image_size_", "teacher_mean_", "teacher_std_", "q_local_", "q_global_")
     trained_nets = ("student", "autoencoder")
+    schedules = SCHEDULES
     params = {
         "pdn_size": P.choice("small", PDN_SIZES),
         "teacher_weights": P.path(None),
         "pretrained_teacher": P.flag(True),
-        "schedule": P.choice("auto", ("auto", *SCHEDULES)),
+        "schedule": P.schedule(SCHEDULES),
         **P.working_params(None, native=True),
         **P.training_params(max_iters=70_000, train_batch=1, val_every=500),
         "lr": P.number(None, 0.0, low_open=True, optional=True),
@@ -148,26 +148,6 @@ class EfficientAD(TrainedModel):
     def _check_more(self) -> None:
         if not float(self.hard_quantile) < 1.0:
             raise ValueError(f"hard_quantile={self.hard_quantile}: expected a fraction in (0, 1)")
-
-    # -- schedule ---------------------------------------------------------------------------------
-    def resolved(self) -> dict[str, Any]:
-        """The schedule's name and its ``image_size``, ``lr`` and ``time_budget_s``, explicit values first."""
-        name = self.schedule
-        if name == "auto":
-            name = "paper" if resolve_device(self.device).type == "cuda" else "cpu"
-        if name not in SCHEDULES:
-            raise ValueError(f"schedule={self.schedule!r}: expected 'auto' or one of {', '.join(SCHEDULES)}")
-        out = {"schedule": name, **SCHEDULES[name]}
-        for key in ("image_size", "lr", "time_budget_s"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-    def _configured_size(self) -> Any:
-        return self.resolved()["image_size"]
-
-    def _time_budget(self) -> float | None:
-        return self.resolved()["time_budget_s"]
 
     # -- networks ---------------------------------------------------------------------------------
     def _build_nets(self, for_loading: bool) -> dict[str, nn.Module]:

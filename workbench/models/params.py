@@ -194,18 +194,24 @@ def working_params(
 
 def training_params(
     *, epochs: int | None = None, max_iters: int | None = None, time_budget_s: float | None = None,
-    train_batch: int = 8, val_every: int = 100, patience: int = 5,
+    train_batch: int | None = 8, val_every: int = 100, patience: int = 5, scheduled: bool = False,
 ) -> dict[str, Param]:  # fmt: skip
-    """The training budget (``epochs`` when the model counts passes, else ``max_iters``), batch and early stop."""
+    """The training budget (``epochs`` when the model counts passes, else ``max_iters``), batch and early stop
+    (``scheduled``: both None by default, the model's training recipe gives them)."""
     out = {}
-    if epochs is not None:
-        out["epochs"] = integer(epochs, 1)
-    out["max_iters"] = integer(max_iters, 1, optional=epochs is not None)
+    if epochs is not None or scheduled:
+        out["epochs"] = integer(epochs, 1, optional=scheduled)
+    out["max_iters"] = integer(max_iters, 1, optional=scheduled or epochs is not None)
     out["time_budget_s"] = number(time_budget_s, 0, low_open=True, optional=True)
-    out["train_batch"] = integer(train_batch, 1)
+    out["train_batch"] = integer(train_batch, 1, optional=train_batch is None)
     out["val_every"] = integer(val_every, 1)
     out["patience"] = integer(patience, 1)
     return out
+
+
+def schedule(names: Sequence[str]) -> Param:
+    """The training recipe: 'auto' ('paper' on CUDA, 'cpu' otherwise) or one of ``names``."""
+    return choice("auto", ("auto", *names))
 
 
 def run_params(batch_size: int = 8) -> dict[str, Param]:

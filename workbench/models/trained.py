@@ -73,10 +73,16 @@ class TrainedModel(AnomalyModel):
 
     meta_keys: ClassVar[tuple[str, ...]] = ("roi_", "image_size_")
     trained_nets: ClassVar[tuple[str, ...] | None] = None  # whose weights early stop keeps (None: all)
+    # Training recipes: {name: {parameter: value}}; a parameter left at None takes the chosen recipe's
+    # value ('auto': 'paper' on CUDA, 'cpu' otherwise). The recipe a fit used is stored with its state
+    # (``schedule_``), so a run reloaded on another device computes what it computed when it was fitted.
+    schedules: ClassVar[dict[str, dict[str, Any]]] = {}
     nets_: dict[str, nn.Module] | None = None
+    schedule_: np.ndarray | None = None
 
     def _reset(self) -> None:
         self.nets_ = None
+        self.schedule_ = None
         self.history_: list[dict[str, float]] = []
         self._inference = None
 
@@ -103,17 +109,45 @@ class TrainedModel(AnomalyModel):
         """The uint8 RGB colour blanked pixels get (the ImageNet mean: about zero after normalization)."""
         return (124, 116, 104)
 
+    # -- schedules -----------------------------------------------------------------------------------
+    def _schedule_name(self) -> str | None:
+        """The recipe in use: the fitted one once fitted, else the ``schedule`` parameter ('auto' by device)."""
+        if not self.schedules:
+            return None
+        names = list(self.schedules)
+        if self.schedule_ is not None and 0 <= int(self.schedule_) < len(names):
+            return names[int(self.schedule_)]
+        name = getattr(self, "schedule", "auto")
+        if name == "auto":
+            name = "paper" if resolve_device(self.device).type == "cuda" else "cpu"
+        if name not in self.schedules:
+            raise ValueError(f"schedule={name!r}: expected 'auto' or one of {', '.join(names)}")
+        return name
+
+    def setting(self, key: str) -> Any:
+        """A parameter's value in effect: the explicit value, else the recipe's, else None."""
+        value = getattr(self, key, None)
+        name = self._schedule_name() if value is None else None
+        return self.schedules[name].get(key) if name is not None else value
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe's name and the values in effect of every parameter it sets, explicit values first."""
+        name = self._schedule_name()
+        if name is None:
+            return {}
+        return {"schedule": name, **{k: self.setting(k) for k in self.schedules[name]}}
+
     def _configured_size(self) -> Any:
-        """The (H, W) the model was asked to work at (models with schedules resolve it there)."""
-        return self.image_size
+        """The (H, W) the model was asked to work at (the recipe's when the parameter is None)."""
+        return self.setting("image_size")
 
     def _time_budget(self) -> float | None:
-        return self.time_budget_s
+        return self.setting("time_budget_s")
 
     def _sampler(self, data: FitData) -> Callable[[], np.ndarray]:
         """Indices of the next training batch: shuffled passes, ``train_batch`` (at most all) images at a time."""
         n = len(data.work)
-        return batch_sampler(data.rng, n, max(1, min(int(self.train_batch), n)))
+        return batch_sampler(data.rng, n, max(1, min(int(self.setting("train_batch")), n)))
 
     def _live_forward(self, nets: dict[str, nn.Module], data: FitData) -> nn.Module:
         """The forward on the networks being trained, on the training device (kept as ``data.extra['forward']``)."""
@@ -121,10 +155,14 @@ class TrainedModel(AnomalyModel):
         return data.extra["forward"]
 
     def _max_iters(self, n: int) -> int:
-        """``max_iters`` when set, else ``epochs`` passes over n images in batches of ``train_batch``."""
-        if getattr(self, "max_iters", None) is not None:
-            return int(self.max_iters)
-        return int(self.epochs) * math.ceil(n / max(1, min(int(self.train_batch), n)))
+        """``max_iters`` when set, else ``epochs`` passes over n images in batches of ``train_batch``
+        (neither set: the recipe's, a fixed number of iterations or of passes)."""
+        iters, epochs = getattr(self, "max_iters", None), getattr(self, "epochs", None)
+        if iters is None and epochs is None:
+            iters, epochs = self.setting("max_iters"), self.setting("epochs")
+        if iters is not None:
+            return int(iters)
+        return int(epochs) * math.ceil(n / max(1, min(int(self.setting("train_batch")), n)))
 
     # -- state ----------------------------------------------------------------------------------------
     @property
@@ -138,6 +176,8 @@ class TrainedModel(AnomalyModel):
     def state_dict(self) -> dict[str, np.ndarray]:
         self._check_fitted()
         out = {k: np.array(getattr(self, k), copy=True, order="C") for k in self.meta_keys}
+        if self.schedule_ is not None:
+            out["schedule_"] = np.array(self.schedule_, np.int64)
         for name, net in self.nets_.items():
             out.update(module_arrays(f"net.{name}", net))
         return out
@@ -149,6 +189,8 @@ class TrainedModel(AnomalyModel):
         self.check_params()
         for k in self.meta_keys:
             setattr(self, k, np.array(state[k], copy=True, order="C"))
+        # States saved before recipes were stored resolve the recipe as the parameters say.
+        self.schedule_ = np.array(state["schedule_"], np.int64) if "schedule_" in state else None
         device = resolve_device(self.device)
         with seeded(self.seed, device):
             nets = self._build_nets(for_loading=True)
@@ -178,6 +220,8 @@ class TrainedModel(AnomalyModel):
         """Train on the checked images: the working images, the hooks' preparation and the loop within the
         budget, early stop on ``val``, then the learned state (set only when training ran to its end)."""
         t0 = time.perf_counter()
+        self.schedule_ = None
+        name = self._schedule_name()
         size = tuple(int(v) for v in self._configured_size())
         work, valid = prepare_working(images, roi, size, self.resize_mode, self._fill())
         progress(0.0, f"preparing {len(work)} images at {size[1]}x{size[0]}")
@@ -204,6 +248,7 @@ class TrainedModel(AnomalyModel):
             setattr(self, k, v)
         self.roi_ = roi
         self.image_size_ = np.asarray(size, np.int64)
+        self.schedule_ = None if name is None else np.array(list(self.schedules).index(name), np.int64)
         self.history_ = history
         self.nets_ = nets
         # Predict from the stored state, exactly as a reloaded run will: live training tensors can take
