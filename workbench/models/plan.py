@@ -210,15 +210,7 @@ def _resolved(model_name: str, params: dict[str, Any]) -> dict[str, Any]:
     return model.get_params()
 
 
-def _patchcore(
-    p: dict[str, Any],
-    n: int,
-    size: tuple[int, int],
-    n_predict: int,
-    shape,
-    channels_in: int,
-    timed: bool = True,
-):
+def _patchcore(p: dict[str, Any], n: int, size, n_predict: int, shape, channels_in: int, timed=True):
     prof = _profile(p["backbone"], tuple(p["layers"]), size)
     dim = min(int(p["embed_dim"]), prof["channels"])
     cells = prof["grid"][0] * prof["grid"][1]
@@ -271,15 +263,7 @@ def _patchcore(
     return fit, pred, max(fit_peak, predict_peak), cells
 
 
-def _padim(
-    p: dict[str, Any],
-    n: int,
-    size: tuple[int, int],
-    n_predict: int,
-    shape,
-    channels_in: int,
-    timed: bool = True,
-):
+def _padim(p: dict[str, Any], n: int, size, n_predict: int, shape, channels_in: int, timed=True):
     prof = _profile(p["backbone"], tuple(p["layers"]), size)
     d = min(int(p["n_features"]), prof["channels"])
     cells = prof["grid"][0] * prof["grid"][1]
