@@ -154,8 +154,9 @@ def smoothed(
     around it: where the template was cut, less that frame's camera shake (None when not seen there).
 
     The view is followed from ``frame`` both ways at its own speed (a part may pass faster or slower than the
-    line's median), up to five frames each way, and its path there fitted with a parabola (its speed may
-    change right there)."""
+    line's median), up to five frames each way or as many as the part takes to travel half the template's
+    length along the motion (at a high frame rate five frames are a short stretch, where the camera's shake
+    outweighs the path's bend), and its path there fitted with a parabola (its speed may change right there)."""
     where = np.flatnonzero(scan.frames == frame)
     if not len(where):
         return None
@@ -174,11 +175,15 @@ def smoothed(
     here = near(i0, u0)
     if here is None:
         return None
+    tw, th = scan.matchers[j].size if j < len(scan.matchers) else (0, 0)
+    length = tw * abs(float(axis[0])) + th * abs(float(axis[1]))
+    gap = float(np.median(np.diff(scan.frames))) if len(scan.frames) > 1 else 1.0  # frames sampled
+    n = min(max(5, math.ceil(0.5 * length / max(abs(v_med) * gap, 0.5))), 60)
     sides = []
     for way in (1, -1):
         pts: list[tuple[float, float]] = []
         v = v_med
-        for i in range(i0 + way, min(max(i0 + 6 * way, -1), len(scan.frames)), way):
+        for i in range(i0 + way, min(max(i0 + (n + 1) * way, -1), len(scan.frames)), way):
             df = float(scan.frames[i] - frame)
             u = near(i, here + v * df)
             if u is None:
