@@ -1,7 +1,9 @@
 """PatchCore with the defaults on real-size images, as a user runs it: plan vs measured, and the AUROC table.
 
-The sets are resized copies of ../shared/data/magnetic_tile at 1130 x 460 (made at run time by
-:mod:`real_size_data`; ``$WORKBENCH_DATA`` for another data folder), like the line dataset of issue 18.
+The sets are 1130 x 460 images made at run time from ../shared/data/magnetic_tile by
+:mod:`real_size_data` (``$WORKBENCH_DATA`` for another data folder), like the line dataset of issue 18:
+``--layout tiled`` (default) lays magnetic_tile images side by side at their own aspect, as a line
+camera sees parts; ``--layout resized`` stretches one image to 1130 x 460.
 For each training-set size of ``--train`` (default 100, 250, 500; test images 40 % of it, so 500 +
 200) it runs the CLI in child processes: ``import-dataset``, ``train --model patchcore`` (defaults:
 the planner picks the working size within the 10-minute budget) and ``eval --json``, and prints one
@@ -32,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_size_data import magnetic_tile, make_real_size_set  # noqa: E402
+from real_size_data import LAYOUTS, magnetic_tile, make_real_size_set  # noqa: E402
 
 SIZE = (460, 1130)
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +133,7 @@ def main() -> int:
     ap.add_argument(
         "--compare", default="256x256,native", help="working sizes on the largest set ('' for none)"
     )
+    ap.add_argument("--layout", default="tiled", choices=LAYOUTS, help="how the 1130 x 460 images are made")
     args = ap.parse_args()
     if magnetic_tile() is None:
         print(json.dumps({"benchmark": "real_size", "skipped": "magnetic_tile not found (WORKBENCH_DATA)"}))
@@ -141,15 +144,17 @@ def main() -> int:
         root = Path(tmp)
         for n in sizes:
             folder = root / f"set{n}"
-            make_real_size_set(folder, n_train=n, n_test=round(0.4 * n), size=SIZE)
-            row = {"benchmark": "real_size", "run": "default", "train": n, "test": round(0.4 * n)}
+            make_real_size_set(folder, n_train=n, n_test=round(0.4 * n), size=SIZE, layout=args.layout)
+            row = {"benchmark": "real_size", "layout": args.layout, "run": "default", "train": n}
+            row["test"] = round(0.4 * n)
             row.update(measure(folder, root / f"default{n}.awb", []))
             rows.append(row)
             print(json.dumps(row), flush=True)
         largest = root / f"set{sizes[-1]}"
         for name in filter(None, args.compare.split(",")):
             h, w = SIZE if name == "native" else (int(v) for v in name.split("x")[::-1])
-            row = {"benchmark": "real_size", "run": name, "train": sizes[-1], "test": round(0.4 * sizes[-1])}
+            row = {"benchmark": "real_size", "layout": args.layout, "run": name, "train": sizes[-1]}
+            row["test"] = round(0.4 * sizes[-1])
             row.update(measure(largest, root / f"{name}.awb", ["--param", f"image_size=[{h},{w}]"]))
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -164,6 +169,7 @@ def main() -> int:
             {
                 "benchmark": "real_size",
                 "summary": True,
+                "layout": args.layout,
                 "train": top["train"],
                 "working_size": top["working_size"],
                 "train_plus_eval_s": top["train_plus_eval_s"],
