@@ -124,7 +124,7 @@ class ImportPane(QWidget):
         self.rule_box.setWidget(self.rule_label)
         self.rule_box.setWidgetResizable(True)
         self.rule_box.setFrameShape(QFrame.Shape.NoFrame)
-        self.rule_box.setMaximumHeight(int(6.5 * self.fontMetrics().height()))
+        self.rule_box.setMinimumHeight(int(3.5 * self.fontMetrics().height()))
         self.rule = None  # the rule of the last preview or import
 
         self.find_button = QPushButton("Find passes", self)
@@ -168,6 +168,19 @@ class ImportPane(QWidget):
         self._update_buttons()
         model.opened.connect(lambda _s: self._update_buttons())
         model.closed.connect(self._update_buttons)
+
+    def _fit_rule_box(self) -> None:
+        """Show the whole rule where the window has room for it: its own height, at most 10 lines on a tall
+        window and 4 on a short one (it scrolls beyond)."""
+        line = self.fontMetrics().height()
+        lines = 10 if self.window().height() >= 55 * line else 4  # the pane itself may sit in a scroll area
+        width = max(self.rule_box.viewport().width(), 200)
+        need = self.rule_label.heightForWidth(width) + 4
+        self.rule_box.setFixedHeight(int(min(max(need, 3.5 * line), lines * line)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_rule_box()
 
     # --- state ------------------------------------------------------------------------------------
     @property
@@ -381,6 +394,7 @@ class ImportPane(QWidget):
                 + "<br>".join(lines)
                 + f"<br><i>Why:</i>{why}"
             )
+            self._fit_rule_box()
         else:
             self.plot.clear_thresholds()
             self._on_form_changed()
@@ -390,6 +404,7 @@ class ImportPane(QWidget):
                 f"<b>Pass rule forced</b>: presence starts a pass at {result.rule.high:g} and ends it below "
                 f"{result.rule.low:g} (tick Calibrate to take the rule from the video)."
             )
+            self._fit_rule_box()
         records = list(result.records)
         passes = [(r.first, r.last) for r in records]
         self.plot.set_passes(passes, [r.status for r in records], [r.reasons for r in records])

@@ -17,6 +17,12 @@ BAND_REACH = 1e6  # a pass's band reaches this far up and down: past any score t
 PALETTE = ("#33c3ff", "#ffb347", "#b48cff", "#7ee081", "#ff7eb6", "#e0e060")
 
 
+def _translucent(color: str, alpha: int) -> QColor:
+    out = QColor(color)
+    out.setAlpha(alpha)
+    return out
+
+
 class SignalPlot(pg.PlotWidget):
     """``thresholdMoved(name, value)`` when the user drags a threshold line; click seeks
     (``seekRequested(frame)``)."""
@@ -124,6 +130,8 @@ class SignalPlot(pg.PlotWidget):
                     "position": 0.02 + 0.08 * len(self.lines),
                     "color": color or self.colors.defective,
                     "anchors": [(0, 1), (0, 1)],
+                    # on the plot's own background, so the label stays readable where curves cross it
+                    "fill": pg.mkBrush(_translucent(self.colors.canvas, 200)),
                 },
             )
             line.sigPositionChangeFinished.connect(lambda ln, n=name: self.thresholdMoved.emit(n, ln.value()))
