@@ -124,11 +124,13 @@ def training_record(project, run: RunInfo) -> dict[str, Any]:
     }
 
 
-def _optional_split(project, run_id, split, progress, cancel, models) -> SplitData | None:
+def _optional_split(project, run_id, split, progress, cancel, models, with_maps=True) -> SplitData | None:
     run = project.run(run_id)
     if not labelled_samples(project, run.view, split):
         return None
-    return ensure_split(project, run_id, split, progress=progress, cancel=cancel, models=models)
+    return ensure_split(
+        project, run_id, split, with_maps=with_maps, progress=progress, cancel=cancel, models=models
+    )
 
 
 def _subsets(test: SplitData) -> dict[str, SplitData]:
@@ -163,7 +165,10 @@ def evaluate_run(
     if val is not None and (~val.labels).any():
         normals = val.scores[~val.labels]
     else:
-        train = _optional_split(project, run_id, "train", sub_progress(progress, 0.8, 0.9), cancel, models)
+        # Only the training normals' scores set thresholds: their maps (hundreds of full-size images)
+        # would cost memory and project space for nothing.
+        part = sub_progress(progress, 0.8, 0.9)
+        train = _optional_split(project, run_id, "train", part, cancel, models, with_maps=False)
         if train is not None and (~train.labels).any():
             normals, source = train.scores[~train.labels], "training"
     cancel.raise_if_cancelled()

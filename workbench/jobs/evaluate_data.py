@@ -118,14 +118,16 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return to_rgb8(image, "sample image")
 
 
-def predict_memory_bytes(model, images: list[np.ndarray]) -> int:
-    """Memory a prediction of ``images`` adds to the loaded model: the float32 maps it keeps for every image,
-    one batch's RGB copies and, for the memory-bank models, the planner's predict peak of one batch (the
-    trained models' planner probes by training a step: too slow to run before every prediction)."""
+def predict_memory_bytes(model, images: list[np.ndarray], keep_maps: bool = True) -> int:
+    """Memory a prediction of ``images`` adds to the loaded model: the float32 maps it keeps for every image
+    (with ``keep_maps``), one batch's maps and RGB copies and, for the memory-bank models, the planner's
+    predict peak of one batch (the trained models' planner probes by training a step: too slow to run
+    before every prediction)."""
     if not images:
         return 0
     areas = [int(im.shape[0]) * int(im.shape[1]) for im in images]
-    need = 4 * sum(areas) + 3 * max(areas) * PREDICT_BATCH
+    kept = sum(areas) if keep_maps else max(areas) * PREDICT_BATCH
+    need = 4 * kept + 3 * max(areas) * PREDICT_BATCH
     name = getattr(model, "name", "")
     try:
         from workbench.models.plan import BASE_RSS_BYTES, MEMORY_MODELS, plan_fit
@@ -141,11 +143,13 @@ def predict_memory_bytes(model, images: list[np.ndarray]) -> int:
     return int(need)
 
 
-def check_predict_memory(model, images: list[np.ndarray], available: int | None = None) -> None:
+def check_predict_memory(
+    model, images: list[np.ndarray], available: int | None = None, keep_maps: bool = True
+) -> None:
     """Refuse, before any work, a prediction that would not fit in the free memory (estimate and a hint)."""
     from workbench.core.resources import available_ram_bytes
 
-    need = predict_memory_bytes(model, images)
+    need = predict_memory_bytes(model, images, keep_maps)
     free = available_ram_bytes() if available is None else available
     if free is not None and need > free:
         per = max(1, need // max(1, len(images)))
@@ -157,11 +161,15 @@ def check_predict_memory(model, images: list[np.ndarray], available: int | None 
 
 
 def predict_images(
-    model, images: list[np.ndarray], progress: ProgressFn = no_progress, cancel: CancelToken = NEVER_CANCEL
+    model,
+    images: list[np.ndarray],
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER_CANCEL,
+    keep_maps: bool = True,
 ) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """Scores (N,), maps [(H, W)] and the mean inference time in ms per image, in batches; refused before
-    any work when the maps and one batch would not fit in the free memory."""
-    check_predict_memory(model, images)
+    """Scores (N,), maps [(H, W)] (empty without ``keep_maps``) and the mean inference time in ms per
+    image, in batches; refused before any work when the maps and one batch would not fit in the free memory."""
+    check_predict_memory(model, images, keep_maps=keep_maps)
     n = len(images)
     phase = phase_progress(progress, "predict", n)  # its own count and time left (CLI and GUI show them)
     scores, maps = [], []
@@ -177,7 +185,8 @@ def predict_images(
             elapsed += time.perf_counter() - t0
             timed += len(batch)
         scores.append(np.asarray(s, dtype=np.float32).reshape(-1))
-        maps.extend(np.asarray(x, dtype=np.float32) for x in m)
+        if keep_maps:
+            maps.extend(np.asarray(x, dtype=np.float32) for x in m)
         phase(min(1.0, (start + len(batch)) / n), f"predicted {start + len(batch)}/{n}")
     return np.concatenate(scores), maps, 1000.0 * elapsed / max(1, timed)
 
@@ -259,11 +268,13 @@ def ensure_split(
             models[run_id] = load_model(project, run_id)
         model = models[run_id]
         images = [project.sample_image(i) for i in missing]
-        scores, maps, ms = predict_images(model, images, progress, cancel)
+        scores, maps, ms = predict_images(model, images, progress, cancel, keep_maps=with_maps)
         cancel.raise_if_cancelled()  # nothing is stored when cancelled
+        # Without ``with_maps`` only the scores are stored (a later call asking for maps predicts again).
         rid = project.add_result(
-            run_id, missing, scores, maps, meta={"split": split, "inference_ms_per_image": ms}
-        )
+            run_id, missing, scores, maps if with_maps else None,
+            meta={"split": split, "inference_ms_per_image": ms},
+        )  # fmt: skip
         result_ids.add(rid)
         stored_scores = project.result_scores(rid)
         score_of.update(zip(missing, (float(x) for x in stored_scores)))

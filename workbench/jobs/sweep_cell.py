@@ -56,7 +56,9 @@ def evaluation_predictions(robustness: bool) -> Callable[[Any, list[str], Progre
             if val:
                 ensure_split(project, rid, "val", progress=part, cancel=cancel, models=models)
             if not any(s.label == "good" for s in val) and labelled_samples(project, view, "train"):
-                ensure_split(project, rid, "train", progress=part, cancel=cancel, models=models)
+                ensure_split(
+                    project, rid, "train", with_maps=False, progress=part, cancel=cancel, models=models
+                )
             if robustness:
                 run_robustness(project, rid, progress=part, cancel=cancel)
 
