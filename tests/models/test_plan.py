@@ -86,6 +86,32 @@ def test_trained_model_is_held_to_the_budget():
     assert plan.peak_ram_bytes > 0
 
 
+def test_a_recipe_that_fits_on_a_free_machine_is_not_cut_because_the_machine_is_busy(monkeypatch):
+    """The training cap is decided by the time on this machine when free (the step's CPU seconds), like
+    the working size: a probe slowed tenfold in wall time by other work does not shorten the recipe."""
+    import workbench.models.probe as probe_mod
+
+    real = probe_mod.probe_trained
+
+    def busy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        return {**out, "step_s": 10 * max(out["step_s"], out["step_cpu_s"])}  # wall 10x: a loaded machine
+
+    params = dict(
+        backbone="resnet18", layers=["layer1", "layer2"], pretrained=False, image_size=[48, 64],
+        max_iters=40, train_batch=2, device="cpu",
+    )  # fmt: skip
+    quiet = plan_fit("stfpm", params, 10, (48, 64, 3), n_predict=4)
+    assert quiet.free_total_s is not None and quiet.free_total_s > 0
+    monkeypatch.setattr(probe_mod, "probe_trained", busy)
+    loaded = plan_fit("stfpm", params, 10, (48, 64, 3), n_predict=4)
+    budget = 3 * quiet.free_total_s  # fits when free, not at ten times the wall time
+    assert loaded.total_s > budget >= loaded.free_total_s
+    plan = plan_train("stfpm", params, 10, (48, 64, 3), n_predict=4, budget_s=budget, available=64 * GB)
+    assert "time_budget_s" not in plan.chosen  # the 40 iterations run in full
+    assert any("at the machine's load now" in n for n in plan.notes)
+
+
 # -- the time model: measured at the real working size, CPU seconds turned into wall seconds by the load --
 def test_one_thread_gets_the_share_of_a_core_the_load_leaves():
     from workbench.models.speed import serial_share

@@ -315,16 +315,20 @@ def _trained(model_name: str, p: dict[str, Any], n: int, size, n_predict: int, s
     iters = probe["max_iters"](n)
     budget = probe["time_budget_s"]
     loop_s = iters * probe["step_s"]
+    # the loop on this machine when free: the step's CPU seconds on all of torch's threads (the same
+    # recipe is a fixed amount of work; only its wall time changes with the load)
+    loop_free = iters * probe["step_cpu_s"] / (THREAD_EFFICIENCY * speed.threads())
     if budget is not None:
-        loop_s = min(loop_s, float(budget))
+        loop_s, loop_free = min(loop_s, float(budget)), min(loop_free, float(budget))
     fit_s = probe["prepare_s_per_image"] * n + loop_s
     predict_s = n_predict * probe["predict_s_per_image"]
+    free = probe["prepare_s_per_image"] * n + loop_free + predict_s
     image_bytes = _images_bytes(n, shape, channels_in)
     work = n * size[0] * size[1] * (3 + 1)  # working images and valid masks
     peak = BASE_RSS_BYTES + image_bytes + work + probe["train_bytes"] + probe["cache_bytes_per_image"] * n
     maps = n_predict * shape[0] * shape[1] * F32
     peak = max(peak, BASE_RSS_BYTES + image_bytes + maps + probe["predict_bytes"])
-    return fit_s, predict_s, int(peak), size
+    return fit_s, predict_s, int(peak), size, free
 
 
 def can_plan(model_name: str) -> bool:
@@ -365,7 +369,9 @@ def plan_fit(
         cpu = (float(fit_cpu), float(pred_cpu))
         free = float(fit_free + pred_free)
     else:
-        fit_s, predict_s, peak, size = _trained(model_name, p, n_train, size, n_predict, shape, channels_in)
+        fit_s, predict_s, peak, size, free = _trained(
+            model_name, p, n_train, size, n_predict, shape, channels_in
+        )
     gpu = 0
     if on_gpu:  # the distance and backbone work moves to the GPU; CPU timings are an upper bound
         gpu, peak = peak - BASE_RSS_BYTES, BASE_RSS_BYTES + _images_bytes(n_train, shape, channels_in)
@@ -404,7 +410,11 @@ def plan_train(
     ):
         probe_plan = plan_fit(model_name, params, n_train, image_shapes, n_predict, available)
         loop = budget_s - probe_plan.predict_s
-        if probe_plan.fit_s > loop:
+        # decided by the time on this machine when free, like the working size: a recipe that fits the
+        # budget is not cut short because something else ran while planning (its wall time is still
+        # bounded by time_budget_s when one is set)
+        total = probe_plan.total_s if probe_plan.free_total_s is None else probe_plan.free_total_s
+        if total > budget_s:
             params["time_budget_s"] = round(max(loop, 0.25 * budget_s), 1)
             notes.append(
                 f"training limited to {_duration(params['time_budget_s'])} (time_budget_s) to fit the "

@@ -64,8 +64,9 @@ def _textures(n: int, size: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
 def probe_trained(
     model_name: str, params: dict[str, Any], size: tuple[int, int] | None = None
 ) -> dict[str, Any]:
-    """{'step_s', 'prepare_s_per_image', 'predict_s_per_image', 'train_bytes', 'predict_bytes',
-    'cache_bytes_per_image', 'working_size', 'time_budget_s', 'max_iters' (n -> iterations)}."""
+    """{'step_s', 'step_cpu_s' (the process's CPU seconds of that step, all threads), 'prepare_s_per_image',
+    'predict_s_per_image', 'train_bytes', 'predict_bytes', 'cache_bytes_per_image', 'working_size',
+    'time_budget_s', 'max_iters' (n -> iterations)}."""
     from workbench.models.base import resolve_device
     from workbench.models.components.training import seeded
     from workbench.models.components.working import prepare_working
@@ -89,9 +90,9 @@ def probe_trained(
         hooks, saved = _saved_bytes()
         with hooks:
             step(0, 0.0)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step(1, 0.01)
-        step_s = time.perf_counter() - t
+        step_s, step_cpu_s = time.perf_counter() - t, time.process_time() - c
         for net in nets.values():
             net.eval()
         module = model._forward(nets, data).to(device).eval()
@@ -113,6 +114,7 @@ def probe_trained(
     return {
         "working_size": work_size,
         "step_s": step_s,
+        "step_cpu_s": step_cpu_s,
         "prepare_s_per_image": prepare_s / k,
         "predict_s_per_image": predict_s,
         # weights, and for what is trained: gradients and two Adam moments; the backward's activations
