@@ -42,7 +42,9 @@ DEFAULT_BUDGET_S = 600.0  # a train job's default time budget (fit and its test 
 # magnetic_tile images of 1130 x 460 (README): finer grids did not detect better (image / pixel AUROC
 # 0.941 / 0.853 at 256 x 256, 1,024 cells; 0.934 / 0.856 at 424 x 176, 1,166; 0.932 / 0.854 at
 # 496 x 200, 1,550), while fit and search time grow with the cells (the search with their square).
-# 2,000 keeps the demo station's views (up to 1,850 cells) at their own size.
+# 2,000 keeps the demo station's views (up to 1,850 cells) at their own size. On undistorted rows of
+# tiles (benchmarks/real_size_data.py layout="tiled") 496 x 200 beat both 256 x 256 and the native
+# 1130 x 460 grid (README table).
 MAX_CELLS = 2_000
 BASE_RSS_BYTES = 600 * 2**20  # a process with torch, OpenCV, h5py and a backbone loaded
 F32 = 4
