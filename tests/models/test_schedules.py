@@ -17,7 +17,7 @@ SCHEDULED = [n for n in registry.names() if getattr(registry.get(n), "schedules"
 
 
 def test_the_trained_models_with_cpu_recipes():
-    assert {"efficientad", "draem"} <= set(SCHEDULED)
+    assert {"efficientad", "draem", "fastflow"} <= set(SCHEDULED)
     for name in SCHEDULED:
         assert issubclass(registry.get(name), TrainedModel)
         assert set(registry.get(name).schedules) == {"paper", "cpu"}
@@ -72,3 +72,38 @@ def test_draem_cpu_recipe_trains_in_a_fraction_of_the_papers_memory():
     # The paper's recipe needs 11-12 GB at 256 x 256 (widths 128/64, batch 8); the CPU recipe's step
     # (weights, gradients, Adam moments and the backward's activations) stays under 1 GB.
     assert cpu["train_bytes"] < 2**30
+
+
+# Small networks for the recipes' fits below (the recipes' working sizes, a few iterations).
+RECIPE_FITS = {
+    "fastflow": dict(backbone="resnet18", layers=("layer1", "layer2"), pretrained=False, flow_steps=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECIPE_FITS))
+def test_a_cpu_recipe_fit_works_at_its_size_and_reloads_as_fitted(name):
+    cls = registry.get(name)
+    kw = dict(RECIPE_FITS[name], device="cpu")
+    fitted = cls(schedule="cpu", max_iters=3, train_batch=2, **kw).fit(tiny_images(3), roi=tiny_roi())
+    assert tuple(int(v) for v in fitted.image_size_) == cls.schedules["cpu"]["image_size"]
+    assert len(fitted.history_) == 3
+    # Loaded where the parameters say 'paper' (256 x 256): the fitted recipe, the same maps.
+    loaded = cls(schedule="paper", **kw).load_state_dict(fitted.state_dict())
+    assert loaded.resolved()["schedule"] == "cpu"
+    test = tiny_images(2, seed=5)
+    np.testing.assert_allclose(loaded.predict(test)[1], fitted.predict(test)[1], atol=1e-6)
+
+
+def test_fastflow_run_saved_before_recipes_loads_at_its_own_size():
+    # Such a state has no 'schedule_': its flows' LayerNorms are built for the size it was fitted at,
+    # not for the recipe's.
+    from workbench.models.fastflow import FastFlow
+
+    kw = dict(RECIPE_FITS["fastflow"], device="cpu")
+    fitted = FastFlow(image_size=(64, 96), max_iters=2, train_batch=2, **kw).fit(
+        tiny_images(3), roi=tiny_roi()
+    )
+    state = {k: v for k, v in fitted.state_dict().items() if k != "schedule_"}
+    loaded = FastFlow(**kw).load_state_dict(state)
+    test = tiny_images(2, seed=5)
+    np.testing.assert_allclose(loaded.predict(test)[1], fitted.predict(test)[1], atol=1e-6)
