@@ -7,6 +7,13 @@ strided block); the student decoder upsamples it back and must match each teache
 cannot carry the unusual features, so the decoder fails there. Map: the per-layer (1 - cosine)
 maps upsampled and summed, blurred (sigma 4); image score: its maximum. Paper training: Adam,
 lr 0.005, betas (0.5, 0.999), 200 epochs, batch 16.
+
+Two recipes (``schedule``; 'auto' picks 'paper' on CUDA and 'cpu' otherwise; explicit values win):
+- 'paper': 256 x 256, 200 epochs of batch 16 (the paper's training above).
+- 'cpu': 128 x 128, 300 iterations of batch 16 at the paper's rate, a fixed amount of work (not a
+  time budget) so a fit is the same on a quiet and on a busy machine. On the demo station (14
+  training images per view) pixel AUROC rose from 0.90 after 50 iterations to 0.94 at 200-300; the
+  measured figures are in the README.
 """
 
 from __future__ import annotations
@@ -97,6 +104,9 @@ class RdForward(BackboneForward):
         return self.tail(m)
 
 
+CPU_RECIPE = {"image_size": (128, 128), "lr": 0.005, "epochs": None, "max_iters": 300, "train_batch": 16}
+
+
 class ReverseDistillation(UsesBackbone, DistillationModel):
     """Reverse Distillation anomaly detection: where a decoder cannot rebuild the teacher's features from a compact code.
 
@@ -108,13 +118,20 @@ class ReverseDistillation(UsesBackbone, DistillationModel):
     """
 
     name = "reverse_distillation"
+    schedules = {
+        "paper": {"image_size": (256, 256), "lr": 0.005, "epochs": 200, "max_iters": None, "train_batch": 16},
+        # A fixed amount of work (not a time budget): the same fit on a quiet and on a busy machine.
+        "cpu": CPU_RECIPE,
+    }
     params = {
         **P.backbone_params(("layer1", "layer2", "layer3")),
+        "schedule": P.schedule(("paper", "cpu")),
         "embed_channels": P.integer(256, 1),
-        **P.working_params((256, 256)),
-        "lr": P.number(0.005, 0.0, low_open=True),
+        "image_size": P.size(None, optional=True),
+        "resize_mode": P.choice("stretch", ("stretch", "pad")),
+        "lr": P.number(None, 0.0, low_open=True, optional=True),
         "betas": P.pair((0.5, 0.999), 0.0, 1.0, ordered=False),
-        **P.training_params(epochs=200, train_batch=16, val_every=50),
+        **P.training_params(train_batch=None, val_every=50, scheduled=True),
         "sigma": P.number(4.0, 0.0, 64.0),
         **P.run_params(batch_size=8),
     }
@@ -135,4 +152,6 @@ class ReverseDistillation(UsesBackbone, DistillationModel):
 
     def _optimizer(self, nets: dict[str, nn.Module]) -> torch.optim.Optimizer:
         params = [p for net in nets.values() for p in net.parameters()]
-        return torch.optim.Adam(params, lr=float(self.lr), betas=tuple(float(b) for b in self.betas))
+        return torch.optim.Adam(
+            params, lr=float(self.setting("lr")), betas=tuple(float(b) for b in self.betas)
+        )
