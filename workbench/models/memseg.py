@@ -24,6 +24,14 @@ would be zero outside the pasted anomaly, which never happens on a new image); t
 half resolution and are upsampled (a full-resolution convolution costs most of a CPU step and the
 map is blurred anyway). The seed's texture probability 0.9 is ``texture_prob`` (texture rather than
 structure source); ``anomaly_ratio`` 0.5 is the reference code's one anomalous sample in two.
+
+Two recipes (``schedule``; 'auto' picks 'paper' on CUDA and 'cpu' otherwise; explicit values win):
+- 'paper': 256 x 256, lr 0.003, 15,000 iterations of batch 8 (the seed's training above).
+- 'cpu': 128 x 128, 500 iterations of batch 8 at the seed's rate (the same warm-up and cosine), a
+  fixed amount of work (not a time budget) so a fit is the same on a quiet and on a busy machine.
+  A step costs about 0.2 CPU s on two cores; on the demo station (14 training images per view) pixel
+  AUROC was 0.96 after 100 iterations and 0.98 at 200-300 of a 500-iteration schedule; the measured
+  figures are in the README.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ def warmup_cosine(frac: float, lr: float, min_lr: float, warmup: float) -> float
         return min_lr + (lr - min_lr) * frac / warmup
     t = (frac - warmup) / max(1e-12, 1.0 - warmup)
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+CPU_RECIPE = {"image_size": (128, 128), "lr": 0.003, "epochs": None, "max_iters": 500, "train_batch": 8}
 
 
 class MemSegForward(BackboneForward):
@@ -113,6 +124,17 @@ class MemSeg(UsesBackbone, TrainedModel):
     """
 
     name = "memseg"
+    schedules = {
+        "paper": {
+            "image_size": (256, 256),
+            "lr": 0.003,
+            "epochs": None,
+            "max_iters": 15000,
+            "train_batch": 8,
+        },
+        # A fixed amount of work (not a time budget): the same fit on a quiet and on a busy machine.
+        "cpu": CPU_RECIPE,
+    }
     # The encoder's layers (read by UsesBackbone._backbone): fixed by the architecture.
     layers = MEMORY_LEVELS + ("layer4",)
     meta_keys = (
@@ -124,7 +146,9 @@ class MemSeg(UsesBackbone, TrainedModel):
         "backbone": P.choice("efficientnet_lite0", BACKBONES),
         "weights": P.path(None),
         "pretrained": P.flag(True),
-        **P.working_params((256, 256)),
+        "schedule": P.schedule(("paper", "cpu")),
+        "image_size": P.size(None, optional=True),
+        "resize_mode": P.choice("stretch", ("stretch", "pad")),
         "memory_size": P.integer(30, 1),
         "anomaly_ratio": P.number(0.5, 0.0, 1.0),
         "texture_prob": P.number(0.9, 0.0, 1.0),
@@ -137,11 +161,11 @@ class MemSeg(UsesBackbone, TrainedModel):
         "focal_weight": P.number(0.7, 0.0),
         "l1_weight": P.number(0.3, 0.0),
         "focal_gamma": P.number(4.0, 0.0),
-        "lr": P.number(0.003, 0.0, low_open=True),
+        "lr": P.number(None, 0.0, low_open=True, optional=True),
         "weight_decay": P.number(5e-4, 0.0),
         "min_lr": P.number(1e-4, 0.0, low_open=True),
         "warmup_ratio": P.number(0.2, 0.0, 1.0),
-        **P.training_params(max_iters=15000, train_batch=8, val_every=100),
+        **P.training_params(train_batch=None, val_every=100, scheduled=True),
         "sigma": P.number(4.0, 0.0, 64.0),
         **P.run_params(batch_size=8),
     }
@@ -158,9 +182,10 @@ class MemSeg(UsesBackbone, TrainedModel):
             raise ValueError(
                 f"perlin_min_scale={self.perlin_min_scale}, perlin_scale={self.perlin_scale}: expected min < scale"
             )
-        if not float(self.warmup_ratio) < 1.0 or not float(self.min_lr) <= float(self.lr):
+        lr = self.setting("lr")
+        if not float(self.warmup_ratio) < 1.0 or not float(self.min_lr) <= float(lr):
             raise ValueError(
-                f"warmup_ratio={self.warmup_ratio}, min_lr={self.min_lr}, lr={self.lr}: expected warmup < 1 "
+                f"warmup_ratio={self.warmup_ratio}, min_lr={self.min_lr}, lr={lr}: expected warmup < 1 "
                 f"and min_lr <= lr"
             )
 
@@ -250,14 +275,13 @@ class MemSeg(UsesBackbone, TrainedModel):
             data.extra["val_altered"] = self._with_anomalies(
                 np.random.default_rng(int(self.seed) + 1), synth, work, valid
             )
-        opt = torch.optim.AdamW(
-            nets["head"].parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay)
-        )
+        lr = float(self.setting("lr"))
+        opt = torch.optim.AdamW(nets["head"].parameters(), lr=lr, weight_decay=float(self.weight_decay))
         next_batch = self._sampler(data)
 
         def loss_of(frac: float) -> torch.Tensor:
             for g in opt.param_groups:
-                g["lr"] = warmup_cosine(frac, float(self.lr), float(self.min_lr), float(self.warmup_ratio))
+                g["lr"] = warmup_cosine(frac, lr, float(self.min_lr), float(self.warmup_ratio))
             idx = next_batch()
             x, masks = self._with_anomalies(data.rng, synth, data.work[idx], data.valid[idx])
             exclude = torch.tensor([slots.get(int(i), -1) for i in idx], device=data.device)
