@@ -49,3 +49,25 @@ def test_scores_only_prediction_plans_one_batch_of_maps():
     with_maps = predict_memory_bytes(object(), images)
     without = predict_memory_bytes(object(), images, keep_maps=False)
     assert with_maps - without == 4 * 460 * 1130 * (500 - 8)
+
+
+def test_the_model_is_released_before_the_pixel_metrics(tmp_path, monkeypatch):
+    import gc
+
+    import workbench.jobs.evaluate as evaluate_module
+    from workbench.models.base import AnomalyModel
+
+    path = build_station(tmp_path / "s.awb", models=("patchcore",), seeds=(0,), n_train=4, val=(0, 0))
+    live = []
+    real = evaluate_module.pixel_metrics
+
+    def counting(data):
+        gc.collect()
+        live.append(sum(issubclass(type(o), AnomalyModel) for o in gc.get_objects()))
+        return real(data)
+
+    monkeypatch.setattr(evaluate_module, "pixel_metrics", counting)
+    with Project.open(path) as p:
+        record = evaluate(p, ["run1"])["runs"][0]
+    # the test and training splits were predicted here (the model was loaded), yet none is alive
+    assert record["predicted_now"] > 0 and live and not any(live)
