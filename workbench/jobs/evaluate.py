@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench.core.progress import NEVER_CANCEL, CancelToken, ProgressFn, no_progress, sub_progress
 from workbench.jobs.evaluate_data import (
+    THRESHOLD_TRAIN_NORMALS,
     EvaluationError,
     SplitData,
     ensure_split,
@@ -124,13 +125,16 @@ def training_record(project, run: RunInfo) -> dict[str, Any]:
     }
 
 
-def _optional_split(project, run_id, split, progress, cancel, models, with_maps=True) -> SplitData | None:
+def _optional_split(
+    project, run_id, split, progress, cancel, models, with_maps=True, limit=None
+) -> SplitData | None:
     run = project.run(run_id)
     if not labelled_samples(project, run.view, split):
         return None
     return ensure_split(
-        project, run_id, split, with_maps=with_maps, progress=progress, cancel=cancel, models=models
-    )
+        project, run_id, split, with_maps=with_maps, progress=progress, cancel=cancel, models=models,
+        limit=limit,
+    )  # fmt: skip
 
 
 def _subsets(test: SplitData) -> dict[str, SplitData]:
@@ -161,16 +165,20 @@ def evaluate_run(
         project, run_id, "test", progress=sub_progress(progress, 0.0, 0.6), cancel=cancel, models=models
     )
     val = _optional_split(project, run_id, "val", sub_progress(progress, 0.6, 0.8), cancel, models)
-    normals, source = None, "validation"
+    normals, source, available = None, "validation", None
     if val is not None and (~val.labels).any():
         normals = val.scores[~val.labels]
     else:
         # Only the training normals' scores set thresholds: their maps (hundreds of full-size images)
         # would cost memory and project space for nothing.
         part = sub_progress(progress, 0.8, 0.9)
-        train = _optional_split(project, run_id, "train", part, cancel, models, with_maps=False)
+        # At most THRESHOLD_TRAIN_NORMALS of them, spread over the split (the record says how many).
+        train = _optional_split(
+            project, run_id, "train", part, cancel, models, with_maps=False, limit=THRESHOLD_TRAIN_NORMALS
+        )
         if train is not None and (~train.labels).any():
             normals, source = train.scores[~train.labels], "training"
+            available = sum(s.label == "good" for s in labelled_samples(project, run.view, "train"))
     # Predictions are done: the model goes before the pixel metrics take their share of memory (at
     # 500 + 200 images of 1130x460, PatchCore's bank alone is 159 MB, AUPRO's peak 2.1 GB).
     models.clear()
@@ -193,7 +201,7 @@ def evaluate_run(
         "results": test.result_ids,
         "metrics": subsets,
         "val_metrics": compact_metrics(val) if val is not None else NA("the view has no validation split"),
-        "rates_at_tnr": rates_from_normals(test, normals, source),
+        "rates_at_tnr": rates_from_normals(test, normals, source, available),
         "recall_at_precision": recall_at_precisions(val, test),
         "size_misses": size_misses(test, subsets["all"]["image_f1_threshold"]),
         "timings": timings(run, test.inference_ms),

@@ -202,8 +202,11 @@ def pixel_metrics(data: SplitData) -> dict[str, Any]:
     return out
 
 
-def rates_from_normals(test: SplitData, normal_scores: np.ndarray | None, source: str) -> list | NA:
-    """FPR/FNR on ``test`` at thresholds set on normal scores at TNR 0.99/0.95/0.90 (seed 003)."""
+def rates_from_normals(
+    test: SplitData, normal_scores: np.ndarray | None, source: str, available: int | None = None
+) -> list | NA:
+    """FPR/FNR on ``test`` at thresholds set on normal scores at TNR 0.99/0.95/0.90 (seed 003);
+    ``available``: how many normals the split holds when the scores are of a spread subset of them."""
     if normal_scores is None or normal_scores.size == 0:
         return NA("no normal validation or training sample to set the thresholds from")
     if np.isnan(normal_scores).any():
@@ -217,7 +220,8 @@ def rates_from_normals(test: SplitData, normal_scores: np.ndarray | None, source
     n = int(normal_scores.size)
     flag = small_validation_text(n)
     return [
-        {**r, "threshold_from": source, "n_normals": n, "small_validation": bool(flag),
+        {**r, "threshold_from": source, "n_normals": n, "n_normals_available": int(available or n),
+         "small_validation": bool(flag),
          "small_validation_text": flag, "intervals": _intervals(r, ("fpr", "fnr"))}
         for r in rates
     ]  # fmt: skip

@@ -45,7 +45,7 @@ def evaluation_predictions(robustness: bool) -> Callable[[Any, list[str], Progre
     as the evaluation stores them, so the evaluation and the report reuse them."""
 
     def after(project: Any, run_ids: list[str], progress: ProgressFn, cancel: CancelToken) -> None:
-        from workbench.jobs.evaluate_data import ensure_split, labelled_samples
+        from workbench.jobs.evaluate_data import THRESHOLD_TRAIN_NORMALS, ensure_split, labelled_samples
         from workbench.jobs.robustness import robustness as run_robustness
 
         for k, rid in enumerate(run_ids):
@@ -57,8 +57,9 @@ def evaluation_predictions(robustness: bool) -> Callable[[Any, list[str], Progre
                 ensure_split(project, rid, "val", progress=part, cancel=cancel, models=models)
             if not any(s.label == "good" for s in val) and labelled_samples(project, view, "train"):
                 ensure_split(
-                    project, rid, "train", with_maps=False, progress=part, cancel=cancel, models=models
-                )
+                    project, rid, "train", with_maps=False, progress=part, cancel=cancel, models=models,
+                    limit=THRESHOLD_TRAIN_NORMALS,
+                )  # fmt: skip
             if robustness:
                 run_robustness(project, rid, progress=part, cancel=cancel)
 

@@ -55,7 +55,9 @@ def flag(rec: dict | None, short: bool = False) -> str:
 def normals_cell(rec: dict) -> str:
     n = rec.get("n_normals")
     where = rec.get("normals_from") or rec.get("threshold_from") or ""
-    base = "unknown" if n is None else f"{n} <span class='dim'>{esc(where)}</span>"
+    of = rec.get("n_normals_available")
+    spread = f" (spread over {of})" if n is not None and of and of > n else ""
+    base = "unknown" if n is None else f"{n} <span class='dim'>{esc(where)}{spread}</span>"
     return base + ("<br>" + flag(rec, short=True).strip() if flag(rec) else "")
 
 
