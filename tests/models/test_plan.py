@@ -121,6 +121,17 @@ def test_one_thread_gets_the_share_of_a_core_the_load_leaves():
     assert serial_share(19.0, 2) == pytest.approx(0.1)
 
 
+def test_the_planning_process_does_not_count_as_other_work(monkeypatch):
+    from workbench.models import speed
+
+    monkeypatch.setattr(speed, "load_now", lambda: 1.3)  # the planner's own probe, nothing else
+    assert speed.others_load() == pytest.approx(0.3) and speed.serial_share(speed.others_load(), 2) == 1.0
+    monkeypatch.setattr(speed, "load_now", lambda: 0.4)
+    assert speed.others_load() == 0.0
+    monkeypatch.setattr(speed, "load_now", lambda: None)  # no load average (Windows)
+    assert speed.others_load() is None and speed.serial_share(None, 2) == 1.0
+
+
 def test_wall_time_is_cpu_time_at_the_parallelism_the_work_gets():
     from workbench.models.plan import _timing
 

@@ -179,9 +179,12 @@ def refresh_measurements() -> None:
 # Measured factors (benchmarks/bench_real_size.py, magnetic_tile at 1130 x 460, EfficientNet-Lite0):
 # CPU seconds of the greedy coreset over its dense multiply-adds (chunk rows x picks x dimensions) at
 # the one-thread BLAS rate (candidate rounds, pruning tests and argmax passes cost more than the
-# products that pruning saves), and of the exact search over its (queries x bank x dimensions).
+# products that pruning saves), and of the exact search over its (queries x bank x dimensions): on a
+# quiet 2-core machine (bench_real_size, 100 / 250 / 500 training images of 1130 x 460) a prediction's
+# CPU seconds grew with the bank 2.3x faster than 1.5 said (its threads wait on memory); 1.5 had been
+# fitted on a machine loaded 7-19.
 CORESET_FACTOR = 2.6
-SEARCH_FACTOR = 1.5
+SEARCH_FACTOR = 3.4
 # What torch's threads give together on a free machine, per thread (convolutions and products on
 # 2 threads: an assumption until bench_real_size measures it on a quiet machine).
 THREAD_EFFICIENCY = 0.85
@@ -236,7 +239,7 @@ def _patchcore(p: dict[str, Any], n: int, size, n_predict: int, shape, channels_
         rate = speed.blas_rate(1)
         picks = min(chunk, math.ceil(over * k / n_chunks))
         greedy_macs = n_chunks * chunk * picks * proj + (total * dim * proj if proj < dim else 0)
-        load = speed.load_now()
+        load = speed.others_load()  # what else runs: the load less this process
         fit = _timing(
             n * probe["embed_cpu"], n * probe["embed_wall"], CORESET_FACTOR * greedy_macs / rate, 0.0,
             probe["parallelism"], load,
@@ -277,7 +280,7 @@ def _padim(p: dict[str, Any], n: int, size, n_predict: int, shape, channels_in: 
             size, max(1, min(batch, n, 4)), float(p["sigma"]),
         )  # fmt: skip
         rate = speed.blas_rate(1)
-        load = speed.load_now()
+        load = speed.others_load()  # what else runs: the load less this process
         # Sums of outer products per image, then one inverse per cell; predictions: two products per cell.
         fit = _timing(
             n * probe["embed_cpu"], n * probe["embed_wall"], cells * d**3 / rate, n * cells * d * d / rate,

@@ -54,6 +54,13 @@ def load_now() -> float | None:
         return None
 
 
+def others_load() -> float | None:
+    """The 1-minute load less this process's own thread (a plan probes in the process that plans, just
+    before it reads the load, so the average counts it), or None where there is no load average."""
+    load = load_now()
+    return None if load is None else max(0.0, load - 1.0)
+
+
 def serial_share(load: float | None = None, n_cores: int | None = None) -> float:
     """Share (0, 1] of one core a single-threaded step gets with ``load`` runnable tasks besides it.
 
