@@ -175,7 +175,10 @@ def _state_digest(path: Path) -> str:
                 "images": [p.sample_image(s.id) for s in p.samples()],
                 "masks": [p.gt_mask(s.id) for s in p.samples() if s.has_mask],
                 "runs": [(vars(r), p.run_state(r.id)) for r in p.runs],
-                "results": [(vars(r), p.result_scores(r.id), p.result_maps(r.id)) for r in p.results()],
+                "results": [
+                    (vars(r), p.result_scores(r.id), p.result_maps(r.id) if p.result_has_maps(r.id) else None)
+                    for r in p.results()
+                ],
                 "policies": p.policies,
             }
         )

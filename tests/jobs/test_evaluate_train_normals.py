@@ -28,6 +28,8 @@ def test_training_normals_are_scored_without_maps(tmp_path):
         assert sorted(stored.sample_ids) == sorted(train_ids)
         with pytest.raises(ProjectError, match="only scores"):
             p.result_maps(stored.id)
+        assert not p.result_has_maps(stored.id)
+        assert all(p.result_has_maps(r.id) for r in p.results(run_id="run1") if r.meta["split"] == "test")
         model = load_model(p, "run1")
         scores, _ = model.predict([as_rgb(p.sample_image(i)) for i in train_ids])
         rates = record["rates_at_tnr"]

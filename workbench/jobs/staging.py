@@ -122,14 +122,8 @@ def stage_project(
 
 
 def _maps_or_none(project: Any, result_id: str) -> list[np.ndarray] | None:
-    from workbench.project import ProjectError
-
-    try:
-        return project.result_maps(result_id)
-    except ProjectError as exc:
-        if "has no anomaly maps" in str(exc):  # a scores-only result (e.g. an augmented copy)
-            return None
-        raise
+    """A result's maps, or None for a scores-only result (training normals, an augmented copy)."""
+    return project.result_maps(result_id) if project.result_has_maps(result_id) else None
 
 
 def collect_runs(project: Any, run_ids: list[str]) -> list[dict[str, Any]]:

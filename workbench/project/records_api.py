@@ -254,6 +254,12 @@ class RecordsMixin:
         self._result(result_id)
         return self._state.scores[result_id].copy()
 
+    def result_has_maps(self, result_id: str) -> bool:
+        """Whether a result stored anomaly maps (evaluation stores only scores for training normals)."""
+        self._check_open()
+        self._result(result_id)
+        return bool(self._state.map_blobs[result_id])
+
     def result_maps(self, result_id: str, sample_ids: list[int] | None = None) -> list[np.ndarray]:
         """Anomaly maps as float32 (H, W) arrays (stored as float16), for all or the given samples."""
         self._check_open()
