@@ -17,7 +17,7 @@ SCHEDULED = [n for n in registry.names() if getattr(registry.get(n), "schedules"
 
 
 def test_the_trained_models_with_cpu_recipes():
-    assert {"efficientad", "draem", "fastflow", "memseg", "reverse_distillation"} <= set(SCHEDULED)
+    assert {"efficientad", "draem", "fastflow", "memseg", "reverse_distillation", "stfpm"} <= set(SCHEDULED)
     for name in SCHEDULED:
         assert issubclass(registry.get(name), TrainedModel)
         assert set(registry.get(name).schedules) == {"paper", "cpu"}
@@ -79,6 +79,7 @@ RECIPE_FITS = {
     "fastflow": dict(backbone="resnet18", layers=("layer1", "layer2"), pretrained=False, flow_steps=2),
     "memseg": dict(pretrained=False, memory_size=2, texture_count=2, perlin_scale=3, perlin_min_scale=1),
     "reverse_distillation": dict(backbone="resnet18", pretrained=False, embed_channels=16),
+    "stfpm": dict(backbone="resnet18", layers=("layer1", "layer2"), pretrained=False),
 }
 
 

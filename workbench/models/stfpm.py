@@ -6,6 +6,15 @@ is, per layer, half the squared distance of the channel-normalized features aver
 (positions outside the ROI excluded); the map multiplies the per-layer distances upsampled to the
 input (the paper's product), the image score is its maximum. Paper training: SGD, lr 0.4, momentum
 0.9, weight decay 1e-4, 100 epochs, batch 32.
+
+Two recipes (``schedule``; 'auto' picks 'paper' on CUDA and 'cpu' otherwise; explicit values win):
+- 'paper': 256 x 256, 100 epochs of batch 32 (the paper's training above).
+- 'cpu': 128 x 128, 50 iterations of batch 16 at the paper's rate, a fixed amount of work. With few
+  training images the student soon learns to imitate the teacher on anomalies too: on the demo
+  station (14 training images per view, 128 x 128) pixel AUROC was 0.87-0.94 after 25 iterations,
+  0.91-0.95 after 50, and fell below 0.89 on every view by 100 (0.86 at 200) while the loss kept
+  falling; Adam (1e-3, 1e-4), 192 x 256 and other layer choices did worse. The measured figures are
+  in the README.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from workbench.models import params as P
 from workbench.models.backbones import FeatureExtractor, UsesBackbone
 from workbench.models.components.forward import BackboneForward, upsample
 from workbench.models.trained import DistillationModel, FitData
+
+CPU_RECIPE = {"image_size": (128, 128), "lr": 0.4, "epochs": None, "max_iters": 50, "train_batch": 16}
 
 
 def layer_distances(teacher: list[torch.Tensor], student: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -59,14 +70,21 @@ class Stfpm(UsesBackbone, DistillationModel):
     """
 
     name = "stfpm"
+    schedules = {
+        "paper": {"image_size": (256, 256), "lr": 0.4, "epochs": 100, "max_iters": None, "train_batch": 32},
+        # A fixed amount of work (not a time budget): the same fit on a quiet and on a busy machine.
+        "cpu": CPU_RECIPE,
+    }
     params = {
         **P.backbone_params(("layer1", "layer2", "layer3")),
-        **P.working_params((256, 256)),
+        "schedule": P.schedule(("paper", "cpu")),
+        "image_size": P.size(None, optional=True),
+        "resize_mode": P.choice("stretch", ("stretch", "pad")),
         "optimizer": P.choice("sgd", ("sgd", "adam")),
-        "lr": P.number(0.4, 0.0, low_open=True),
+        "lr": P.number(None, 0.0, low_open=True, optional=True),
         "momentum": P.number(0.9, 0.0, 1.0),
         "weight_decay": P.number(1e-4, 0.0),
-        **P.training_params(epochs=100, train_batch=32, val_every=50),
+        **P.training_params(train_batch=None, val_every=50, scheduled=True),
         **P.run_params(batch_size=8),
     }
 
@@ -88,11 +106,12 @@ class Stfpm(UsesBackbone, DistillationModel):
 
     def _optimizer(self, nets: dict[str, nn.Module]) -> torch.optim.Optimizer:
         params = [p for p in nets["student"].parameters() if p.requires_grad]
+        lr = float(self.setting("lr"))
         if self.optimizer == "sgd":
             return torch.optim.SGD(
                 params,
-                lr=float(self.lr),
+                lr=lr,
                 momentum=float(self.momentum),
                 weight_decay=float(self.weight_decay),
             )
-        return torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.weight_decay))
+        return torch.optim.Adam(params, lr=lr, weight_decay=float(self.weight_decay))
