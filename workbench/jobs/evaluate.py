@@ -178,7 +178,7 @@ def evaluate_run(
         )
         if train is not None and (~train.labels).any():
             normals, source = train.scores[~train.labels], "training"
-            available = sum(s.label == "good" for s in labelled_samples(project, run.view, "train"))
+            available = train.normals_available
     # Predictions are done: the model goes before the pixel metrics take their share of memory (at
     # 500 + 200 images of 1130x460, PatchCore's bank alone is 159 MB, AUPRO's peak 2.1 GB).
     models.clear()

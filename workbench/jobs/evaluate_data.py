@@ -57,6 +57,7 @@ class SplitData:
     predicted: int
     inference_ms: float | None
     defects_config: list[dict] | None = None  # the project's per-defect-type saturations (LOCO format)
+    normals_available: int | None = None  # normal samples the split holds (``limit`` may have taken fewer)
 
     @property
     def ids(self) -> list[int]:
@@ -80,6 +81,7 @@ class SplitData:
             predicted=self.predicted,
             inference_ms=self.inference_ms,
             defects_config=self.defects_config,
+            normals_available=self.normals_available,
         )
 
 
@@ -268,6 +270,7 @@ def ensure_split(
             f"run {run_id} (view '{run.view}'): the {split} split holds no sample labelled good or defective; "
             f"assign a {split} split first (workbench samples / splits)"
         )
+    normals_available = sum(s.label == "good" for s in samples)
     samples = spread(samples, limit)
     ids = [s.id for s in samples]
     score_of, map_of = _read_stored(project, ids, _stored(project, run_id), with_maps)
@@ -333,4 +336,5 @@ def ensure_split(
         predicted=predicted,
         inference_ms=ms,
         defects_config=project.meta.get("defects_config"),
+        normals_available=normals_available,
     )
