@@ -23,6 +23,8 @@ from workbench.models.params import ParamError
         ("draem", {"pool_size": 4}, "pool_size=4: expected an odd integer"),
         ("efficientad", {"quantiles": [0.9, 0.9]}, "quantiles=[0.9, 0.9]"),
         ("stfpm", {"device": "tpu"}, "device='tpu'"),
+        ("stfpm", {"schedule": "gpu"}, "schedule='gpu': expected one of 'auto', 'paper', 'cpu'"),
+        ("stfpm", {"lr": -1}, "lr=-1: expected a finite number > 0 or None"),
     ],
 )
 def test_a_bad_value_is_refused_at_create_naming_it(model, params, words):
